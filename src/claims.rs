@@ -1,0 +1,438 @@
+//! Claims: parsing the payload once, checking the registered claims, and the
+//! shared value handed to handlers ([`Authenticated`]).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Number;
+
+use crate::error::Error;
+
+/// The registered claims of a validated token (RFC 7519 §4.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredClaims {
+    /// `iss`: the issuer, equal to the configured one.
+    pub iss: String,
+    /// `sub`: the subject (a user, or for app-only tokens, the calling app).
+    pub sub: Option<String>,
+    /// `aud`: every audience the token names (at least one is accepted).
+    pub aud: Vec<String>,
+    /// `exp`, seconds since the epoch.
+    pub exp: i64,
+    /// `nbf`, seconds since the epoch.
+    pub nbf: Option<i64>,
+    /// `iat`, seconds since the epoch.
+    pub iat: Option<i64>,
+    /// `jti`: the token's identifier.
+    pub jti: Option<String>,
+}
+
+/// A set of permission names (scopes or roles), matched exactly,
+/// case-sensitively and as whole tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Permissions(Vec<String>);
+
+impl Permissions {
+    /// Whether `name` is in the set (`read` never matches `read.all`, `Read` or `reader`).
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|p| p == name)
+    }
+
+    /// The names, in the order the token lists them, without duplicates.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// How many names the set holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn push(&mut self, name: &str) {
+        if !name.is_empty() && !self.contains(name) {
+            self.0.push(name.to_owned());
+        }
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Permissions {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
+        let mut set = Permissions::default();
+        for name in iter {
+            set.push(name);
+        }
+        set
+    }
+}
+
+/// A validated token: its registered claims, delegated scopes, app roles and the
+/// full claims set for the caller's own types.
+///
+/// Cheap to clone (one `Arc`). The layer stores it in the request extensions
+/// once; the guards and extractors borrow it, and nothing parses the token again.
+#[derive(Debug, Clone)]
+pub struct Authenticated(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    registered: RegisteredClaims,
+    scopes: Permissions,
+    roles: Permissions,
+    client_id: Option<String>,
+    payload: String,
+}
+
+impl Authenticated {
+    /// The registered claims (`iss`, `sub`, `aud`, `exp`, …).
+    pub fn registered(&self) -> &RegisteredClaims {
+        &self.0.registered
+    }
+
+    /// Delegated scopes, from `scp` (a space-separated string or an array) and
+    /// `scope` (a space-separated string). Empty for app-only tokens.
+    pub fn scopes(&self) -> &Permissions {
+        &self.0.scopes
+    }
+
+    /// App roles, from `roles` (an array).
+    pub fn roles(&self) -> &Permissions {
+        &self.0.roles
+    }
+
+    /// The calling application, from `azp`, `appid` or `client_id`.
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.client_id.as_deref()
+    }
+
+    /// The claims set as JSON text, exactly as the token carried it.
+    pub fn claims_json(&self) -> &str {
+        &self.0.payload
+    }
+
+    /// Deserializes the claims set into the caller's own type.
+    pub fn claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_str(&self.0.payload).map_err(|e| Error::ClaimsShape(bounded(&e.to_string())))
+    }
+}
+
+fn bounded(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
+/// What this crate reads from the payload, parsed once before the signature is
+/// checked (only `iss` is used before it) and kept for the checks after.
+#[derive(Debug)]
+pub(crate) struct Unverified {
+    wire: Wire,
+    payload: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Wire {
+    #[serde(default)]
+    iss: Option<serde_json::Value>,
+    #[serde(default)]
+    sub: Option<serde_json::Value>,
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
+    #[serde(default)]
+    exp: Option<serde_json::Value>,
+    #[serde(default)]
+    nbf: Option<serde_json::Value>,
+    #[serde(default)]
+    iat: Option<serde_json::Value>,
+    #[serde(default)]
+    jti: Option<serde_json::Value>,
+    #[serde(default)]
+    scp: Option<serde_json::Value>,
+    #[serde(default)]
+    scope: Option<serde_json::Value>,
+    #[serde(default)]
+    roles: Option<serde_json::Value>,
+    #[serde(default)]
+    azp: Option<serde_json::Value>,
+    #[serde(default)]
+    appid: Option<serde_json::Value>,
+    #[serde(default)]
+    client_id: Option<serde_json::Value>,
+}
+
+/// The checks on registered claims, fixed when the layer is built.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRules {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub leeway_secs: i64,
+}
+
+impl Unverified {
+    /// Parses the decoded payload. RFC 7519 §7.2 step 10: it must be a JSON object
+    /// (valid UTF-8 follows from a successful parse).
+    pub(crate) fn parse(payload: Vec<u8>) -> Result<Self, Error> {
+        if !crate::jws::is_json_object(&payload) {
+            return Err(Error::ClaimsNotObject);
+        }
+        // Duplicate claim names are refused by serde's derive (RFC 7519 §4).
+        let wire: Wire = serde_json::from_slice(&payload)
+            .map_err(|_| Error::MalformedToken("claims are not valid JSON"))?;
+        let payload = String::from_utf8(payload).map_err(|_| Error::MalformedToken("claims are not UTF-8"))?;
+        Ok(Unverified { wire, payload })
+    }
+
+    /// The unverified `iss`, to reject an untrusted issuer before any key lookup.
+    pub(crate) fn issuer(&self) -> Result<&str, Error> {
+        match &self.wire.iss {
+            None => Err(Error::MissingClaim("iss")),
+            Some(serde_json::Value::String(iss)) => Ok(iss),
+            Some(_) => Err(Error::InvalidClaim("iss")),
+        }
+    }
+
+    /// Checks the registered claims at time `now` (after the signature verified)
+    /// and builds the shared value.
+    pub(crate) fn validate(self, rules: &ClaimRules, now: i64) -> Result<Authenticated, Error> {
+        let Unverified { wire, payload } = self;
+
+        // RFC 7519 §4.1.1 / RFC 9068 §4: iss exact (simple string comparison).
+        let iss = string_claim("iss", wire.iss)?.ok_or(Error::MissingClaim("iss"))?;
+        if iss != rules.issuer {
+            return Err(Error::IssuerMismatch);
+        }
+
+        // RFC 7519 §4.1.3: aud is a string or an array of strings; RFC 9068 §4
+        // requires it, and one value must be ours.
+        let aud = match wire.aud {
+            None => return Err(Error::MissingClaim("aud")),
+            Some(serde_json::Value::String(a)) => vec![a],
+            Some(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => Ok(s),
+                    _ => Err(Error::InvalidClaim("aud")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(Error::InvalidClaim("aud")),
+        };
+        if !aud.iter().any(|a| rules.audiences.contains(a)) {
+            return Err(Error::AudienceMismatch);
+        }
+
+        // RFC 7519 §4.1.4: reject on or after exp (plus leeway); required here.
+        let exp = numeric_date("exp", wire.exp)?.ok_or(Error::MissingClaim("exp"))?;
+        if now >= exp.saturating_add(rules.leeway_secs) {
+            return Err(Error::Expired);
+        }
+        // RFC 7519 §4.1.5: reject before nbf (minus leeway), when present.
+        let nbf = numeric_date("nbf", wire.nbf)?;
+        if let Some(nbf) = nbf {
+            if now.saturating_add(rules.leeway_secs) < nbf {
+                return Err(Error::NotYetValid);
+            }
+        }
+        let iat = numeric_date("iat", wire.iat)?;
+
+        let sub = string_claim("sub", wire.sub)?;
+        let jti = string_claim("jti", wire.jti)?;
+
+        let mut scopes = Permissions::default();
+        match wire.scp {
+            None => {}
+            Some(serde_json::Value::String(s)) => s.split(' ').for_each(|p| scopes.push(p)),
+            Some(serde_json::Value::Array(items)) => {
+                for item in items {
+                    match item {
+                        serde_json::Value::String(s) => scopes.push(&s),
+                        _ => return Err(Error::InvalidClaim("scp")),
+                    }
+                }
+            }
+            Some(_) => return Err(Error::InvalidClaim("scp")),
+        }
+        if let Some(scope) = string_claim("scope", wire.scope)? {
+            // RFC 9068 §2.2.3 / RFC 6749 §3.3: space-delimited.
+            scope.split(' ').for_each(|p| scopes.push(p));
+        }
+
+        let mut roles = Permissions::default();
+        match wire.roles {
+            None => {}
+            Some(serde_json::Value::Array(items)) => {
+                for item in items {
+                    match item {
+                        serde_json::Value::String(s) => roles.push(&s),
+                        _ => return Err(Error::InvalidClaim("roles")),
+                    }
+                }
+            }
+            Some(_) => return Err(Error::InvalidClaim("roles")),
+        }
+
+        let azp = string_claim("azp", wire.azp)?;
+        let appid = string_claim("appid", wire.appid)?;
+        let client_id = string_claim("client_id", wire.client_id)?;
+
+        Ok(Authenticated(Arc::new(Inner {
+            registered: RegisteredClaims {
+                iss,
+                sub,
+                aud,
+                exp,
+                nbf,
+                iat,
+                jti,
+            },
+            scopes,
+            roles,
+            client_id: azp.or(appid).or(client_id),
+            payload,
+        })))
+    }
+}
+
+fn string_claim(name: &'static str, value: Option<serde_json::Value>) -> Result<Option<String>, Error> {
+    match value {
+        None => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::InvalidClaim(name)),
+    }
+}
+
+/// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional.
+/// Strings, booleans and out-of-range values are refused (type confusion).
+fn numeric_date(name: &'static str, value: Option<serde_json::Value>) -> Result<Option<i64>, Error> {
+    match value {
+        None => Ok(None),
+        Some(serde_json::Value::Number(n)) => number_to_secs(&n).map(Some).ok_or(Error::InvalidClaim(name)),
+        Some(_) => Err(Error::InvalidClaim(name)),
+    }
+}
+
+fn number_to_secs(n: &Number) -> Option<i64> {
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    let f = n.as_f64()?;
+    // Beyond ±2^53 a float no longer holds whole seconds; such dates are bogus.
+    const LIMIT: f64 = 9_007_199_254_740_992.0;
+    if f.is_finite() && f.abs() < LIMIT {
+        // Truncation is the point: whole seconds, rounded toward the past.
+        #[allow(clippy::cast_possible_truncation)]
+        Some(f.floor() as i64)
+    } else {
+        None
+    }
+}
+
+/// Seconds since the epoch, now.
+pub(crate) fn now_secs() -> i64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> ClaimRules {
+        ClaimRules {
+            issuer: "https://issuer.example".into(),
+            audiences: vec!["api://a".into(), "api://b".into()],
+            leeway_secs: 60,
+        }
+    }
+
+    fn check(json: &str, now: i64) -> Result<Authenticated, Error> {
+        Unverified::parse(json.as_bytes().to_vec())?.validate(&rules(), now)
+    }
+
+    const NOW: i64 = 1_700_000_000;
+
+    #[test]
+    fn accepts_a_complete_token_and_collects_scopes_and_roles() {
+        let a = check(
+            r#"{"iss":"https://issuer.example","aud":["x","api://b"],"exp":1700000100,
+               "scp":"read write read","scope":"extra","roles":["Read.All"],"azp":"app-1","sub":"u"}"#,
+            NOW,
+        )
+        .expect("valid");
+        assert_eq!(a.scopes().iter().collect::<Vec<_>>(), ["read", "write", "extra"]);
+        assert_eq!(a.roles().iter().collect::<Vec<_>>(), ["Read.All"]);
+        assert_eq!(a.client_id(), Some("app-1"));
+        assert_eq!(a.registered().sub.as_deref(), Some("u"));
+        assert_eq!(a.registered().aud, ["x", "api://b"]);
+    }
+
+    #[test]
+    fn okta_style_scp_array_is_read() {
+        let a = check(
+            r#"{"iss":"https://issuer.example","aud":"api://a","exp":1700000100,"scp":["a","b"]}"#,
+            NOW,
+        )
+        .expect("valid");
+        assert_eq!(a.scopes().iter().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn time_checks_honour_the_leeway_at_the_edges() {
+        let exp = |e: i64| format!(r#"{{"iss":"https://issuer.example","aud":"api://a","exp":{e}}}"#);
+        assert!(check(&exp(NOW - 59), NOW).is_ok());
+        assert_eq!(check(&exp(NOW - 60), NOW).err(), Some(Error::Expired));
+        let nbf = |n: i64| {
+            format!(r#"{{"iss":"https://issuer.example","aud":"api://a","exp":{},"nbf":{n}}}"#, NOW + 500)
+        };
+        assert!(check(&nbf(NOW + 60), NOW).is_ok());
+        assert_eq!(check(&nbf(NOW + 61), NOW).err(), Some(Error::NotYetValid));
+        // Fractional NumericDate is allowed (RFC 7519 §2).
+        assert!(check(&exp(NOW + 10).replace(&(NOW + 10).to_string(), "1700000010.5"), NOW).is_ok());
+    }
+
+    #[test]
+    fn each_registered_claim_is_enforced() {
+        let cases: [(&str, Error); 11] = [
+            (r#"{"aud":"api://a","exp":1700000100}"#, Error::MissingClaim("iss")),
+            (r#"{"iss":"https://issuer.example/","aud":"api://a","exp":1700000100}"#, Error::IssuerMismatch),
+            (r#"{"iss":["https://issuer.example"],"aud":"api://a","exp":1700000100}"#, Error::InvalidClaim("iss")),
+            (r#"{"iss":"https://issuer.example","exp":1700000100}"#, Error::MissingClaim("aud")),
+            (r#"{"iss":"https://issuer.example","aud":"api://c","exp":1700000100}"#, Error::AudienceMismatch),
+            (r#"{"iss":"https://issuer.example","aud":[],"exp":1700000100}"#, Error::AudienceMismatch),
+            (r#"{"iss":"https://issuer.example","aud":[1],"exp":1700000100}"#, Error::InvalidClaim("aud")),
+            (r#"{"iss":"https://issuer.example","aud":"api://a"}"#, Error::MissingClaim("exp")),
+            (r#"{"iss":"https://issuer.example","aud":"api://a","exp":"1700000100"}"#, Error::InvalidClaim("exp")),
+            (r#"{"iss":"https://issuer.example","aud":"api://a","exp":1e300}"#, Error::InvalidClaim("exp")),
+            (r#"{"iss":"https://issuer.example","aud":"api://a","exp":1700000100,"roles":"Admin"}"#, Error::InvalidClaim("roles")),
+        ];
+        for (json, want) in cases {
+            assert_eq!(check(json, NOW).err(), Some(want), "{json}");
+        }
+    }
+
+    #[test]
+    fn payload_must_be_an_object_without_duplicates() {
+        assert_eq!(check(r#"["https://issuer.example"]"#, NOW).err(), Some(Error::ClaimsNotObject));
+        assert_eq!(check("\"x\"", NOW).err(), Some(Error::ClaimsNotObject));
+        assert!(matches!(
+            check(r#"{"iss":"https://issuer.example","iss":"https://issuer.example","aud":"api://a","exp":1700000100}"#, NOW),
+            Err(Error::MalformedToken(_))
+        ));
+    }
+
+    #[test]
+    fn permission_matching_is_whole_token_and_case_sensitive() {
+        let set: Permissions = "read write Notes.Read".split(' ').collect();
+        assert!(set.contains("read"));
+        assert!(!set.contains("Read"));
+        assert!(!set.contains("read.all"));
+        assert!(!set.contains("rea"));
+        assert!(!set.contains("Notes"));
+        assert!(!set.contains(""));
+    }
+}

@@ -1,0 +1,229 @@
+//! The one error type for every rejection, and its classification on the wire.
+//!
+//! Each variant is one precise reason. The reason is logged (see
+//! [`crate::response`]); what reaches the client is only the RFC 6750 class the
+//! variant belongs to ([`Error::challenge`]), so a client never learns *why* its
+//! token failed beyond `invalid_token`.
+
+use std::borrow::Cow;
+
+/// Why a request was rejected.
+///
+/// The `Display` text is the precise internal reason, meant for logs. It never
+/// contains the token and never contains unbounded attacker-controlled text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request carries no `Authorization` header.
+    #[error("no Authorization header")]
+    MissingToken,
+    /// The `Authorization` header uses another scheme than `Bearer`.
+    #[error("Authorization header does not use the Bearer scheme")]
+    NotBearer,
+    /// More than one `Authorization` header (RFC 6750 §2: one method, one token).
+    #[error("more than one Authorization header")]
+    MultipleAuthorizationHeaders,
+    /// The `Authorization: Bearer` value is not a `b64token` (RFC 6750 §2.1).
+    #[error("malformed Bearer credentials: {0}")]
+    MalformedAuthorization(&'static str),
+    /// The token is longer than the configured cap (checked before any decoding).
+    #[error("token is {len} bytes, more than the {max}-byte cap")]
+    TokenTooLarge {
+        /// The token's length in bytes.
+        len: usize,
+        /// The configured cap.
+        max: usize,
+    },
+    /// The token is not a well-formed compact JWS (segments, base64url or JSON).
+    #[error("malformed token: {0}")]
+    MalformedToken(&'static str),
+    /// The header's `alg` is unknown, `none`, symmetric, or not in the allow-list.
+    #[error("algorithm {0} is not allowed")]
+    DisallowedAlgorithm(Cow<'static, str>),
+    /// The header carries a parameter this layer refuses (`crit`, `zip`, `b64`, `enc`).
+    #[error("unsupported header parameter `{0}`")]
+    UnsupportedHeader(&'static str),
+    /// The header's `typ` does not match the configured [`TypPolicy`](crate::TypPolicy).
+    #[error("token type (typ) not accepted: {0}")]
+    WrongType(Cow<'static, str>),
+    /// The header has no `kid`, so no key can be chosen.
+    #[error("token header has no kid")]
+    MissingKeyId,
+    /// No key in the issuer's key set has the token's `kid`, even after a refresh
+    /// (or the refresh cooldown forbade one).
+    #[error("no key with the token's kid in the issuer's key set")]
+    UnknownKeyId,
+    /// The token's `alg` differs from the algorithm its key is bound to.
+    #[error("token alg {token:?} does not match its key's algorithm {key:?}")]
+    AlgorithmMismatch {
+        /// The algorithm named by the token.
+        token: jsonwebtoken::Algorithm,
+        /// The algorithm the key is bound to.
+        key: jsonwebtoken::Algorithm,
+    },
+    /// The signature does not verify with the key.
+    #[error("signature does not verify")]
+    InvalidSignature,
+    /// The claims are not a JSON object (RFC 7519 §7.2 step 10).
+    #[error("claims are not a JSON object")]
+    ClaimsNotObject,
+    /// A registered or permission claim is missing.
+    #[error("required claim `{0}` is missing")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type or an unusable value.
+    #[error("claim `{0}` has an invalid type or value")]
+    InvalidClaim(&'static str),
+    /// `iss` is not the configured issuer.
+    #[error("issuer is not trusted")]
+    IssuerMismatch,
+    /// No `aud` value is one of the configured audiences.
+    #[error("audience is not accepted")]
+    AudienceMismatch,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not yet valid (nbf)")]
+    NotYetValid,
+    /// The handler asked for claims of a shape this token does not have.
+    #[error("claims do not deserialize into the handler's type: {0}")]
+    ClaimsShape(String),
+    /// No key set has ever been loaded for the issuer (it is unreachable or
+    /// returned nothing usable); the token is not at fault.
+    #[error("the issuer's keys are unavailable")]
+    KeysUnavailable,
+    /// A route guard ran, but no token was validated for this request: the route
+    /// needs authentication.
+    #[error("route requires authentication, and the request has no validated token")]
+    Unauthenticated,
+    /// A valid token that lacks the permission a route requires.
+    #[error("token lacks the required permission (needs: {required})")]
+    InsufficientScope {
+        /// The scopes (space-separated) the route needs, for the `scope` attribute.
+        required: String,
+    },
+}
+
+/// The RFC 6750 class of a rejection: what the client is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Challenge {
+    /// 401 with a bare `WWW-Authenticate: Bearer` (RFC 6750 §3.1: the request
+    /// carried no authentication information).
+    Bare,
+    /// 400 `invalid_request`.
+    InvalidRequest,
+    /// 401 `invalid_token`.
+    InvalidToken,
+    /// 403 `insufficient_scope`.
+    InsufficientScope,
+    /// 503, with `Retry-After`: the keys to check the token cannot be had.
+    Unavailable,
+}
+
+impl Error {
+    /// The RFC 6750 class this error belongs to.
+    pub fn challenge(&self) -> Challenge {
+        match self {
+            Error::MissingToken | Error::NotBearer | Error::Unauthenticated => Challenge::Bare,
+            Error::MultipleAuthorizationHeaders | Error::MalformedAuthorization(_) => {
+                Challenge::InvalidRequest
+            }
+            Error::InsufficientScope { .. } => Challenge::InsufficientScope,
+            Error::KeysUnavailable => Challenge::Unavailable,
+            Error::TokenTooLarge { .. }
+            | Error::MalformedToken(_)
+            | Error::DisallowedAlgorithm(_)
+            | Error::UnsupportedHeader(_)
+            | Error::WrongType(_)
+            | Error::MissingKeyId
+            | Error::UnknownKeyId
+            | Error::AlgorithmMismatch { .. }
+            | Error::InvalidSignature
+            | Error::ClaimsNotObject
+            | Error::MissingClaim(_)
+            | Error::InvalidClaim(_)
+            | Error::IssuerMismatch
+            | Error::AudienceMismatch
+            | Error::Expired
+            | Error::NotYetValid
+            | Error::ClaimsShape(_) => Challenge::InvalidToken,
+        }
+    }
+
+    /// A short, stable name for this reason, for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::MissingToken => "missing_token",
+            Error::NotBearer => "not_bearer",
+            Error::MultipleAuthorizationHeaders => "multiple_authorization_headers",
+            Error::MalformedAuthorization(_) => "malformed_authorization",
+            Error::TokenTooLarge { .. } => "token_too_large",
+            Error::MalformedToken(_) => "malformed_token",
+            Error::DisallowedAlgorithm(_) => "disallowed_algorithm",
+            Error::UnsupportedHeader(_) => "unsupported_header",
+            Error::WrongType(_) => "wrong_type",
+            Error::MissingKeyId => "missing_kid",
+            Error::UnknownKeyId => "unknown_kid",
+            Error::AlgorithmMismatch { .. } => "algorithm_mismatch",
+            Error::InvalidSignature => "invalid_signature",
+            Error::ClaimsNotObject => "claims_not_object",
+            Error::MissingClaim(_) => "missing_claim",
+            Error::InvalidClaim(_) => "invalid_claim",
+            Error::IssuerMismatch => "issuer_mismatch",
+            Error::AudienceMismatch => "audience_mismatch",
+            Error::Expired => "expired",
+            Error::NotYetValid => "not_yet_valid",
+            Error::ClaimsShape(_) => "claims_shape",
+            Error::KeysUnavailable => "keys_unavailable",
+            Error::Unauthenticated => "unauthenticated",
+            Error::InsufficientScope { .. } => "insufficient_scope",
+        }
+    }
+}
+
+/// A configuration mistake found by [`Builder::build`](crate::Builder::build).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No issuer was set.
+    #[error("an issuer is required")]
+    MissingIssuer,
+    /// No audience was set; accepting any audience is never the default.
+    #[error("at least one audience is required")]
+    MissingAudience,
+    /// An audience or issuer value is empty.
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    /// A URL does not parse or lacks a host.
+    #[error("{what} is not a valid URL: {url}")]
+    InvalidUrl {
+        /// Which setting.
+        what: &'static str,
+        /// The value given.
+        url: String,
+    },
+    /// A URL is plain `http://` to a host that is not loopback.
+    #[error(
+        "{what} uses plain http on a non-loopback host ({url}); use https, \
+         or call dangerously_allow_insecure_http() if you really mean it"
+    )]
+    InsecureUrl {
+        /// Which setting.
+        what: &'static str,
+        /// The value given.
+        url: String,
+    },
+    /// The algorithm allow-list is empty.
+    #[error("the algorithm allow-list is empty")]
+    NoAlgorithms,
+    /// A symmetric algorithm (HS*) was allowed: keys from a remote JWKS are public.
+    #[error("{0:?} is a symmetric algorithm and is never accepted from a remote JWKS")]
+    SymmetricAlgorithm(jsonwebtoken::Algorithm),
+    /// A size or count limit was set to zero.
+    #[error("{0} must be greater than zero")]
+    ZeroLimit(&'static str),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}

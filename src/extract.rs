@@ -1,0 +1,147 @@
+//! The bearer token from the `Authorization` header (RFC 6750 §2.1).
+//!
+//! Pure functions over the request headers: no allocation, no decoding.
+
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+
+use crate::error::Error;
+
+/// Returns the token of the request's one `Authorization: Bearer` header.
+///
+/// - no header: [`Error::MissingToken`]; another scheme: [`Error::NotBearer`];
+/// - two or more headers: [`Error::MultipleAuthorizationHeaders`];
+/// - a token longer than `max_len` bytes: [`Error::TokenTooLarge`] (checked first);
+/// - credentials that are not one `b64token`: [`Error::MalformedAuthorization`].
+///
+/// The scheme is case-insensitive (RFC 7235 §2.1); one or more spaces separate
+/// it from the token.
+pub fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<&str, Error> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next().ok_or(Error::MissingToken)?;
+    if values.next().is_some() {
+        return Err(Error::MultipleAuthorizationHeaders);
+    }
+    parse_credentials(value.as_bytes(), max_len)
+}
+
+/// Parses one `Authorization` header value as `Bearer <b64token>`.
+pub fn parse_credentials(value: &[u8], max_len: usize) -> Result<&str, Error> {
+    const SCHEME: &[u8] = b"bearer";
+    let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
+        Some(at) => value.split_at(at),
+        None => (value, &[][..]),
+    };
+    if !scheme.eq_ignore_ascii_case(SCHEME) {
+        return Err(Error::NotBearer);
+    }
+    let token = trim_leading_spaces(rest);
+    if token.is_empty() {
+        return Err(Error::MalformedAuthorization("no token after the Bearer scheme"));
+    }
+    if token.len() > max_len {
+        return Err(Error::TokenTooLarge {
+            len: token.len(),
+            max: max_len,
+        });
+    }
+    if !is_b64token(token) {
+        return Err(Error::MalformedAuthorization(
+            "token is not a b64token (RFC 6750 §2.1)",
+        ));
+    }
+    // b64token is ASCII, so this cannot fail; fail closed all the same.
+    std::str::from_utf8(token)
+        .map_err(|_| Error::MalformedAuthorization("token is not a b64token (RFC 6750 §2.1)"))
+}
+
+fn trim_leading_spaces(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
+}
+
+/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &[u8]) -> bool {
+    let body_end = token
+        .iter()
+        .rposition(|&b| b != b'=')
+        .map_or(0, |last| last + 1);
+    let (body, padding) = token.split_at(body_end);
+    !body.is_empty()
+        && padding.iter().all(|&b| b == b'=')
+        && body
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn one(value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn accepts_any_case_of_the_scheme_and_several_spaces() {
+        assert_eq!(bearer_token(&one("Bearer abc.def.ghi"), 100), Ok("abc.def.ghi"));
+        assert_eq!(bearer_token(&one("bEaReR   abc"), 100), Ok("abc"));
+        assert_eq!(bearer_token(&one("BEARER a-b_c~d+e/f=="), 100), Ok("a-b_c~d+e/f=="));
+    }
+
+    #[test]
+    fn rejects_each_malformed_shape_with_its_reason() {
+        assert_eq!(bearer_token(&HeaderMap::new(), 100), Err(Error::MissingToken));
+        assert_eq!(bearer_token(&one("Basic dXNlcjpwYXNz"), 100), Err(Error::NotBearer));
+        assert_eq!(bearer_token(&one("Bearerabc"), 100), Err(Error::NotBearer));
+        assert!(matches!(
+            bearer_token(&one("Bearer"), 100),
+            Err(Error::MalformedAuthorization(_))
+        ));
+        assert!(matches!(
+            bearer_token(&one("Bearer   "), 100),
+            Err(Error::MalformedAuthorization(_))
+        ));
+        assert!(matches!(
+            bearer_token(&one("Bearer a b"), 100),
+            Err(Error::MalformedAuthorization(_))
+        ));
+        assert!(matches!(
+            bearer_token(&one("Bearer a=b"), 100),
+            Err(Error::MalformedAuthorization(_))
+        ));
+        assert!(matches!(
+            bearer_token(&one("Bearer ==="), 100),
+            Err(Error::MalformedAuthorization(_))
+        ));
+        assert!(matches!(
+            bearer_token(&one("Bearer a\"b"), 100),
+            Err(Error::MalformedAuthorization(_))
+        ));
+        assert_eq!(
+            bearer_token(&one("Bearer abcdef"), 5),
+            Err(Error::TokenTooLarge { len: 6, max: 5 })
+        );
+    }
+
+    #[test]
+    fn rejects_two_headers() {
+        let mut h = one("Bearer abc");
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer def"));
+        assert_eq!(bearer_token(&h, 100), Err(Error::MultipleAuthorizationHeaders));
+    }
+
+    #[test]
+    fn non_ascii_bytes_are_malformed_not_a_panic() {
+        let value = HeaderValue::from_bytes(b"Bearer ab\xffcd").unwrap_or(HeaderValue::from_static("x"));
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, value);
+        assert!(matches!(
+            bearer_token(&h, 100),
+            Err(Error::MalformedAuthorization(_))
+        ));
+    }
+}

@@ -1,0 +1,268 @@
+//! Compact JWS parsing and header checks (RFC 7515 §5.2, RFC 8725 §3.1).
+//!
+//! Decodes the header and the payload, and rejects, before any key lookup or
+//! network traffic, every header this layer will not process. The signature is
+//! left encoded for [`crate::verify`].
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::error::Error;
+
+/// The asymmetric algorithms accepted when none are configured.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// A compact JWS split into its parts, header checked and payload decoded.
+#[derive(Debug)]
+pub struct Jws<'a> {
+    /// The algorithm named by the header (already checked against the allow-list).
+    pub alg: Algorithm,
+    /// The header's `kid`.
+    pub kid: Option<String>,
+    /// The header's `typ`.
+    pub typ: Option<String>,
+    /// `BASE64URL(header) '.' BASE64URL(payload)`: the bytes the signature covers.
+    pub signing_input: &'a str,
+    /// The third segment, still base64url.
+    pub signature: &'a str,
+    /// The decoded payload (JSON text, not yet parsed).
+    pub payload: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    // Parameters whose mere presence is refused; `IgnoredAny` reads any value.
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+    #[serde(default)]
+    b64: Option<IgnoredAny>,
+    #[serde(default)]
+    zip: Option<IgnoredAny>,
+    #[serde(default)]
+    enc: Option<IgnoredAny>,
+}
+
+/// Splits and checks `token` against the `allowed` algorithms.
+pub fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<Jws<'a>, Error> {
+    let (signing_input, signature) = token
+        .rsplit_once('.')
+        .ok_or(Error::MalformedToken("not three segments"))?;
+    let (header_b64, payload_b64) = signing_input
+        .split_once('.')
+        .ok_or(Error::MalformedToken("not three segments"))?;
+    if payload_b64.contains('.') {
+        // Five segments is a JWE (RFC 7516 §7.1); anything else is garbage.
+        return Err(Error::MalformedToken("not three segments"));
+    }
+    if header_b64.is_empty() || payload_b64.is_empty() || signature.is_empty() {
+        return Err(Error::MalformedToken("empty segment"));
+    }
+
+    let header_json = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| Error::MalformedToken("header is not base64url"))?;
+    let header = parse_header(&header_json)?;
+    let alg = check_algorithm(&header.alg, allowed)?;
+
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| Error::MalformedToken("payload is not base64url"))?;
+
+    Ok(Jws {
+        alg,
+        kid: header.kid,
+        typ: header.typ,
+        signing_input,
+        signature,
+        payload,
+    })
+}
+
+fn parse_header(json: &[u8]) -> Result<RawHeader, Error> {
+    // RFC 7515 §5.2 step 3: the header must be a JSON object. serde would also
+    // read a struct from a JSON array, so check the first byte ourselves.
+    if first_non_whitespace(json) != Some(b'{') {
+        return Err(Error::MalformedToken("header is not a JSON object"));
+    }
+    // Duplicate parameter names are refused by serde's derive (RFC 7515 §5.2 step 4).
+    let header: RawHeader = serde_json::from_slice(json)
+        .map_err(|_| Error::MalformedToken("header is not valid JSON"))?;
+    // RFC 7515 §4.1.11: a recipient that does not understand a `crit` extension
+    // MUST reject; this layer understands none.
+    if header.crit.is_some() {
+        return Err(Error::UnsupportedHeader("crit"));
+    }
+    // RFC 7797: unencoded payloads are never part of an access token.
+    if header.b64.is_some() {
+        return Err(Error::UnsupportedHeader("b64"));
+    }
+    // `zip` and `enc` belong to JWE (RFC 7516); a JWS with them is a confusion attempt.
+    if header.zip.is_some() {
+        return Err(Error::UnsupportedHeader("zip"));
+    }
+    if header.enc.is_some() {
+        return Err(Error::UnsupportedHeader("enc"));
+    }
+    Ok(header)
+}
+
+/// RFC 8725 §3.1: only algorithms in the allow-list; never `none`, never HMAC
+/// (keys from a JWKS are public).
+fn check_algorithm(name: &str, allowed: &[Algorithm]) -> Result<Algorithm, Error> {
+    let alg = algorithm_from_name(name)
+        .filter(|alg| allowed.contains(alg))
+        .ok_or_else(|| Error::DisallowedAlgorithm(describe_alg(name)))?;
+    Ok(alg)
+}
+
+/// The asymmetric algorithm named `name` (exact, case-sensitive: RFC 7515 §4.1.1).
+pub fn algorithm_from_name(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// A log-safe name for an algorithm string: known names verbatim, anything else
+/// truncated and escaped so a crafted header cannot flood or forge log lines.
+fn describe_alg(name: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 13] = [
+        "none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+        "ES256", "ES384", "EdDSA",
+    ];
+    match KNOWN.iter().find(|k| **k == name) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(format!("{:?}", name.chars().take(16).collect::<String>())),
+    }
+}
+
+fn first_non_whitespace(bytes: &[u8]) -> Option<u8> {
+    bytes
+        .iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// Whether `json` starts (after JSON whitespace) with `{`.
+pub(crate) fn is_json_object(json: &[u8]) -> bool {
+    first_non_whitespace(json) == Some(b'{')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn token(header: &str, payload: &str) -> String {
+        format!("{}.{}.c2ln", b64(header), b64(payload))
+    }
+
+    fn parse_err(t: &str) -> Error {
+        match parse(t, &DEFAULT_ALGORITHMS) {
+            Ok(_) => panic!("token was accepted: {t}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn parses_a_well_formed_token() {
+        let t = token(r#"{"alg":"RS256","kid":"k1","typ":"at+jwt"}"#, r#"{"iss":"x"}"#);
+        let jws = parse(&t, &DEFAULT_ALGORITHMS).expect("valid");
+        assert_eq!(jws.alg, Algorithm::RS256);
+        assert_eq!(jws.kid.as_deref(), Some("k1"));
+        assert_eq!(jws.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(jws.payload, br#"{"iss":"x"}"#);
+        assert_eq!(jws.signature, "c2ln");
+    }
+
+    #[test]
+    fn refuses_none_hmac_and_unknown_algorithms() {
+        for alg in ["none", "HS256", "rs256", "RS257", "EdDSA "] {
+            let t = token(&format!(r#"{{"alg":"{alg}"}}"#), "{}");
+            assert!(
+                matches!(parse_err(&t), Error::DisallowedAlgorithm(_)),
+                "alg {alg}"
+            );
+        }
+        let t = token(r#"{"alg":"PS256"}"#, "{}");
+        assert!(matches!(
+            parse(&t, &[Algorithm::RS256]),
+            Err(Error::DisallowedAlgorithm(_))
+        ));
+    }
+
+    #[test]
+    fn refuses_headers_it_does_not_understand() {
+        for (param, header) in [
+            ("crit", r#"{"alg":"RS256","crit":["exp"],"exp":1}"#),
+            ("b64", r#"{"alg":"RS256","b64":false}"#),
+            ("zip", r#"{"alg":"RS256","zip":"DEF"}"#),
+            ("enc", r#"{"alg":"RS256","enc":"A128GCM"}"#),
+        ] {
+            assert_eq!(parse_err(&token(header, "{}")), Error::UnsupportedHeader(param));
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_structure() {
+        assert!(matches!(parse_err("abc"), Error::MalformedToken(_)));
+        assert!(matches!(parse_err("a.b"), Error::MalformedToken(_)));
+        assert!(matches!(parse_err("a.b.c.d.e"), Error::MalformedToken(_)));
+        assert!(matches!(parse_err(".."), Error::MalformedToken(_)));
+        let no_sig = format!("{}.{}.", b64(r#"{"alg":"RS256"}"#), b64("{}"));
+        assert!(matches!(parse_err(&no_sig), Error::MalformedToken(_)));
+        let padded = format!("{}=.{}.c2ln", b64(r#"{"alg":"RS256"}"#), b64("{}"));
+        assert!(matches!(parse_err(&padded), Error::MalformedToken(_)));
+        assert!(matches!(
+            parse_err(&token(r#"["alg","RS256"]"#, "{}")),
+            Error::MalformedToken(_)
+        ));
+        assert!(matches!(
+            parse_err(&token(r#"{"alg":"RS256","alg":"RS256"}"#, "{}")),
+            Error::MalformedToken(_)
+        ));
+        assert!(matches!(
+            parse_err(&token(r#"{"alg":"RS256","kid":7}"#, "{}")),
+            Error::MalformedToken(_)
+        ));
+    }
+
+    #[test]
+    fn log_text_of_an_unknown_alg_is_bounded() {
+        let long = "X".repeat(10_000);
+        let t = token(&format!(r#"{{"alg":"{long}"}}"#), "{}");
+        let text = parse_err(&t).to_string();
+        assert!(text.len() < 64, "{text}");
+    }
+}

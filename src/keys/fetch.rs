@@ -1,0 +1,240 @@
+//! Fetching discovery documents and key sets over HTTP, within bounds.
+//!
+//! - connect and total timeouts on every request;
+//! - the body is read chunk by chunk and cut off at a byte cap (reqwest does not
+//!   decompress here: no compression feature is enabled, so the cap counts the
+//!   bytes actually held);
+//! - redirects are not followed at all: a key set is served where discovery
+//!   says it is, and a redirect could lead anywhere;
+//! - only `https`, except to loopback hosts or with the explicit opt-in.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// Connection, TLS, timeout or protocol failure.
+    #[error("request to {url} failed: {source}")]
+    Transport {
+        /// The URL fetched.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A status other than 200.
+    #[error("{url} answered HTTP {status}")]
+    Status {
+        /// The URL fetched.
+        url: String,
+        /// The status received.
+        status: u16,
+    },
+    /// The body is larger than the cap.
+    #[error("{url} sent more than {max} bytes")]
+    TooLarge {
+        /// The URL fetched.
+        url: String,
+        /// The cap.
+        max: usize,
+    },
+    /// The discovery document is not JSON with the expected fields.
+    #[error("discovery document at {url} is invalid")]
+    InvalidDiscovery {
+        /// The URL fetched.
+        url: String,
+    },
+    /// The discovery document names another issuer (OpenID Connect Discovery §4.3).
+    #[error("discovery document names issuer {found:?}, expected {expected:?}")]
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The issuer the document names (truncated).
+        found: String,
+    },
+    /// A URL (from discovery) is not acceptable.
+    #[error("jwks_uri {url:?} is not an acceptable URL")]
+    InsecureUrl {
+        /// The URL refused (truncated).
+        url: String,
+    },
+    /// The key set could not be used.
+    #[error("key set at {url} refused: {reason}")]
+    KeySet {
+        /// The URL fetched.
+        url: String,
+        /// Why.
+        reason: super::jwk::SetRejected,
+    },
+    /// The background task running the fetch failed.
+    #[error("refresh task failed")]
+    Task,
+}
+
+/// Limits and client for key fetches.
+#[derive(Debug, Clone)]
+pub(crate) struct Fetcher {
+    client: reqwest::Client,
+    max_body_bytes: usize,
+    allow_insecure_http: bool,
+}
+
+impl Fetcher {
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        timeout: Duration,
+        max_body_bytes: usize,
+        allow_insecure_http: bool,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("bearer-guard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Fetcher {
+            client,
+            max_body_bytes,
+            allow_insecure_http,
+        })
+    }
+
+    /// OpenID Connect Discovery 1.0 §4: fetches the issuer's metadata and returns
+    /// its `jwks_uri`, after checking that the document names the same issuer.
+    pub(crate) async fn discover(&self, issuer: &str) -> Result<Url, FetchError> {
+        #[derive(Deserialize)]
+        struct Metadata {
+            issuer: String,
+            jwks_uri: String,
+        }
+        let url = discovery_url(issuer).ok_or_else(|| FetchError::InvalidDiscovery {
+            url: issuer.to_owned(),
+        })?;
+        let body = self.get(&url).await?;
+        let metadata: Metadata = serde_json::from_slice(&body).map_err(|_| FetchError::InvalidDiscovery {
+            url: url.to_string(),
+        })?;
+        // §4.3: the issuer value returned MUST be identical to the one used.
+        if metadata.issuer != issuer {
+            return Err(FetchError::IssuerMismatch {
+                expected: issuer.to_owned(),
+                found: metadata.issuer.chars().take(200).collect(),
+            });
+        }
+        let jwks_uri = Url::parse(&metadata.jwks_uri)
+            .ok()
+            .filter(|u| url_is_acceptable(u, self.allow_insecure_http))
+            .ok_or_else(|| FetchError::InsecureUrl {
+                url: metadata.jwks_uri.chars().take(200).collect(),
+            })?;
+        Ok(jwks_uri)
+    }
+
+    /// GETs `url` and returns its body, at most `max_body_bytes` long.
+    pub(crate) async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+        let transport = |source| FetchError::Transport {
+            url: url.to_string(),
+            source,
+        };
+        let mut response = self
+            .client
+            .get(url.clone())
+            .header(http::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(transport)?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: response.status().as_u16(),
+            });
+        }
+        let too_large = || FetchError::TooLarge {
+            url: url.to_string(),
+            max: self.max_body_bytes,
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body_bytes as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > self.max_body_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// `{issuer}/.well-known/openid-configuration`, any trailing `/` of the issuer removed
+/// first (OpenID Connect Discovery 1.0 §4).
+fn discovery_url(issuer: &str) -> Option<Url> {
+    Url::parse(&format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    ))
+    .ok()
+}
+
+/// `https`, or `http` to a loopback host, or `http` anywhere when the user opted in.
+pub(crate) fn url_is_acceptable(url: &Url, allow_insecure_http: bool) -> bool {
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => allow_insecure_http || is_loopback(url),
+        _ => false,
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(url: &str, opt_in: bool) -> bool {
+        Url::parse(url).is_ok_and(|u| url_is_acceptable(&u, opt_in))
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback_or_with_the_opt_in() {
+        assert!(ok("https://login.example.com/t/v2.0", false));
+        assert!(ok("http://127.0.0.1:8080/", false));
+        assert!(ok("http://127.8.9.10/", false));
+        assert!(ok("http://[::1]:9/", false));
+        assert!(ok("http://localhost:9/", false));
+        assert!(!ok("http://login.example.com/", false));
+        assert!(!ok("http://10.0.0.1/", false));
+        assert!(!ok("http://localhost.evil.example/", false));
+        assert!(ok("http://login.example.com/", true));
+        assert!(!ok("ftp://login.example.com/", true));
+        assert!(!ok("file:///etc/passwd", true));
+    }
+
+    #[test]
+    fn discovery_url_drops_one_trailing_slash() {
+        assert_eq!(
+            discovery_url("https://t.b2clogin.com/tid/v2.0/").map(|u| u.to_string()),
+            Some("https://t.b2clogin.com/tid/v2.0/.well-known/openid-configuration".into())
+        );
+        assert_eq!(
+            discovery_url("https://login.microsoftonline.com/tid/v2.0").map(|u| u.to_string()),
+            Some("https://login.microsoftonline.com/tid/v2.0/.well-known/openid-configuration".into())
+        );
+    }
+}

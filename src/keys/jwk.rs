@@ -1,0 +1,323 @@
+//! One JWK becomes one verifying key bound to exactly one algorithm
+//! (RFC 7517 §4, RFC 8725 §3.1), or a precise reason why it cannot.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+/// The smallest RSA modulus accepted (RFC 7518 §3.3: 2048 bits or larger).
+pub const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA modulus accepted: larger keys only make verification slow.
+pub const MAX_RSA_BITS: usize = 8192;
+/// The longest `kid` kept.
+pub const MAX_KID_BYTES: usize = 256;
+
+/// A public key from a JWKS, bound to the one algorithm it may verify.
+#[derive(Debug)]
+pub struct VerifyingKey {
+    /// The key's `kid`.
+    pub kid: String,
+    /// The one algorithm this key verifies.
+    pub alg: Algorithm,
+    /// The key material, parsed once when the set is loaded.
+    pub key: DecodingKey,
+}
+
+/// Why a JWK was dropped from its set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyRejected {
+    /// Not a JWK this crate understands (bad JSON shape, unknown `kty` or `alg`).
+    #[error("not a usable JWK: {0}")]
+    Unparsable(String),
+    /// No `kid` (or an empty or over-long one).
+    #[error("missing, empty or over-long kid")]
+    MissingKid,
+    /// `use` is present and not `sig`.
+    #[error("use is not \"sig\"")]
+    NotForSignatures,
+    /// `key_ops` is present and lacks `verify`.
+    #[error("key_ops does not include \"verify\"")]
+    NotForVerify,
+    /// A symmetric (`oct`) key: never accepted from a published key set.
+    #[error("symmetric key")]
+    Symmetric,
+    /// The key type or curve is not supported.
+    #[error("unsupported key type or curve")]
+    Unsupported,
+    /// The RSA modulus is shorter than 2048 or longer than 8192 bits.
+    #[error("RSA modulus of {0} bits is outside 2048..=8192")]
+    RsaSize(usize),
+    /// The key's parameters do not decode or have the wrong length.
+    #[error("invalid key parameters: {0}")]
+    InvalidParameters(&'static str),
+    /// The JWK's `alg` does not fit its `kty`/`crv`.
+    #[error("alg {0:?} does not fit the key type")]
+    AlgorithmMismatch(KeyAlgorithm),
+    /// The bound algorithm is not in the configured allow-list.
+    #[error("algorithm {0:?} is not allowed")]
+    NotAllowed(Algorithm),
+    /// Another key in the same set has the same `kid`; both are dropped.
+    #[error("duplicate kid")]
+    DuplicateKid,
+}
+
+/// Binds one JWK (as JSON) to a verifying key.
+pub fn bind(value: &serde_json::Value, allowed: &[Algorithm]) -> Result<VerifyingKey, KeyRejected> {
+    let jwk = Jwk::deserialize(value).map_err(|e| KeyRejected::Unparsable(bounded(&e.to_string())))?;
+    let kid = match &jwk.common.key_id {
+        Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_BYTES => kid.clone(),
+        _ => return Err(KeyRejected::MissingKid),
+    };
+    // RFC 7517 §4.2 / §4.3: a key published for another purpose is not used.
+    if let Some(use_) = &jwk.common.public_key_use {
+        if *use_ != PublicKeyUse::Signature {
+            return Err(KeyRejected::NotForSignatures);
+        }
+    }
+    if let Some(ops) = &jwk.common.key_operations {
+        if !ops.contains(&KeyOperations::Verify) {
+            return Err(KeyRejected::NotForVerify);
+        }
+    }
+    let alg = bound_algorithm(&jwk)?;
+    if !allowed.contains(&alg) {
+        return Err(KeyRejected::NotAllowed(alg));
+    }
+    let key = DecodingKey::from_jwk(&jwk).map_err(|_| KeyRejected::InvalidParameters("key material"))?;
+    Ok(VerifyingKey { kid, alg, key })
+}
+
+/// The key's one algorithm: its `alg` when present (checked against `kty`/`crv`),
+/// else the only one its `kty`/`crv` allows; RSA without `alg` is RS256, as
+/// published by Microsoft Entra ID and others.
+fn bound_algorithm(jwk: &Jwk) -> Result<Algorithm, KeyRejected> {
+    let declared = jwk.common.key_algorithm;
+    let (natural, fits): (Algorithm, fn(Algorithm) -> bool) = match &jwk.algorithm {
+        AlgorithmParameters::RSA(rsa) => {
+            let bits = rsa_modulus_bits(&rsa.n)?;
+            if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+                return Err(KeyRejected::RsaSize(bits));
+            }
+            let e = decode(&rsa.e, "e")?;
+            if e.is_empty() || e.len() > 8 {
+                return Err(KeyRejected::InvalidParameters("e"));
+            }
+            (Algorithm::RS256, |a| {
+                matches!(
+                    a,
+                    Algorithm::RS256
+                        | Algorithm::RS384
+                        | Algorithm::RS512
+                        | Algorithm::PS256
+                        | Algorithm::PS384
+                        | Algorithm::PS512
+                )
+            })
+        }
+        AlgorithmParameters::EllipticCurve(ec) => {
+            let (alg, len) = match ec.curve {
+                EllipticCurve::P256 => (Algorithm::ES256, 32),
+                EllipticCurve::P384 => (Algorithm::ES384, 48),
+                _ => return Err(KeyRejected::Unsupported),
+            };
+            if decode(&ec.x, "x")?.len() != len || decode(&ec.y, "y")?.len() != len {
+                return Err(KeyRejected::InvalidParameters("EC coordinate length"));
+            }
+            match alg {
+                Algorithm::ES256 => (alg, |a| a == Algorithm::ES256),
+                _ => (alg, |a| a == Algorithm::ES384),
+            }
+        }
+        AlgorithmParameters::OctetKeyPair(okp) => {
+            if okp.curve != EllipticCurve::Ed25519 {
+                return Err(KeyRejected::Unsupported);
+            }
+            if decode(&okp.x, "x")?.len() != 32 {
+                return Err(KeyRejected::InvalidParameters("Ed25519 key length"));
+            }
+            (Algorithm::EdDSA, |a| a == Algorithm::EdDSA)
+        }
+        AlgorithmParameters::OctetKey(_) => return Err(KeyRejected::Symmetric),
+        _ => return Err(KeyRejected::Unsupported),
+    };
+    match declared {
+        None => Ok(natural),
+        Some(declared) => match signature_algorithm(declared) {
+            Some(alg) if fits(alg) => Ok(alg),
+            _ => Err(KeyRejected::AlgorithmMismatch(declared)),
+        },
+    }
+}
+
+/// Parses a JWKS document (RFC 7517 §5): each entry on its own, so one bad
+/// entry never poisons the rest; entries sharing a `kid` are all dropped
+/// (ambiguous); at most `max_keys` keys are kept. Every dropped entry is logged
+/// with its reason.
+pub fn parse_set(body: &[u8], allowed: &[Algorithm], max_keys: usize) -> Result<Vec<VerifyingKey>, SetRejected> {
+    #[derive(Deserialize)]
+    struct Set {
+        keys: Vec<serde_json::Value>,
+    }
+    if !crate::jws::is_json_object(body) {
+        return Err(SetRejected::NotAnObject);
+    }
+    let set: Set = serde_json::from_slice(body).map_err(|_| SetRejected::NotAnObject)?;
+    let mut keys: Vec<VerifyingKey> = Vec::new();
+    let mut duplicates: Vec<String> = Vec::new();
+    for (index, entry) in set.keys.iter().enumerate() {
+        match bind(entry, allowed) {
+            Ok(key) if keys.iter().any(|k| k.kid == key.kid) => duplicates.push(key.kid),
+            Ok(key) => keys.push(key),
+            Err(reason) => tracing::warn!(index, %reason, "bearer-guard: JWK dropped"),
+        }
+    }
+    for kid in &duplicates {
+        tracing::warn!(kid = %kid, reason = %KeyRejected::DuplicateKid, "bearer-guard: JWK dropped");
+    }
+    keys.retain(|k| !duplicates.contains(&k.kid));
+    if keys.len() > max_keys {
+        tracing::warn!(kept = max_keys, dropped = keys.len() - max_keys, "bearer-guard: JWKS has more keys than the limit");
+        keys.truncate(max_keys);
+    }
+    if keys.is_empty() {
+        return Err(SetRejected::NoUsableKeys);
+    }
+    Ok(keys)
+}
+
+/// Why a whole JWKS document was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetRejected {
+    /// Not a JSON object with a `keys` array.
+    #[error("not a JWKS (a JSON object with a keys array)")]
+    NotAnObject,
+    /// No entry survived the checks.
+    #[error("no usable key in the set")]
+    NoUsableKeys,
+}
+
+/// The asymmetric signature algorithm a JWK `alg` names, if any.
+fn signature_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
+    Some(match alg {
+        KeyAlgorithm::RS256 => Algorithm::RS256,
+        KeyAlgorithm::RS384 => Algorithm::RS384,
+        KeyAlgorithm::RS512 => Algorithm::RS512,
+        KeyAlgorithm::PS256 => Algorithm::PS256,
+        KeyAlgorithm::PS384 => Algorithm::PS384,
+        KeyAlgorithm::PS512 => Algorithm::PS512,
+        KeyAlgorithm::ES256 => Algorithm::ES256,
+        KeyAlgorithm::ES384 => Algorithm::ES384,
+        KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+fn rsa_modulus_bits(n: &str) -> Result<usize, KeyRejected> {
+    let bytes = decode(n, "n")?;
+    let first = bytes.iter().position(|&b| b != 0).ok_or(KeyRejected::InvalidParameters("n"))?;
+    let significant = bytes.get(first..).unwrap_or_default();
+    let top = significant.first().copied().unwrap_or(0);
+    Ok((significant.len() - 1) * 8 + (8 - top.leading_zeros() as usize))
+}
+
+fn decode(b64: &str, what: &'static str) -> Result<Vec<u8>, KeyRejected> {
+    URL_SAFE_NO_PAD.decode(b64).map_err(|_| KeyRejected::InvalidParameters(what))
+}
+
+fn bounded(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jws::DEFAULT_ALGORITHMS;
+    use serde_json::json;
+
+    fn rsa_n(bits: usize) -> String {
+        let mut n = vec![0xffu8; bits / 8];
+        if let Some(first) = n.first_mut() {
+            *first = 0x80;
+        }
+        URL_SAFE_NO_PAD.encode(n)
+    }
+
+    fn err(value: serde_json::Value) -> KeyRejected {
+        match bind(&value, &DEFAULT_ALGORITHMS) {
+            Ok(k) => panic!("accepted: {k:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn rsa_without_alg_binds_to_rs256_and_honours_declared_alg() {
+        let k = bind(&json!({"kty":"RSA","kid":"a","use":"sig","n":rsa_n(2048),"e":"AQAB"}), &DEFAULT_ALGORITHMS)
+            .expect("valid");
+        assert_eq!((k.kid.as_str(), k.alg), ("a", Algorithm::RS256));
+        let k = bind(&json!({"kty":"RSA","kid":"b","alg":"PS384","n":rsa_n(3072),"e":"AQAB"}), &DEFAULT_ALGORITHMS)
+            .expect("valid");
+        assert_eq!(k.alg, Algorithm::PS384);
+    }
+
+    #[test]
+    fn each_unsafe_key_is_refused_with_its_reason() {
+        let n = rsa_n(2048);
+        let p256 = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        assert_eq!(err(json!({"kty":"RSA","kid":"a","n":rsa_n(1024),"e":"AQAB"})), KeyRejected::RsaSize(1024));
+        assert_eq!(err(json!({"kty":"RSA","kid":"a","n":rsa_n(2040),"e":"AQAB"})), KeyRejected::RsaSize(2040));
+        assert_eq!(err(json!({"kty":"RSA","n":n,"e":"AQAB"})), KeyRejected::MissingKid);
+        assert_eq!(err(json!({"kty":"RSA","kid":"","n":n,"e":"AQAB"})), KeyRejected::MissingKid);
+        assert_eq!(err(json!({"kty":"RSA","kid":"a","use":"enc","n":n,"e":"AQAB"})), KeyRejected::NotForSignatures);
+        assert_eq!(err(json!({"kty":"RSA","kid":"a","key_ops":["encrypt"],"n":n,"e":"AQAB"})), KeyRejected::NotForVerify);
+        assert_eq!(err(json!({"kty":"oct","kid":"a","k":"c2VjcmV0"})), KeyRejected::Symmetric);
+        assert_eq!(
+            err(json!({"kty":"RSA","kid":"a","alg":"ES256","n":n,"e":"AQAB"})),
+            KeyRejected::AlgorithmMismatch(KeyAlgorithm::ES256)
+        );
+        assert_eq!(
+            err(json!({"kty":"EC","kid":"a","crv":"P-256","alg":"ES384","x":p256,"y":p256})),
+            KeyRejected::AlgorithmMismatch(KeyAlgorithm::ES384)
+        );
+        assert_eq!(
+            err(json!({"kty":"EC","kid":"a","crv":"P-256","x":"AAAA","y":p256})),
+            KeyRejected::InvalidParameters("EC coordinate length")
+        );
+        assert_eq!(err(json!({"kty":"EC","kid":"a","crv":"Ed25519","x":p256,"y":p256})), KeyRejected::Unsupported);
+        assert!(matches!(err(json!({"kty":"RSA","kid":"a","alg":"HS256","n":n,"e":"AQAB"})), KeyRejected::AlgorithmMismatch(_)));
+        assert!(matches!(err(json!({"kty":"XYZ","kid":"a"})), KeyRejected::Unsupported | KeyRejected::Unparsable(_)));
+        assert!(matches!(err(json!(["not", "an", "object"])), KeyRejected::Unparsable(_)));
+    }
+
+    #[test]
+    fn one_bad_entry_does_not_poison_the_set_and_duplicates_are_dropped() {
+        let n = rsa_n(2048);
+        let body = json!({"keys":[
+            {"kty":"RSA","kid":"good","n":n,"e":"AQAB"},
+            {"kty":"RSA","kid":"weak","n":rsa_n(1024),"e":"AQAB"},
+            {"kty":"oct","kid":"hmac","k":"c2VjcmV0"},
+            "garbage",
+            {"kty":"RSA","kid":"twin","n":n,"e":"AQAB"},
+            {"kty":"RSA","kid":"twin","n":n,"e":"AQAB"}
+        ]})
+        .to_string();
+        let keys = parse_set(body.as_bytes(), &DEFAULT_ALGORITHMS, 10).expect("one usable key");
+        assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["good"]);
+        assert_eq!(parse_set(b"[]", &DEFAULT_ALGORITHMS, 10).err(), Some(SetRejected::NotAnObject));
+        assert_eq!(parse_set(br#"{"keys":[]}"#, &DEFAULT_ALGORITHMS, 10).err(), Some(SetRejected::NoUsableKeys));
+        let many = json!({"keys": (0..5).map(|i| json!({"kty":"RSA","kid":format!("k{i}"),"n":n,"e":"AQAB"})).collect::<Vec<_>>()}).to_string();
+        assert_eq!(parse_set(many.as_bytes(), &DEFAULT_ALGORITHMS, 3).map(|k| k.len()), Ok(3));
+    }
+
+    #[test]
+    fn a_key_outside_the_allow_list_is_refused() {
+        let p256 = URL_SAFE_NO_PAD.encode([1u8; 32]);
+        assert_eq!(
+            bind(&json!({"kty":"EC","kid":"a","crv":"P-256","x":p256,"y":p256}), &[Algorithm::RS256]).err(),
+            Some(KeyRejected::NotAllowed(Algorithm::ES256))
+        );
+    }
+}

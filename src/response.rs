@@ -1,0 +1,195 @@
+//! The one place where a rejection becomes an HTTP response (RFC 6750 §3) and a
+//! `tracing` event.
+//!
+//! The response carries only the RFC 6750 class of the error; the precise reason
+//! goes to the log. Users who want their own response body implement
+//! [`OnRejection`], or pass a closure to `on_rejection`.
+
+use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::error::{Challenge, Error};
+
+/// Seconds a client is asked to wait when the issuer's keys are unavailable.
+const RETRY_AFTER_SECS: &str = "30";
+
+/// Turns a rejection into a response. Implemented by [`DefaultRejection`] and by
+/// any `Fn(&Error) -> Response<B> + Clone`.
+///
+/// Whatever the implementation returns, the layer has already logged the precise
+/// reason. Start from [`rejection_parts`] to keep the RFC 6750 status and
+/// challenge header.
+pub trait OnRejection<B>: Clone {
+    /// Builds the response for `error`.
+    fn on_rejection(&self, error: &Error) -> Response<B>;
+}
+
+/// The default: RFC 6750 status and `WWW-Authenticate` header, empty body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultRejection;
+
+impl<B: Default> OnRejection<B> for DefaultRejection {
+    fn on_rejection(&self, error: &Error) -> Response<B> {
+        let (status, headers) = rejection_parts(error);
+        let mut response = Response::new(B::default());
+        *response.status_mut() = status;
+        response.headers_mut().extend(headers);
+        response
+    }
+}
+
+impl<B, F> OnRejection<B> for F
+where
+    F: Fn(&Error) -> Response<B> + Clone,
+{
+    fn on_rejection(&self, error: &Error) -> Response<B> {
+        self(error)
+    }
+}
+
+/// The status and headers RFC 6750 prescribes for `error`.
+///
+/// | class | status | `WWW-Authenticate` |
+/// |---|---|---|
+/// | no token | 401 | `Bearer` |
+/// | malformed request | 400 | `Bearer error="invalid_request"` |
+/// | bad token | 401 | `Bearer error="invalid_token"` |
+/// | lacking permission | 403 | `Bearer error="insufficient_scope", scope="…"` |
+/// | keys unavailable | 503 | none; `Retry-After: 30` |
+pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
+    let mut headers = http::HeaderMap::new();
+    let status = match error.challenge() {
+        Challenge::Bare => {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            StatusCode::UNAUTHORIZED
+        }
+        Challenge::InvalidRequest => {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_request\""),
+            );
+            StatusCode::BAD_REQUEST
+        }
+        Challenge::InvalidToken => {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+            StatusCode::UNAUTHORIZED
+        }
+        Challenge::InsufficientScope => {
+            headers.insert(WWW_AUTHENTICATE, insufficient_scope_challenge(error));
+            StatusCode::FORBIDDEN
+        }
+        Challenge::Unavailable => {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    (status, headers)
+}
+
+fn insufficient_scope_challenge(error: &Error) -> HeaderValue {
+    const BARE: &str = "Bearer error=\"insufficient_scope\"";
+    let required = match error {
+        Error::InsufficientScope { required } => required.as_str(),
+        _ => "",
+    };
+    // RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-separated.
+    // Anything else is dropped, so the header is always valid and never quotes
+    // a value that could break out of the string.
+    let scopes: Vec<&str> = required
+        .split(' ')
+        .filter(|s| !s.is_empty() && s.bytes().all(is_scope_char))
+        .collect();
+    if scopes.is_empty() {
+        return HeaderValue::from_static(BARE);
+    }
+    let value = format!("{BARE}, scope=\"{}\"", scopes.join(" "));
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(BARE))
+}
+
+fn is_scope_char(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+/// Records one rejection: the precise reason, never the token.
+pub(crate) fn log_rejection(error: &Error) {
+    match error.challenge() {
+        Challenge::Bare => {
+            tracing::debug!(reason = %error, code = error.code(), "bearer-guard: request rejected")
+        }
+        Challenge::Unavailable => {
+            tracing::warn!(reason = %error, code = error.code(), "bearer-guard: request rejected")
+        }
+        _ => tracing::info!(reason = %error, code = error.code(), "bearer-guard: request rejected"),
+    }
+}
+
+/// Logs `error` and builds its response with `handler`.
+pub(crate) fn reject<B, R: OnRejection<B>>(handler: &R, error: &Error) -> Response<B> {
+    log_rejection(error);
+    handler.on_rejection(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(error: &Error) -> (StatusCode, Option<String>) {
+        let (status, headers) = rejection_parts(error);
+        let www = headers
+            .get(WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap_or("<non-ascii>").to_owned());
+        (status, www)
+    }
+
+    #[test]
+    fn each_class_has_its_rfc6750_response() {
+        assert_eq!(
+            header(&Error::MissingToken),
+            (StatusCode::UNAUTHORIZED, Some("Bearer".into()))
+        );
+        assert_eq!(
+            header(&Error::MultipleAuthorizationHeaders),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("Bearer error=\"invalid_request\"".into())
+            )
+        );
+        assert_eq!(
+            header(&Error::Expired),
+            (
+                StatusCode::UNAUTHORIZED,
+                Some("Bearer error=\"invalid_token\"".into())
+            )
+        );
+        assert_eq!(
+            header(&Error::InsufficientScope {
+                required: "notes.read notes.write".into()
+            }),
+            (
+                StatusCode::FORBIDDEN,
+                Some("Bearer error=\"insufficient_scope\", scope=\"notes.read notes.write\"".into())
+            )
+        );
+        let (status, headers) = rejection_parts(&Error::KeysUnavailable);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers.get(RETRY_AFTER), Some(&HeaderValue::from_static("30")));
+    }
+
+    #[test]
+    fn scope_attribute_drops_characters_that_could_break_the_header() {
+        assert_eq!(
+            header(&Error::InsufficientScope {
+                required: "ok \"evil\\ bad\u{7f} also.ok".into()
+            })
+            .1,
+            Some("Bearer error=\"insufficient_scope\", scope=\"ok also.ok\"".into())
+        );
+        assert_eq!(
+            header(&Error::InsufficientScope { required: String::new() }).1,
+            Some("Bearer error=\"insufficient_scope\"".into())
+        );
+    }
+}
