@@ -42,6 +42,7 @@
 //! - `testing`: [`testing::TestIssuer`], a local issuer for tests.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 #[cfg(all(feature = "aws-lc-rs", feature = "rust-crypto"))]
