@@ -85,7 +85,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Authenticated>().cloned())
     }
 }
@@ -94,7 +97,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let token =
+            <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         let custom = token.claims()?;
         Ok(Claims { custom, token })
     }
@@ -105,7 +109,10 @@ impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequestParts<S> for Claims
 
     /// `None` without a token; a token whose claims do not fit `T` is still
     /// rejected (401 `invalid_token`), never silently treated as anonymous.
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         match parts.extensions.get::<Authenticated>() {
             None => Ok(None),
             Some(token) => Ok(Some(Claims {

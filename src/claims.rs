@@ -118,7 +118,8 @@ impl Authenticated {
 
     /// Deserializes the claims set into the caller's own type.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_str(&self.0.payload).map_err(|e| Error::ClaimsShape(bounded(&e.to_string())))
+        serde_json::from_str(&self.0.payload)
+            .map_err(|e| Error::ClaimsShape(bounded(&e.to_string())))
     }
 }
 
@@ -182,7 +183,8 @@ impl Unverified {
         // Duplicate claim names are refused by serde's derive (RFC 7519 §4).
         let wire: Wire = serde_json::from_slice(&payload)
             .map_err(|_| Error::MalformedToken("claims are not valid JSON"))?;
-        let payload = String::from_utf8(payload).map_err(|_| Error::MalformedToken("claims are not UTF-8"))?;
+        let payload = String::from_utf8(payload)
+            .map_err(|_| Error::MalformedToken("claims are not UTF-8"))?;
         Ok(Unverified { wire, payload })
     }
 
@@ -231,10 +233,10 @@ impl Unverified {
         }
         // RFC 7519 §4.1.5: reject before nbf (minus leeway), when present.
         let nbf = numeric_date("nbf", wire.nbf)?;
-        if let Some(nbf) = nbf {
-            if now.saturating_add(rules.leeway_secs) < nbf {
-                return Err(Error::NotYetValid);
-            }
+        if let Some(nbf) = nbf
+            && now.saturating_add(rules.leeway_secs) < nbf
+        {
+            return Err(Error::NotYetValid);
         }
         let iat = numeric_date("iat", wire.iat)?;
 
@@ -296,7 +298,10 @@ impl Unverified {
     }
 }
 
-fn string_claim(name: &'static str, value: Option<serde_json::Value>) -> Result<Option<String>, Error> {
+fn string_claim(
+    name: &'static str,
+    value: Option<serde_json::Value>,
+) -> Result<Option<String>, Error> {
     match value {
         None => Ok(None),
         Some(serde_json::Value::String(s)) => Ok(Some(s)),
@@ -306,10 +311,15 @@ fn string_claim(name: &'static str, value: Option<serde_json::Value>) -> Result<
 
 /// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional.
 /// Strings, booleans and out-of-range values are refused (type confusion).
-fn numeric_date(name: &'static str, value: Option<serde_json::Value>) -> Result<Option<i64>, Error> {
+fn numeric_date(
+    name: &'static str,
+    value: Option<serde_json::Value>,
+) -> Result<Option<i64>, Error> {
     match value {
         None => Ok(None),
-        Some(serde_json::Value::Number(n)) => number_to_secs(&n).map(Some).ok_or(Error::InvalidClaim(name)),
+        Some(serde_json::Value::Number(n)) => number_to_secs(&n)
+            .map(Some)
+            .ok_or(Error::InvalidClaim(name)),
         Some(_) => Err(Error::InvalidClaim(name)),
     }
 }
@@ -364,7 +374,10 @@ mod tests {
             NOW,
         )
         .expect("valid");
-        assert_eq!(a.scopes().iter().collect::<Vec<_>>(), ["read", "write", "extra"]);
+        assert_eq!(
+            a.scopes().iter().collect::<Vec<_>>(),
+            ["read", "write", "extra"]
+        );
         assert_eq!(a.roles().iter().collect::<Vec<_>>(), ["Read.All"]);
         assert_eq!(a.client_id(), Some("app-1"));
         assert_eq!(a.registered().sub.as_deref(), Some("u"));
@@ -383,32 +396,75 @@ mod tests {
 
     #[test]
     fn time_checks_honour_the_leeway_at_the_edges() {
-        let exp = |e: i64| format!(r#"{{"iss":"https://issuer.example","aud":"api://a","exp":{e}}}"#);
+        let exp =
+            |e: i64| format!(r#"{{"iss":"https://issuer.example","aud":"api://a","exp":{e}}}"#);
         assert!(check(&exp(NOW - 59), NOW).is_ok());
         assert_eq!(check(&exp(NOW - 60), NOW).err(), Some(Error::Expired));
         let nbf = |n: i64| {
-            format!(r#"{{"iss":"https://issuer.example","aud":"api://a","exp":{},"nbf":{n}}}"#, NOW + 500)
+            format!(
+                r#"{{"iss":"https://issuer.example","aud":"api://a","exp":{},"nbf":{n}}}"#,
+                NOW + 500
+            )
         };
         assert!(check(&nbf(NOW + 60), NOW).is_ok());
         assert_eq!(check(&nbf(NOW + 61), NOW).err(), Some(Error::NotYetValid));
         // Fractional NumericDate is allowed (RFC 7519 §2).
-        assert!(check(&exp(NOW + 10).replace(&(NOW + 10).to_string(), "1700000010.5"), NOW).is_ok());
+        assert!(
+            check(
+                &exp(NOW + 10).replace(&(NOW + 10).to_string(), "1700000010.5"),
+                NOW
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn each_registered_claim_is_enforced() {
         let cases: [(&str, Error); 11] = [
-            (r#"{"aud":"api://a","exp":1700000100}"#, Error::MissingClaim("iss")),
-            (r#"{"iss":"https://issuer.example/","aud":"api://a","exp":1700000100}"#, Error::IssuerMismatch),
-            (r#"{"iss":["https://issuer.example"],"aud":"api://a","exp":1700000100}"#, Error::InvalidClaim("iss")),
-            (r#"{"iss":"https://issuer.example","exp":1700000100}"#, Error::MissingClaim("aud")),
-            (r#"{"iss":"https://issuer.example","aud":"api://c","exp":1700000100}"#, Error::AudienceMismatch),
-            (r#"{"iss":"https://issuer.example","aud":[],"exp":1700000100}"#, Error::AudienceMismatch),
-            (r#"{"iss":"https://issuer.example","aud":[1],"exp":1700000100}"#, Error::InvalidClaim("aud")),
-            (r#"{"iss":"https://issuer.example","aud":"api://a"}"#, Error::MissingClaim("exp")),
-            (r#"{"iss":"https://issuer.example","aud":"api://a","exp":"1700000100"}"#, Error::InvalidClaim("exp")),
-            (r#"{"iss":"https://issuer.example","aud":"api://a","exp":1e300}"#, Error::InvalidClaim("exp")),
-            (r#"{"iss":"https://issuer.example","aud":"api://a","exp":1700000100,"roles":"Admin"}"#, Error::InvalidClaim("roles")),
+            (
+                r#"{"aud":"api://a","exp":1700000100}"#,
+                Error::MissingClaim("iss"),
+            ),
+            (
+                r#"{"iss":"https://issuer.example/","aud":"api://a","exp":1700000100}"#,
+                Error::IssuerMismatch,
+            ),
+            (
+                r#"{"iss":["https://issuer.example"],"aud":"api://a","exp":1700000100}"#,
+                Error::InvalidClaim("iss"),
+            ),
+            (
+                r#"{"iss":"https://issuer.example","exp":1700000100}"#,
+                Error::MissingClaim("aud"),
+            ),
+            (
+                r#"{"iss":"https://issuer.example","aud":"api://c","exp":1700000100}"#,
+                Error::AudienceMismatch,
+            ),
+            (
+                r#"{"iss":"https://issuer.example","aud":[],"exp":1700000100}"#,
+                Error::AudienceMismatch,
+            ),
+            (
+                r#"{"iss":"https://issuer.example","aud":[1],"exp":1700000100}"#,
+                Error::InvalidClaim("aud"),
+            ),
+            (
+                r#"{"iss":"https://issuer.example","aud":"api://a"}"#,
+                Error::MissingClaim("exp"),
+            ),
+            (
+                r#"{"iss":"https://issuer.example","aud":"api://a","exp":"1700000100"}"#,
+                Error::InvalidClaim("exp"),
+            ),
+            (
+                r#"{"iss":"https://issuer.example","aud":"api://a","exp":1e300}"#,
+                Error::InvalidClaim("exp"),
+            ),
+            (
+                r#"{"iss":"https://issuer.example","aud":"api://a","exp":1700000100,"roles":"Admin"}"#,
+                Error::InvalidClaim("roles"),
+            ),
         ];
         for (json, want) in cases {
             assert_eq!(check(json, NOW).err(), Some(want), "{json}");
@@ -417,10 +473,16 @@ mod tests {
 
     #[test]
     fn payload_must_be_an_object_without_duplicates() {
-        assert_eq!(check(r#"["https://issuer.example"]"#, NOW).err(), Some(Error::ClaimsNotObject));
+        assert_eq!(
+            check(r#"["https://issuer.example"]"#, NOW).err(),
+            Some(Error::ClaimsNotObject)
+        );
         assert_eq!(check("\"x\"", NOW).err(), Some(Error::ClaimsNotObject));
         assert!(matches!(
-            check(r#"{"iss":"https://issuer.example","iss":"https://issuer.example","aud":"api://a","exp":1700000100}"#, NOW),
+            check(
+                r#"{"iss":"https://issuer.example","iss":"https://issuer.example","aud":"api://a","exp":1700000100}"#,
+                NOW
+            ),
             Err(Error::MalformedToken(_))
         ));
     }

@@ -47,7 +47,9 @@ impl TypPolicy {
 
 fn media_type_eq(value: &str, short: &str) -> bool {
     let bare = match value.get(..12) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => value.get(12..).unwrap_or_default(),
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => {
+            value.get(12..).unwrap_or_default()
+        }
         _ => value,
     };
     bare.eq_ignore_ascii_case(short)
@@ -266,7 +268,11 @@ impl Builder {
     }
 }
 
-fn check_url(what: &'static str, value: &str, allow_insecure_http: bool) -> Result<Url, ConfigError> {
+fn check_url(
+    what: &'static str,
+    value: &str,
+    allow_insecure_http: bool,
+) -> Result<Url, ConfigError> {
     let url = Url::parse(value).map_err(|_| ConfigError::InvalidUrl {
         what,
         url: value.to_owned(),
@@ -298,24 +304,48 @@ mod tests {
     }
 
     fn base() -> Builder {
-        Builder::default().issuer("https://issuer.example").audience("api://x")
+        Builder::default()
+            .issuer("https://issuer.example")
+            .audience("api://x")
     }
 
     #[test]
     fn builder_refuses_each_unsafe_or_incomplete_configuration() {
         assert_eq!(err(Builder::default().audience("a")), "MissingIssuer");
-        assert_eq!(err(Builder::default().issuer("https://i.example")), "MissingAudience");
+        assert_eq!(
+            err(Builder::default().issuer("https://i.example")),
+            "MissingAudience"
+        );
         assert_eq!(err(base().audience("")), "Empty(\"audience\")");
-        assert!(err(Builder::default().issuer("http://i.example").audience("a")).starts_with("InsecureUrl"));
-        assert!(err(Builder::default().issuer("not a url").audience("a")).starts_with("InvalidUrl"));
+        assert!(
+            err(Builder::default().issuer("http://i.example").audience("a"))
+                .starts_with("InsecureUrl")
+        );
+        assert!(
+            err(Builder::default().issuer("not a url").audience("a")).starts_with("InvalidUrl")
+        );
         assert!(err(base().jwks_uri("http://keys.example/jwks")).starts_with("InsecureUrl"));
         assert_eq!(err(base().algorithms([])), "NoAlgorithms");
-        assert_eq!(err(base().algorithms([Algorithm::RS256, Algorithm::HS256])), "SymmetricAlgorithm(HS256)");
-        assert_eq!(err(base().max_token_bytes(0)), "ZeroLimit(\"max_token_bytes\")");
-        assert_eq!(err(base()), "ok");
-        assert_eq!(err(Builder::default().issuer("http://127.0.0.1:9/").audience("a")), "ok");
         assert_eq!(
-            err(Builder::default().issuer("http://i.example").audience("a").dangerously_allow_insecure_http()),
+            err(base().algorithms([Algorithm::RS256, Algorithm::HS256])),
+            "SymmetricAlgorithm(HS256)"
+        );
+        assert_eq!(
+            err(base().max_token_bytes(0)),
+            "ZeroLimit(\"max_token_bytes\")"
+        );
+        assert_eq!(err(base()), "ok");
+        assert_eq!(
+            err(Builder::default()
+                .issuer("http://127.0.0.1:9/")
+                .audience("a")),
+            "ok"
+        );
+        assert_eq!(
+            err(Builder::default()
+                .issuer("http://i.example")
+                .audience("a")
+                .dangerously_allow_insecure_http()),
             "ok"
         );
     }

@@ -37,7 +37,9 @@ pub fn parse_credentials(value: &[u8], max_len: usize) -> Result<&str, Error> {
     }
     let token = trim_leading_spaces(rest);
     if token.is_empty() {
-        return Err(Error::MalformedAuthorization("no token after the Bearer scheme"));
+        return Err(Error::MalformedAuthorization(
+            "no token after the Bearer scheme",
+        ));
     }
     if token.len() > max_len {
         return Err(Error::TokenTooLarge {
@@ -69,9 +71,9 @@ fn is_b64token(token: &[u8]) -> bool {
     let (body, padding) = token.split_at(body_end);
     !body.is_empty()
         && padding.iter().all(|&b| b == b'=')
-        && body
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 #[cfg(test)]
@@ -87,15 +89,27 @@ mod tests {
 
     #[test]
     fn accepts_any_case_of_the_scheme_and_several_spaces() {
-        assert_eq!(bearer_token(&one("Bearer abc.def.ghi"), 100), Ok("abc.def.ghi"));
+        assert_eq!(
+            bearer_token(&one("Bearer abc.def.ghi"), 100),
+            Ok("abc.def.ghi")
+        );
         assert_eq!(bearer_token(&one("bEaReR   abc"), 100), Ok("abc"));
-        assert_eq!(bearer_token(&one("BEARER a-b_c~d+e/f=="), 100), Ok("a-b_c~d+e/f=="));
+        assert_eq!(
+            bearer_token(&one("BEARER a-b_c~d+e/f=="), 100),
+            Ok("a-b_c~d+e/f==")
+        );
     }
 
     #[test]
     fn rejects_each_malformed_shape_with_its_reason() {
-        assert_eq!(bearer_token(&HeaderMap::new(), 100), Err(Error::MissingToken));
-        assert_eq!(bearer_token(&one("Basic dXNlcjpwYXNz"), 100), Err(Error::NotBearer));
+        assert_eq!(
+            bearer_token(&HeaderMap::new(), 100),
+            Err(Error::MissingToken)
+        );
+        assert_eq!(
+            bearer_token(&one("Basic dXNlcjpwYXNz"), 100),
+            Err(Error::NotBearer)
+        );
         assert_eq!(bearer_token(&one("Bearerabc"), 100), Err(Error::NotBearer));
         assert!(matches!(
             bearer_token(&one("Bearer"), 100),
@@ -131,12 +145,16 @@ mod tests {
     fn rejects_two_headers() {
         let mut h = one("Bearer abc");
         h.append(AUTHORIZATION, HeaderValue::from_static("Bearer def"));
-        assert_eq!(bearer_token(&h, 100), Err(Error::MultipleAuthorizationHeaders));
+        assert_eq!(
+            bearer_token(&h, 100),
+            Err(Error::MultipleAuthorizationHeaders)
+        );
     }
 
     #[test]
     fn non_ascii_bytes_are_malformed_not_a_panic() {
-        let value = HeaderValue::from_bytes(b"Bearer ab\xffcd").unwrap_or(HeaderValue::from_static("x"));
+        let value =
+            HeaderValue::from_bytes(b"Bearer ab\xffcd").unwrap_or(HeaderValue::from_static("x"));
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, value);
         assert!(matches!(

@@ -197,7 +197,10 @@ mod tests {
 
     #[test]
     fn parses_a_well_formed_token() {
-        let t = token(r#"{"alg":"RS256","kid":"k1","typ":"at+jwt"}"#, r#"{"iss":"x"}"#);
+        let t = token(
+            r#"{"alg":"RS256","kid":"k1","typ":"at+jwt"}"#,
+            r#"{"iss":"x"}"#,
+        );
         let jws = parse(&t, &DEFAULT_ALGORITHMS).expect("valid");
         assert_eq!(jws.alg, Algorithm::RS256);
         assert_eq!(jws.kid.as_deref(), Some("k1"));
@@ -230,7 +233,10 @@ mod tests {
             ("zip", r#"{"alg":"RS256","zip":"DEF"}"#),
             ("enc", r#"{"alg":"RS256","enc":"A128GCM"}"#),
         ] {
-            assert_eq!(parse_err(&token(header, "{}")), Error::UnsupportedHeader(param));
+            assert_eq!(
+                parse_err(&token(header, "{}")),
+                Error::UnsupportedHeader(param)
+            );
         }
     }
 

@@ -80,6 +80,11 @@ impl<S, R: Clone> Layer<S> for BearerAuthLayer<R> {
     type Service = BearerAuth<S, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        BearerAuth::new(inner, self.validator.clone(), self.optional, self.on_rejection.clone())
+        BearerAuth::new(
+            inner,
+            self.validator.clone(),
+            self.optional,
+            self.on_rejection.clone(),
+        )
     }
 }

@@ -119,18 +119,18 @@ impl Requirement {
     /// learns what is missing.
     fn collect_scopes<'a>(&'a self, out: &mut Vec<&'a str>) {
         self.walk(&mut |r| {
-            if let Requirement::Scope(name) = r {
-                if !out.contains(&name.as_str()) {
-                    out.push(name);
-                }
+            if let Requirement::Scope(name) = r
+                && !out.contains(&name.as_str())
+            {
+                out.push(name);
             }
         });
         if out.is_empty() {
             self.walk(&mut |r| {
-                if let Requirement::Role(name) = r {
-                    if !out.contains(&name.as_str()) {
-                        out.push(name);
-                    }
+                if let Requirement::Role(name) = r
+                    && !out.contains(&name.as_str())
+                {
+                    out.push(name);
                 }
             });
         }

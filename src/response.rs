@@ -170,12 +170,17 @@ mod tests {
             }),
             (
                 StatusCode::FORBIDDEN,
-                Some("Bearer error=\"insufficient_scope\", scope=\"notes.read notes.write\"".into())
+                Some(
+                    "Bearer error=\"insufficient_scope\", scope=\"notes.read notes.write\"".into()
+                )
             )
         );
         let (status, headers) = rejection_parts(&Error::KeysUnavailable);
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(headers.get(RETRY_AFTER), Some(&HeaderValue::from_static("30")));
+        assert_eq!(
+            headers.get(RETRY_AFTER),
+            Some(&HeaderValue::from_static("30"))
+        );
     }
 
     #[test]
@@ -188,7 +193,10 @@ mod tests {
             Some("Bearer error=\"insufficient_scope\", scope=\"ok also.ok\"".into())
         );
         assert_eq!(
-            header(&Error::InsufficientScope { required: String::new() }).1,
+            header(&Error::InsufficientScope {
+                required: String::new()
+            })
+            .1,
             Some("Bearer error=\"insufficient_scope\"".into())
         );
     }

@@ -83,7 +83,9 @@ where
                         request.extensions_mut().insert(authenticated);
                         inner.call(request).await
                     }
-                    Err(Error::MissingToken | Error::NotBearer) if optional => inner.call(request).await,
+                    Err(Error::MissingToken | Error::NotBearer) if optional => {
+                        inner.call(request).await
+                    }
                     Err(error) => Ok(reject(&on_rejection, &error)),
                 }
             }),

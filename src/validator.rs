@@ -97,9 +97,17 @@ impl Validator {
 
 /// RFC 8725 §3.1: the algorithm is the key's, never the token's choice; the
 /// signature is checked by jsonwebtoken with the key parsed at load time.
-fn verify_signature(key: &VerifyingKey, alg: Algorithm, signing_input: &str, signature: &str) -> Result<(), Error> {
+fn verify_signature(
+    key: &VerifyingKey,
+    alg: Algorithm,
+    signing_input: &str,
+    signature: &str,
+) -> Result<(), Error> {
     if alg != key.alg {
-        return Err(Error::AlgorithmMismatch { token: alg, key: key.alg });
+        return Err(Error::AlgorithmMismatch {
+            token: alg,
+            key: key.alg,
+        });
     }
     match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key.key, key.alg) {
         Ok(true) => Ok(()),

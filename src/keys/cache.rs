@@ -160,12 +160,13 @@ impl KeyCache {
             (KeySource::Discovery { issuer }, None) => self.fetcher.discover(issuer).await?,
         };
         let body = self.fetcher.get(&jwks_uri).await?;
-        let keys = parse_set(&body, &self.config.algorithms, self.config.max_keys).map_err(|reason| {
-            FetchError::KeySet {
-                url: jwks_uri.to_string(),
-                reason,
-            }
-        })?;
+        let keys =
+            parse_set(&body, &self.config.algorithms, self.config.max_keys).map_err(|reason| {
+                FetchError::KeySet {
+                    url: jwks_uri.to_string(),
+                    reason,
+                }
+            })?;
         self.install(keys);
         tracing::info!(
             jwks_uri = %jwks_uri,
@@ -197,6 +198,8 @@ impl KeyCache {
     fn lock(&self) -> MutexGuard<'_, RefreshState> {
         // The state stays consistent even if a holder panicked: every field is
         // written in one assignment.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -116,9 +116,10 @@ impl Fetcher {
             url: issuer.to_owned(),
         })?;
         let body = self.get(&url).await?;
-        let metadata: Metadata = serde_json::from_slice(&body).map_err(|_| FetchError::InvalidDiscovery {
-            url: url.to_string(),
-        })?;
+        let metadata: Metadata =
+            serde_json::from_slice(&body).map_err(|_| FetchError::InvalidDiscovery {
+                url: url.to_string(),
+            })?;
         // §4.3: the issuer value returned MUST be identical to the one used.
         if metadata.issuer != issuer {
             return Err(FetchError::IssuerMismatch {
@@ -234,7 +235,10 @@ mod tests {
         );
         assert_eq!(
             discovery_url("https://login.microsoftonline.com/tid/v2.0").map(|u| u.to_string()),
-            Some("https://login.microsoftonline.com/tid/v2.0/.well-known/openid-configuration".into())
+            Some(
+                "https://login.microsoftonline.com/tid/v2.0/.well-known/openid-configuration"
+                    .into()
+            )
         );
     }
 }

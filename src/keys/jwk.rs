@@ -3,7 +3,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
@@ -66,27 +68,35 @@ pub enum KeyRejected {
 
 /// Binds one JWK (as JSON) to a verifying key.
 pub fn bind(value: &serde_json::Value, allowed: &[Algorithm]) -> Result<VerifyingKey, KeyRejected> {
-    let jwk = Jwk::deserialize(value).map_err(|e| KeyRejected::Unparsable(bounded(&e.to_string())))?;
+    let jwk =
+        Jwk::deserialize(value).map_err(|e| KeyRejected::Unparsable(bounded(&e.to_string())))?;
     let kid = match &jwk.common.key_id {
         Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_BYTES => kid.clone(),
         _ => return Err(KeyRejected::MissingKid),
     };
     // RFC 7517 §4.2 / §4.3: a key published for another purpose is not used.
-    if let Some(use_) = &jwk.common.public_key_use {
-        if *use_ != PublicKeyUse::Signature {
-            return Err(KeyRejected::NotForSignatures);
-        }
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|use_| *use_ != PublicKeyUse::Signature)
+    {
+        return Err(KeyRejected::NotForSignatures);
     }
-    if let Some(ops) = &jwk.common.key_operations {
-        if !ops.contains(&KeyOperations::Verify) {
-            return Err(KeyRejected::NotForVerify);
-        }
+    if jwk
+        .common
+        .key_operations
+        .as_ref()
+        .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+    {
+        return Err(KeyRejected::NotForVerify);
     }
     let alg = bound_algorithm(&jwk)?;
     if !allowed.contains(&alg) {
         return Err(KeyRejected::NotAllowed(alg));
     }
-    let key = DecodingKey::from_jwk(&jwk).map_err(|_| KeyRejected::InvalidParameters("key material"))?;
+    let key =
+        DecodingKey::from_jwk(&jwk).map_err(|_| KeyRejected::InvalidParameters("key material"))?;
     Ok(VerifyingKey { kid, alg, key })
 }
 
@@ -156,7 +166,11 @@ fn bound_algorithm(jwk: &Jwk) -> Result<Algorithm, KeyRejected> {
 /// entry never poisons the rest; entries sharing a `kid` are all dropped
 /// (ambiguous); at most `max_keys` keys are kept. Every dropped entry is logged
 /// with its reason.
-pub fn parse_set(body: &[u8], allowed: &[Algorithm], max_keys: usize) -> Result<Vec<VerifyingKey>, SetRejected> {
+pub fn parse_set(
+    body: &[u8],
+    allowed: &[Algorithm],
+    max_keys: usize,
+) -> Result<Vec<VerifyingKey>, SetRejected> {
     #[derive(Deserialize)]
     struct Set {
         keys: Vec<serde_json::Value>,
@@ -179,7 +193,11 @@ pub fn parse_set(body: &[u8], allowed: &[Algorithm], max_keys: usize) -> Result<
     }
     keys.retain(|k| !duplicates.contains(&k.kid));
     if keys.len() > max_keys {
-        tracing::warn!(kept = max_keys, dropped = keys.len() - max_keys, "bearer-guard: JWKS has more keys than the limit");
+        tracing::warn!(
+            kept = max_keys,
+            dropped = keys.len() - max_keys,
+            "bearer-guard: JWKS has more keys than the limit"
+        );
         keys.truncate(max_keys);
     }
     if keys.is_empty() {
@@ -218,14 +236,19 @@ fn signature_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
 
 fn rsa_modulus_bits(n: &str) -> Result<usize, KeyRejected> {
     let bytes = decode(n, "n")?;
-    let first = bytes.iter().position(|&b| b != 0).ok_or(KeyRejected::InvalidParameters("n"))?;
+    let first = bytes
+        .iter()
+        .position(|&b| b != 0)
+        .ok_or(KeyRejected::InvalidParameters("n"))?;
     let significant = bytes.get(first..).unwrap_or_default();
     let top = significant.first().copied().unwrap_or(0);
     Ok((significant.len() - 1) * 8 + (8 - top.leading_zeros() as usize))
 }
 
 fn decode(b64: &str, what: &'static str) -> Result<Vec<u8>, KeyRejected> {
-    URL_SAFE_NO_PAD.decode(b64).map_err(|_| KeyRejected::InvalidParameters(what))
+    URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|_| KeyRejected::InvalidParameters(what))
 }
 
 fn bounded(text: &str) -> String {
@@ -255,11 +278,17 @@ mod tests {
 
     #[test]
     fn rsa_without_alg_binds_to_rs256_and_honours_declared_alg() {
-        let k = bind(&json!({"kty":"RSA","kid":"a","use":"sig","n":rsa_n(2048),"e":"AQAB"}), &DEFAULT_ALGORITHMS)
-            .expect("valid");
+        let k = bind(
+            &json!({"kty":"RSA","kid":"a","use":"sig","n":rsa_n(2048),"e":"AQAB"}),
+            &DEFAULT_ALGORITHMS,
+        )
+        .expect("valid");
         assert_eq!((k.kid.as_str(), k.alg), ("a", Algorithm::RS256));
-        let k = bind(&json!({"kty":"RSA","kid":"b","alg":"PS384","n":rsa_n(3072),"e":"AQAB"}), &DEFAULT_ALGORITHMS)
-            .expect("valid");
+        let k = bind(
+            &json!({"kty":"RSA","kid":"b","alg":"PS384","n":rsa_n(3072),"e":"AQAB"}),
+            &DEFAULT_ALGORITHMS,
+        )
+        .expect("valid");
         assert_eq!(k.alg, Algorithm::PS384);
     }
 
@@ -267,13 +296,34 @@ mod tests {
     fn each_unsafe_key_is_refused_with_its_reason() {
         let n = rsa_n(2048);
         let p256 = URL_SAFE_NO_PAD.encode([1u8; 32]);
-        assert_eq!(err(json!({"kty":"RSA","kid":"a","n":rsa_n(1024),"e":"AQAB"})), KeyRejected::RsaSize(1024));
-        assert_eq!(err(json!({"kty":"RSA","kid":"a","n":rsa_n(2040),"e":"AQAB"})), KeyRejected::RsaSize(2040));
-        assert_eq!(err(json!({"kty":"RSA","n":n,"e":"AQAB"})), KeyRejected::MissingKid);
-        assert_eq!(err(json!({"kty":"RSA","kid":"","n":n,"e":"AQAB"})), KeyRejected::MissingKid);
-        assert_eq!(err(json!({"kty":"RSA","kid":"a","use":"enc","n":n,"e":"AQAB"})), KeyRejected::NotForSignatures);
-        assert_eq!(err(json!({"kty":"RSA","kid":"a","key_ops":["encrypt"],"n":n,"e":"AQAB"})), KeyRejected::NotForVerify);
-        assert_eq!(err(json!({"kty":"oct","kid":"a","k":"c2VjcmV0"})), KeyRejected::Symmetric);
+        assert_eq!(
+            err(json!({"kty":"RSA","kid":"a","n":rsa_n(1024),"e":"AQAB"})),
+            KeyRejected::RsaSize(1024)
+        );
+        assert_eq!(
+            err(json!({"kty":"RSA","kid":"a","n":rsa_n(2040),"e":"AQAB"})),
+            KeyRejected::RsaSize(2040)
+        );
+        assert_eq!(
+            err(json!({"kty":"RSA","n":n,"e":"AQAB"})),
+            KeyRejected::MissingKid
+        );
+        assert_eq!(
+            err(json!({"kty":"RSA","kid":"","n":n,"e":"AQAB"})),
+            KeyRejected::MissingKid
+        );
+        assert_eq!(
+            err(json!({"kty":"RSA","kid":"a","use":"enc","n":n,"e":"AQAB"})),
+            KeyRejected::NotForSignatures
+        );
+        assert_eq!(
+            err(json!({"kty":"RSA","kid":"a","key_ops":["encrypt"],"n":n,"e":"AQAB"})),
+            KeyRejected::NotForVerify
+        );
+        assert_eq!(
+            err(json!({"kty":"oct","kid":"a","k":"c2VjcmV0"})),
+            KeyRejected::Symmetric
+        );
         assert_eq!(
             err(json!({"kty":"RSA","kid":"a","alg":"ES256","n":n,"e":"AQAB"})),
             KeyRejected::AlgorithmMismatch(KeyAlgorithm::ES256)
@@ -286,10 +336,22 @@ mod tests {
             err(json!({"kty":"EC","kid":"a","crv":"P-256","x":"AAAA","y":p256})),
             KeyRejected::InvalidParameters("EC coordinate length")
         );
-        assert_eq!(err(json!({"kty":"EC","kid":"a","crv":"Ed25519","x":p256,"y":p256})), KeyRejected::Unsupported);
-        assert!(matches!(err(json!({"kty":"RSA","kid":"a","alg":"HS256","n":n,"e":"AQAB"})), KeyRejected::AlgorithmMismatch(_)));
-        assert!(matches!(err(json!({"kty":"XYZ","kid":"a"})), KeyRejected::Unsupported | KeyRejected::Unparsable(_)));
-        assert!(matches!(err(json!(["not", "an", "object"])), KeyRejected::Unparsable(_)));
+        assert_eq!(
+            err(json!({"kty":"EC","kid":"a","crv":"Ed25519","x":p256,"y":p256})),
+            KeyRejected::Unsupported
+        );
+        assert!(matches!(
+            err(json!({"kty":"RSA","kid":"a","alg":"HS256","n":n,"e":"AQAB"})),
+            KeyRejected::AlgorithmMismatch(_)
+        ));
+        assert!(matches!(
+            err(json!({"kty":"XYZ","kid":"a"})),
+            KeyRejected::Unsupported | KeyRejected::Unparsable(_)
+        ));
+        assert!(matches!(
+            err(json!(["not", "an", "object"])),
+            KeyRejected::Unparsable(_)
+        ));
     }
 
     #[test]
@@ -305,18 +367,34 @@ mod tests {
         ]})
         .to_string();
         let keys = parse_set(body.as_bytes(), &DEFAULT_ALGORITHMS, 10).expect("one usable key");
-        assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["good"]);
-        assert_eq!(parse_set(b"[]", &DEFAULT_ALGORITHMS, 10).err(), Some(SetRejected::NotAnObject));
-        assert_eq!(parse_set(br#"{"keys":[]}"#, &DEFAULT_ALGORITHMS, 10).err(), Some(SetRejected::NoUsableKeys));
+        assert_eq!(
+            keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            ["good"]
+        );
+        assert_eq!(
+            parse_set(b"[]", &DEFAULT_ALGORITHMS, 10).err(),
+            Some(SetRejected::NotAnObject)
+        );
+        assert_eq!(
+            parse_set(br#"{"keys":[]}"#, &DEFAULT_ALGORITHMS, 10).err(),
+            Some(SetRejected::NoUsableKeys)
+        );
         let many = json!({"keys": (0..5).map(|i| json!({"kty":"RSA","kid":format!("k{i}"),"n":n,"e":"AQAB"})).collect::<Vec<_>>()}).to_string();
-        assert_eq!(parse_set(many.as_bytes(), &DEFAULT_ALGORITHMS, 3).map(|k| k.len()), Ok(3));
+        assert_eq!(
+            parse_set(many.as_bytes(), &DEFAULT_ALGORITHMS, 3).map(|k| k.len()),
+            Ok(3)
+        );
     }
 
     #[test]
     fn a_key_outside_the_allow_list_is_refused() {
         let p256 = URL_SAFE_NO_PAD.encode([1u8; 32]);
         assert_eq!(
-            bind(&json!({"kty":"EC","kid":"a","crv":"P-256","x":p256,"y":p256}), &[Algorithm::RS256]).err(),
+            bind(
+                &json!({"kty":"EC","kid":"a","crv":"P-256","x":p256,"y":p256}),
+                &[Algorithm::RS256]
+            )
+            .err(),
             Some(KeyRejected::NotAllowed(Algorithm::ES256))
         );
     }

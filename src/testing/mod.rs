@@ -59,15 +59,13 @@ pub enum KeyKind {
     Es384,
     /// Ed25519, EdDSA.
     EdDsa,
-    /// RSA **1024**, RS256: too weak; a layer must refuse it.
-    WeakRs256,
 }
 
 impl KeyKind {
     /// The algorithm this kind of key signs with.
     pub fn algorithm(self) -> Algorithm {
         match self {
-            KeyKind::Rs256 | KeyKind::WeakRs256 => Algorithm::RS256,
+            KeyKind::Rs256 => Algorithm::RS256,
             KeyKind::Ps256 => Algorithm::PS256,
             KeyKind::Es256 => Algorithm::ES256,
             KeyKind::Es384 => Algorithm::ES384,
@@ -84,10 +82,15 @@ impl KeyKind {
         ];
         match self {
             KeyKind::Rs256 | KeyKind::Ps256 => RSA,
-            KeyKind::Es256 => &[include_str!("keys/p256_1.pem"), include_str!("keys/p256_2.pem")],
+            KeyKind::Es256 => &[
+                include_str!("keys/p256_1.pem"),
+                include_str!("keys/p256_2.pem"),
+            ],
             KeyKind::Es384 => &[include_str!("keys/p384_1.pem")],
-            KeyKind::EdDsa => &[include_str!("keys/ed25519_1.pem"), include_str!("keys/ed25519_2.pem")],
-            KeyKind::WeakRs256 => &[include_str!("keys/rsa1024.pem")],
+            KeyKind::EdDsa => &[
+                include_str!("keys/ed25519_1.pem"),
+                include_str!("keys/ed25519_2.pem"),
+            ],
         }
     }
 }
@@ -130,7 +133,9 @@ pub struct TestIssuer {
 
 impl std::fmt::Debug for TestIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestIssuer").field("issuer", &self.shared.issuer).finish_non_exhaustive()
+        f.debug_struct("TestIssuer")
+            .field("issuer", &self.shared.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -161,7 +166,10 @@ impl TestIssuer {
                 })
                 .await;
         });
-        let issuer = TestIssuer { shared, _shutdown: tx };
+        let issuer = TestIssuer {
+            shared,
+            _shutdown: tx,
+        };
         issuer.add_key(KeyKind::Rs256);
         Ok(issuer)
     }
@@ -200,7 +208,11 @@ impl TestIssuer {
         keys.made += 1;
         let kid = format!("{}-{}", format!("{kind:?}").to_lowercase(), keys.made);
         let pool = kind.pool();
-        let pem = pool.get(keys.made % pool.len()).or(pool.first()).copied().unwrap_or_default();
+        let pem = pool
+            .get(keys.made % pool.len())
+            .or(pool.first())
+            .copied()
+            .unwrap_or_default();
         let (encoding, jwk) = load(kind, pem, &kid);
         keys.published.push(SigningKey {
             kid: kid.clone(),
@@ -262,8 +274,14 @@ impl TestIssuer {
     pub fn sign_raw(&self, header_json: &[u8], payload_json: &[u8], kid: &str) -> Option<String> {
         let keys = self.shared.keys();
         let key = keys.published.iter().find(|k| k.kid == kid)?;
-        let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header_json), URL_SAFE_NO_PAD.encode(payload_json));
-        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, key.kind.algorithm()).ok()?;
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header_json),
+            URL_SAFE_NO_PAD.encode(payload_json)
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, key.kind.algorithm())
+                .ok()?;
         Some(format!("{message}.{signature}"))
     }
 }
@@ -350,8 +368,16 @@ impl TokenBuilder<'_> {
     }
 
     /// The compact JWS. An unknown signing `kid` signs with the current key.
+    ///
+    /// # Panics
+    /// If no key is published at all, or the backend fails to sign: a test must
+    /// fail loudly rather than send an empty token and misread the answer.
+    #[allow(clippy::panic)]
     pub fn sign(self) -> String {
-        let signing_kid = self.kid.clone().unwrap_or_else(|| self.issuer.current_kid());
+        let signing_kid = self
+            .kid
+            .clone()
+            .unwrap_or_else(|| self.issuer.current_kid());
         let keys = self.issuer.shared.keys();
         let Some(key) = keys
             .published
@@ -359,7 +385,7 @@ impl TokenBuilder<'_> {
             .find(|k| k.kid == signing_kid)
             .or_else(|| keys.published.first())
         else {
-            return String::new();
+            panic!("test issuer: no key is published to sign with");
         };
         let mut header = Map::new();
         let alg = self.alg.unwrap_or(key.kind.algorithm());
@@ -378,26 +404,34 @@ impl TokenBuilder<'_> {
         }
         let header = Value::Object(header).to_string();
         let payload = Value::Object(self.claims).to_string();
-        let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
         match jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, key.kind.algorithm()) {
             Ok(signature) => format!("{message}.{signature}"),
-            Err(_) => String::new(),
+            Err(e) => panic!("test issuer: signing with {} failed: {e}", key.kid),
         }
     }
 }
 
+/// Loads a bundled key. The bundled keys are fixed and known to load with
+/// both backends, so a failure here is a broken build of this crate: it panics
+/// loudly rather than publish a key set or tokens a test would misread.
+#[allow(clippy::panic)]
 fn load(kind: KeyKind, pem: &str, kid: &str) -> (EncodingKey, Value) {
     let bytes = pem.as_bytes();
     let encoding = match kind {
-        KeyKind::Rs256 | KeyKind::Ps256 | KeyKind::WeakRs256 => EncodingKey::from_rsa_pem(bytes),
+        KeyKind::Rs256 | KeyKind::Ps256 => EncodingKey::from_rsa_pem(bytes),
         KeyKind::Es256 | KeyKind::Es384 => EncodingKey::from_ec_pem(bytes),
         KeyKind::EdDsa => EncodingKey::from_ed_pem(bytes),
     }
-    .unwrap_or_else(|_| EncodingKey::from_secret(b"unusable"));
-    let mut jwk = Jwk::from_encoding_key(&encoding, kind.algorithm())
-        .ok()
-        .and_then(|jwk| serde_json::to_value(jwk).ok())
-        .unwrap_or(Value::Null);
+    .unwrap_or_else(|e| panic!("test issuer: bundled {kind:?} key does not load: {e}"));
+    let jwk = Jwk::from_encoding_key(&encoding, kind.algorithm())
+        .unwrap_or_else(|e| panic!("test issuer: no JWK for the bundled {kind:?} key: {e}"));
+    let mut jwk =
+        serde_json::to_value(jwk).unwrap_or_else(|e| panic!("test issuer: JWK to JSON: {e}"));
     if let Value::Object(map) = &mut jwk {
         map.insert("kid".into(), json!(kid));
         map.insert("use".into(), json!("sig"));
@@ -412,7 +446,10 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         "jwks_uri": format!("{}/jwks", shared.issuer),
         "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384", "EdDSA"],
     });
-    ([(header::CONTENT_TYPE, "application/json")], body.to_string())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
 }
 
 async fn jwks(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
@@ -421,7 +458,12 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay as u64)).await;
     }
-    let keys: Vec<Value> = shared.keys().published.iter().map(|k| k.jwk.clone()).collect();
+    let keys: Vec<Value> = shared
+        .keys()
+        .published
+        .iter()
+        .map(|k| k.jwk.clone())
+        .collect();
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

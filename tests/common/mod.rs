@@ -17,8 +17,14 @@ pub fn app(layer: BearerAuthLayer) -> Router {
     let read = Requirement::scope("notes.read").or(Requirement::role("Notes.Read.All"));
     let write = Requirement::scope("notes.write").or(Requirement::role("Notes.ReadWrite.All"));
     let protected = Router::new()
-        .route("/notes", get(|| async { "notes" }).route_layer(require(read)))
-        .route("/notes", post(|| async { "created" }).route_layer(require(write)))
+        .route(
+            "/notes",
+            get(|| async { "notes" }).route_layer(require(read)),
+        )
+        .route(
+            "/notes",
+            post(|| async { "created" }).route_layer(require(write)),
+        )
         .route(
             "/me",
             get(|c: Claims<serde_json::Value>| async move { c.custom.to_string() }),

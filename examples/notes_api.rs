@@ -1,0 +1,204 @@
+//! A notes API protected by bearer-guard, pointed at any OpenID issuer.
+//!
+//! ```text
+//! notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR]
+//! cargo run --example notes_api -- --issuer https://login.example.com --audience api://notes
+//! ```
+//!
+//! When it is ready to serve it prints exactly one line to stdout,
+//! `listening on ADDR` (the bound address, also with `--listen 127.0.0.1:0`);
+//! logs go to stderr (`RUST_LOG`, default `info`). Bad arguments print the usage
+//! to stderr and exit with status 2.
+//!
+//! | route | needs |
+//! |---|---|
+//! | `GET /health` | nothing (200 `ok`) |
+//! | `GET /notes` | scope `notes.read` or app role `Notes.Read.All` |
+//! | `POST /notes` `{"text": "…"}` | scope `notes.write` or app role `Notes.ReadWrite.All` (201 with the note) |
+//! | `GET /me` | any valid token (the validated claims as JSON) |
+//!
+//! Tokens may be typed `at+jwt` (RFC 9068) or `JWT`. Notes live in memory.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bearer_guard::{BearerAuthLayer, Claims, Requirement, TypPolicy, require};
+use serde::{Deserialize, Serialize};
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR]
+
+  --issuer URL     the issuer; tokens' `iss` must equal it, keys are discovered from it
+  --audience AUD   the audience tokens must name in `aud`
+  --jwks-uri URL   fetch keys from this URL instead of discovering it
+  --listen ADDR    the address to serve on (default 127.0.0.1:8080)";
+
+/// The longest note text accepted, in bytes.
+const MAX_TEXT_BYTES: usize = 4096;
+
+/// The command line.
+struct Args {
+    issuer: String,
+    audience: String,
+    jwks_uri: Option<String>,
+    listen: String,
+}
+
+/// Parses `--flag value` pairs; every flag at most once.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let (mut issuer, mut audience, mut jwks_uri, mut listen) = (None, None, None, None);
+    while let Some(flag) = args.next() {
+        let slot = match flag.as_str() {
+            "--issuer" => &mut issuer,
+            "--audience" => &mut audience,
+            "--jwks-uri" => &mut jwks_uri,
+            "--listen" => &mut listen,
+            _ => return Err(format!("unknown argument `{flag}`")),
+        };
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        if slot.replace(value).is_some() {
+            return Err(format!("{flag} given twice"));
+        }
+    }
+    Ok(Args {
+        issuer: issuer.ok_or("--issuer is required")?,
+        audience: audience.ok_or("--audience is required")?,
+        jwks_uri,
+        listen: listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+    })
+}
+
+/// A stored note.
+#[derive(Clone, Serialize)]
+struct Note {
+    id: usize,
+    text: String,
+    /// The `sub` of the token that wrote it.
+    author: Option<String>,
+}
+
+/// The body of `POST /notes`.
+#[derive(Deserialize)]
+struct NewNote {
+    text: String,
+}
+
+type Notes = Arc<Mutex<Vec<Note>>>;
+
+fn app(auth: BearerAuthLayer) -> Router {
+    let read = Requirement::scope("notes.read").or(Requirement::role("Notes.Read.All"));
+    let write = Requirement::scope("notes.write").or(Requirement::role("Notes.ReadWrite.All"));
+    let protected = Router::new()
+        .route("/notes", get(list_notes).route_layer(require(read)))
+        .route("/notes", post(add_note).route_layer(require(write)))
+        .route("/me", get(me))
+        // route_layer, not layer: a request to an unknown path stays a 404.
+        .route_layer(auth)
+        .with_state(Notes::default());
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .merge(protected)
+}
+
+async fn list_notes(State(notes): State<Notes>) -> Json<Vec<Note>> {
+    Json(notes.lock().unwrap_or_else(|p| p.into_inner()).clone())
+}
+
+async fn add_note(
+    State(notes): State<Notes>,
+    claims: Claims<serde_json::Value>,
+    Json(new): Json<NewNote>,
+) -> Result<(StatusCode, Json<Note>), (StatusCode, String)> {
+    if new.text.len() > MAX_TEXT_BYTES {
+        let reason = format!("text is longer than {MAX_TEXT_BYTES} bytes");
+        return Err((StatusCode::UNPROCESSABLE_ENTITY, reason));
+    }
+    let mut notes = notes.lock().unwrap_or_else(|p| p.into_inner());
+    let note = Note {
+        id: notes.len() + 1,
+        text: new.text,
+        author: claims.token().registered().sub.clone(),
+    };
+    notes.push(note.clone());
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// The validated claims, as the token carried them.
+async fn me(claims: Claims<serde_json::Value>) -> Json<serde_json::Value> {
+    Json(claims.into_inner())
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(problem) => {
+            eprintln!("notes_api: {problem}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let mut builder = BearerAuthLayer::builder()
+        .issuer(&args.issuer)
+        .audience(&args.audience)
+        .typ(TypPolicy::AccessTokenOrJwt);
+    if let Some(uri) = &args.jwks_uri {
+        builder = builder.jwks_uri(uri);
+    }
+    let auth = match builder.build() {
+        Ok(auth) => auth,
+        Err(error) => {
+            eprintln!("notes_api: invalid configuration: {error}");
+            std::process::exit(2);
+        }
+    };
+
+    // Fetch the keys now rather than on the first request; an issuer that is
+    // down is not fatal, the layer retries when a token needs a key.
+    let validator = auth.validator().clone();
+    tokio::spawn(async move {
+        if !validator.warm_up().await {
+            tracing::warn!("keys not loaded yet; requests get 503 until the issuer answers");
+        }
+    });
+
+    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("notes_api: cannot listen on {}: {error}", args.listen);
+            std::process::exit(1);
+        }
+    };
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(error) => {
+            eprintln!("notes_api: {error}");
+            std::process::exit(1);
+        }
+    };
+    println!("listening on {addr}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(issuer = %args.issuer, audience = %args.audience, %addr, "notes API ready");
+
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(error) = axum::serve(listener, app(auth))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        eprintln!("notes_api: {error}");
+        std::process::exit(1);
+    }
+}

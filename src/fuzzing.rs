@@ -1,0 +1,107 @@
+//! Harnesses for `cargo fuzz` (feature `fuzzing`; not a stable API).
+//!
+//! Each harness feeds arbitrary bytes through one stage of the request pipeline
+//! and asserts the invariants that stage promises, not only that it returns.
+//! The fuzz targets in `fuzz/` are one line each, calling these.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::claims::{ClaimRules, Unverified};
+use crate::extract::parse_credentials;
+use crate::jws::{self, DEFAULT_ALGORITHMS};
+
+const MAX_TOKEN: usize = 16 * 1024;
+const NOW: i64 = 1_700_000_000;
+
+/// The token parser, from an `Authorization` header value to checked claims:
+/// `extract` → `jws::parse` → `claims` (everything before the key lookup, and
+/// the claim checks after the signature).
+///
+/// # Panics
+/// When an invariant breaks: that is the finding.
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+pub fn parse_token(data: &[u8]) {
+    // 1. Header value -> token: a suffix of the value, bounded, b64token charset.
+    if let Ok(token) = parse_credentials(data, MAX_TOKEN) {
+        assert!(token.len() <= MAX_TOKEN, "token over the cap");
+        assert!(
+            data.ends_with(token.as_bytes()),
+            "token is not the end of the header value"
+        );
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b)),
+            "token outside the b64token charset"
+        );
+    }
+
+    // 2. Token -> JWS parts: parts reassemble to the token, segments are
+    //    canonical base64url, the algorithm is one we allow.
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(parsed) = jws::parse(text, &DEFAULT_ALGORITHMS) else {
+        return;
+    };
+    assert_eq!(
+        format!("{}.{}", parsed.signing_input, parsed.signature),
+        text
+    );
+    assert_eq!(
+        text.matches('.').count(),
+        2,
+        "accepted a token without exactly three segments"
+    );
+    let payload_b64 = parsed
+        .signing_input
+        .split('.')
+        .nth(1)
+        .expect("two segments");
+    assert_eq!(
+        URL_SAFE_NO_PAD.encode(&parsed.payload),
+        payload_b64,
+        "non-canonical base64url accepted"
+    );
+    assert!(DEFAULT_ALGORITHMS.contains(&parsed.alg));
+
+    // 3. Payload -> claims: whatever passes satisfies every rule it was checked against.
+    let rules = ClaimRules {
+        issuer: "https://issuer.example".into(),
+        audiences: vec!["api://a".into()],
+        leeway_secs: 60,
+    };
+    let Ok(unverified) = Unverified::parse(parsed.payload) else {
+        return;
+    };
+    if let Ok(token) = unverified.validate(&rules, NOW) {
+        let registered = token.registered();
+        assert_eq!(registered.iss, rules.issuer);
+        assert!(registered.aud.iter().any(|a| rules.audiences.contains(a)));
+        assert!(
+            registered.exp + rules.leeway_secs > NOW,
+            "expired token accepted"
+        );
+        assert!(
+            registered
+                .nbf
+                .is_none_or(|nbf| nbf <= NOW + rules.leeway_secs)
+        );
+        for name in token.scopes().iter().chain(token.roles().iter()) {
+            assert!(!name.is_empty(), "empty permission name");
+            assert!(token.scopes().contains(name) || token.roles().contains(name));
+        }
+        for scope in token.scopes().iter() {
+            assert!(!scope.contains(' '), "scope with a space: {scope:?}");
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(token.claims_json()).expect("claims are JSON");
+        assert!(value.is_object());
+    }
+}

@@ -1,0 +1,323 @@
+//! The `notes_api` example's published interface, driven as a real process the
+//! way outside scripts drive it (`cargo run --example notes_api -- …`): the
+//! flags, the `listening on ADDR` line with the actually bound port, exit
+//! status 2 for bad arguments, and each route against the local test issuer —
+//! `/health` public, `/notes` guarded by scope or role, `POST /notes` storing a
+//! note with its author's `sub`, `/me` returning the validated claims, `at+jwt`
+//! and `JWT` typ both accepted, unknown paths staying 404 — plus the exact key
+//! traffic that discovery and `--jwks-uri` cause.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bearer_guard::testing::TestIssuer;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Long enough for a cold build of the example; only there so a broken build
+/// cannot hang the test forever. Not a performance assertion.
+const STARTUP_DEADLINE: Duration = Duration::from_secs(300);
+
+/// `cargo run --quiet --example notes_api -- <args>` in this crate.
+fn notes_api(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["run", "--quiet", "--example", "notes_api", "--"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// A running `notes_api`; killed when dropped, also when a test panics.
+struct Server {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    async fn start(args: &[&str]) -> Server {
+        let mut child = notes_api(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn cargo run");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&stderr);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf).await {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = tokio::time::timeout(STARTUP_DEADLINE, lines.next_line()).await;
+        let mut server = Server {
+            child,
+            base: String::new(),
+            stderr,
+        };
+        let addr = match first {
+            Ok(Ok(Some(line))) => match line.strip_prefix("listening on ") {
+                Some(addr) => addr.to_owned(),
+                None => panic!(
+                    "first stdout line is {line:?}\nstderr:\n{}",
+                    server.stderr()
+                ),
+            },
+            other => panic!(
+                "no `listening on` line: {other:?}\nstderr:\n{}",
+                server.stderr()
+            ),
+        };
+        let port: u16 = addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("ADDR ends with :PORT");
+        assert_ne!(
+            port, 0,
+            "the actually bound port is printed, not the requested one"
+        );
+        server.base = format!("http://{addr}");
+        // Keep reading stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        server
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// Status, `WWW-Authenticate` and body of one response.
+async fn outcome(request: reqwest::RequestBuilder) -> (StatusCode, Option<String>, String) {
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    (status, challenge, response.text().await.expect("body"))
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
+}
+
+#[tokio::test]
+async fn serves_each_route_against_a_discovered_issuer() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let server = Server::start(&[
+        "--issuer",
+        issuer.issuer(),
+        "--audience",
+        TestIssuer::AUDIENCE,
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let bearer = |token: String| format!("Bearer {token}");
+
+    let health = outcome(client.get(server.url("/health"))).await;
+    assert_eq!(health, (StatusCode::OK, None, "ok".to_owned()));
+
+    let anonymous = outcome(client.get(server.url("/notes"))).await;
+    assert_eq!(
+        anonymous,
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("Bearer".to_owned()),
+            String::new()
+        )
+    );
+
+    let unknown = outcome(client.get(server.url("/nope"))).await;
+    assert_eq!((unknown.0, unknown.1), (StatusCode::NOT_FOUND, None));
+
+    let reader = bearer(
+        issuer
+            .token()
+            .claim("sub", "alice")
+            .scope("notes.read")
+            .sign(),
+    );
+    let empty = outcome(
+        client
+            .get(server.url("/notes"))
+            .header(AUTHORIZATION, &reader),
+    )
+    .await;
+    assert_eq!((empty.0, empty.1), (StatusCode::OK, None));
+    assert_eq!(json(&empty.2), serde_json::json!([]));
+
+    let denied = outcome(
+        client
+            .post(server.url("/notes"))
+            .header(AUTHORIZATION, &reader)
+            .header(CONTENT_TYPE, "application/json")
+            .body(r#"{"text":"not allowed"}"#),
+    )
+    .await;
+    assert_eq!(
+        denied,
+        (
+            StatusCode::FORBIDDEN,
+            Some(r#"Bearer error="insufficient_scope", scope="notes.write""#.to_owned()),
+            String::new()
+        )
+    );
+
+    let writer = bearer(
+        issuer
+            .token()
+            .claim("sub", "bob")
+            .scope("notes.write")
+            .sign(),
+    );
+    let created = outcome(
+        client
+            .post(server.url("/notes"))
+            .header(AUTHORIZATION, &writer)
+            .header(CONTENT_TYPE, "application/json")
+            .body(r#"{"text":"buy milk"}"#),
+    )
+    .await;
+    assert_eq!((created.0, created.1), (StatusCode::CREATED, None));
+    let note = serde_json::json!({"id": 1, "text": "buy milk", "author": "bob"});
+    assert_eq!(json(&created.2), note);
+
+    // An app-only token (role, no scope), typed `JWT` rather than `at+jwt`.
+    let app = bearer(
+        issuer
+            .token()
+            .claim("sub", "sync-app")
+            .roles(&["Notes.Read.All"])
+            .typ(Some("JWT"))
+            .sign(),
+    );
+    let listed = outcome(client.get(server.url("/notes")).header(AUTHORIZATION, &app)).await;
+    assert_eq!((listed.0, listed.1), (StatusCode::OK, None));
+    assert_eq!(json(&listed.2), serde_json::json!([note]));
+
+    let me = outcome(client.get(server.url("/me")).header(AUTHORIZATION, &reader)).await;
+    assert_eq!((me.0, me.1), (StatusCode::OK, None));
+    let claims = json(&me.2);
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["scp"], "notes.read");
+    assert_eq!(claims["iss"], issuer.issuer());
+    assert_eq!(claims["aud"], TestIssuer::AUDIENCE);
+
+    let expired = bearer(issuer.token().scope("notes.read").expires_in(-3600).sign());
+    let rejected = outcome(
+        client
+            .get(server.url("/me"))
+            .header(AUTHORIZATION, &expired),
+    )
+    .await;
+    assert_eq!(
+        rejected,
+        (
+            StatusCode::UNAUTHORIZED,
+            Some(r#"Bearer error="invalid_token""#.to_owned()),
+            String::new()
+        )
+    );
+
+    // Warm-up and every request above shared one discovery and one key-set fetch.
+    assert_eq!(
+        (issuer.discovery_requests(), issuer.jwks_requests()),
+        (1, 1)
+    );
+    drop(server);
+}
+
+#[tokio::test]
+async fn jwks_uri_flag_skips_discovery() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let jwks_uri = issuer.jwks_uri();
+    let server = Server::start(&[
+        "--issuer",
+        issuer.issuer(),
+        "--audience",
+        TestIssuer::AUDIENCE,
+        "--jwks-uri",
+        &jwks_uri,
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .await;
+    let token = issuer.token().scope("notes.read").sign();
+    let response = outcome(
+        reqwest::Client::new()
+            .get(server.url("/notes"))
+            .header(AUTHORIZATION, format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(response, (StatusCode::OK, None, "[]".to_owned()));
+    assert_eq!(
+        (issuer.discovery_requests(), issuer.jwks_requests()),
+        (0, 1)
+    );
+}
+
+#[tokio::test]
+async fn bad_arguments_exit_with_status_2_and_the_usage() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--audience", "api://notes"], "--issuer is required"),
+        (
+            &["--issuer", "https://issuer.example"],
+            "--audience is required",
+        ),
+        (
+            &[
+                "--issuer",
+                "https://issuer.example",
+                "--audience",
+                "a",
+                "--port",
+                "1",
+            ],
+            "unknown argument `--port`",
+        ),
+        (
+            &["--issuer", "https://issuer.example", "--audience"],
+            "--audience needs a value",
+        ),
+    ];
+    for (args, problem) in cases {
+        let output = tokio::time::timeout(
+            STARTUP_DEADLINE,
+            notes_api(args).kill_on_drop(true).output(),
+        )
+        .await
+        .expect("exits")
+        .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}\nstderr:\n{stderr}");
+        assert!(stderr.contains(problem), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("usage: notes_api --issuer URL --audience AUD"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{args:?}");
+    }
+}
