@@ -71,6 +71,7 @@ pub struct Builder {
     typ: TypPolicy,
     max_token_bytes: usize,
     refresh_cooldown: Duration,
+    key_set_max_age: Duration,
     connect_timeout: Duration,
     timeout: Duration,
     max_jwks_bytes: usize,
@@ -89,6 +90,7 @@ impl Default for Builder {
             typ: TypPolicy::default(),
             max_token_bytes: 16 * 1024,
             refresh_cooldown: Duration::from_secs(30),
+            key_set_max_age: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             max_jwks_bytes: 256 * 1024,
@@ -154,6 +156,15 @@ impl Builder {
     /// Default: 30 seconds.
     pub fn refresh_cooldown(mut self, cooldown: Duration) -> Self {
         self.refresh_cooldown = cooldown;
+        self
+    }
+
+    /// How old the key set may grow before a request that finds its key starts
+    /// a refresh in the background, so that keys the issuer withdrew stop
+    /// verifying without a restart. The keys held keep serving while it runs,
+    /// and stay if it fails. Default: 5 minutes.
+    pub fn key_set_max_age(mut self, age: Duration) -> Self {
+        self.key_set_max_age = age;
         self
     }
 
@@ -250,6 +261,7 @@ impl Builder {
                 algorithms: self.algorithms.clone(),
                 max_keys: self.max_keys,
                 refresh_cooldown: self.refresh_cooldown,
+                max_age: self.key_set_max_age,
             },
             fetcher,
         );

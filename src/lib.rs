@@ -94,3 +94,8 @@ pub use require::{Require, RequireLayer, Requirement, require};
 pub use response::{DefaultRejection, OnRejection};
 pub use service::{BearerAuth, ResponseFuture};
 pub use validator::Validator;
+
+/// The README's usage example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -4,7 +4,8 @@
 //! Proves that: the first request discovers and fetches the key set exactly
 //! once and later requests reuse it; concurrent first requests share one fetch;
 //! a rotated-in key is accepted after exactly one refresh and a key removed from
-//! the set stops verifying after the next refresh; floods of random `kid`s never
+//! the set stops verifying after the next refresh, and, with no new `kid` at
+//! all, once the set passes its maximum age; floods of random `kid`s never
 //! cause more than one fetch per cooldown; an unreachable issuer gives 503 with
 //! `Retry-After` and no challenge; a weak (1024-bit) RSA key in the set is
 //! refused while its neighbours work; an explicit `jwks_uri` skips discovery; a
@@ -241,6 +242,68 @@ async fn rotation_new_key_accepted_after_one_refresh_removed_key_refused_after_n
     // B and C still pass, from the cache.
     assert_eq!(get_with(&app, "/me", &token_b).await.status, StatusCode::OK);
     assert_eq!(get_with(&app, "/me", &token_c).await.status, StatusCode::OK);
+}
+
+/// Waits (bounded, polling) until `done` holds; a deadline only keeps a broken
+/// build from hanging, it asserts nothing about speed.
+async fn eventually(mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition never held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawn_key_stops_verifying_once_the_set_passes_its_max_age() {
+    // No new kid ever shows up here, so only the maximum age can make the layer
+    // notice that the issuer withdrew key A.
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let app = app(BearerAuthLayer::builder()
+        .issuer(issuer.issuer())
+        .audience(TestIssuer::AUDIENCE)
+        .refresh_cooldown(Duration::from_millis(100))
+        .key_set_max_age(Duration::from_millis(300))
+        .build()
+        .expect("valid configuration"));
+    let kid_a = issuer.current_kid();
+    let kid_b = issuer.rotate();
+    let token_a = issuer.token().signed_by(&kid_a).sign();
+    let token_b = issuer.token().signed_by(&kid_b).sign();
+    assert_eq!(get_with(&app, "/me", &token_a).await.status, StatusCode::OK);
+    assert_eq!(get_with(&app, "/me", &token_b).await.status, StatusCode::OK);
+    assert_eq!(issuer.jwks_requests(), 1);
+
+    // Withdrawn, but the set is younger than its maximum age: no fetch, A passes.
+    issuer.remove_key(&kid_a);
+    assert_eq!(get_with(&app, "/me", &token_a).await.status, StatusCode::OK);
+    assert_eq!(issuer.jwks_requests(), 1);
+
+    // Past the maximum age, 50 concurrent requests with B are all served from
+    // memory, and together start exactly one background refresh.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let requests = (0..50).map(|_| {
+        let app = app.clone();
+        let token = token_b.clone();
+        tokio::spawn(async move { get_with(&app, "/me", &token).await.status })
+    });
+    for status in futures_util::future::join_all(requests).await {
+        assert_eq!(status.expect("task"), StatusCode::OK);
+    }
+    eventually(async || issuer.jwks_requests() == 2).await;
+
+    // Once that refresh has landed, A is refused as a bad token and B passes.
+    eventually(async || get_with(&app, "/me", &token_a).await.status == StatusCode::UNAUTHORIZED)
+        .await;
+    let a = get_with(&app, "/me", &token_a).await;
+    assert_eq!(
+        (a.status, a.www_authenticate.as_deref(), a.body.as_str()),
+        (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN), "")
+    );
+    assert_eq!(get_with(&app, "/me", &token_b).await.status, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,9 +1,12 @@
 //! The issuer's keys, held in a moka cache by `kid`, refreshed on an unknown
-//! `kid` at most once per cooldown, by one shared fetch.
+//! `kid` at most once per cooldown, by one shared fetch, and in the background
+//! once the set is older than its maximum age (so a key the issuer withdrew
+//! stops verifying even when no new `kid` ever shows up).
 //!
 //! The fetch runs in its own task: a request that gives up (client gone, timeout)
 //! never abandons it halfway, and every request waiting for it shares its result.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,6 +35,7 @@ pub(crate) struct KeyCacheConfig {
     pub algorithms: Vec<Algorithm>,
     pub max_keys: usize,
     pub refresh_cooldown: Duration,
+    pub max_age: Duration,
 }
 
 type RefreshFuture = Shared<BoxFuture<'static, bool>>;
@@ -54,6 +58,10 @@ pub(crate) struct KeyCache {
     fetcher: Fetcher,
     keys: moka::sync::Cache<String, Arc<VerifyingKey>>,
     state: Mutex<RefreshState>,
+    /// When (in ms since `epoch`) a request that finds its key should start a
+    /// background refresh; `u64::MAX` until a set is loaded. Read without a lock.
+    refresh_due_ms: AtomicU64,
+    epoch: Instant,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -75,6 +83,8 @@ impl KeyCache {
             config,
             fetcher,
             state: Mutex::new(RefreshState::default()),
+            refresh_due_ms: AtomicU64::new(u64::MAX),
+            epoch: Instant::now(),
         })
     }
 
@@ -85,6 +95,7 @@ impl KeyCache {
     /// ever been loaded it is [`Error::KeysUnavailable`] instead.
     pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<VerifyingKey>, Error> {
         if let Some(key) = self.keys.get(kid) {
+            self.refresh_if_stale();
             return Ok(key);
         }
         if let Some(refresh) = self.start_refresh() {
@@ -98,6 +109,34 @@ impl KeyCache {
         } else {
             Err(Error::KeysUnavailable)
         }
+    }
+
+    /// Starts a background refresh when the set has passed its maximum age; the
+    /// keys held keep serving meanwhile, and stay if the refresh fails. Only the
+    /// request that wins the compare-and-swap starts it, then at most once per
+    /// cooldown until a refresh succeeds.
+    fn refresh_if_stale(self: &Arc<Self>) {
+        let now = self.elapsed_ms();
+        let due = self.refresh_due_ms.load(Ordering::Acquire);
+        if now < due {
+            return;
+        }
+        let retry_at = now.saturating_add(millis(self.config.refresh_cooldown));
+        if self
+            .refresh_due_ms
+            .compare_exchange(due, retry_at, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            tracing::debug!(
+                "bearer-guard: key set past its maximum age, refreshing in the background"
+            );
+            // The fetch runs in its own task; not awaiting it does not cancel it.
+            drop(self.start_refresh());
+        }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        millis(self.epoch.elapsed())
     }
 
     /// Loads the key set now unless the cooldown forbids it; for warming up.
@@ -136,6 +175,10 @@ impl KeyCache {
             state.in_flight = None;
             match outcome {
                 Ok(jwks_uri) => {
+                    let due = this
+                        .elapsed_ms()
+                        .saturating_add(millis(this.config.max_age));
+                    this.refresh_due_ms.store(due, Ordering::Release);
                     state.loaded = true;
                     state.jwks_uri = Some(jwks_uri);
                     true
@@ -202,4 +245,8 @@ impl KeyCache {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
