@@ -15,7 +15,7 @@ use axum::Router;
 use axum::routing::get;
 use bearer_guard::testing::{TestIssuer, TokenBuilder};
 use bearer_guard::{Authenticated, Claims, Requirement, require};
-use common::{INVALID_TOKEN, Outcome, app, get_with, layer, send};
+use common::{Outcome, app, bare, get_with, insufficient, invalid_token, layer, ok, send};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -26,43 +26,6 @@ use serde_json::json;
 
 async fn start() -> TestIssuer {
     TestIssuer::start().await.expect("test issuer starts")
-}
-
-fn ok(body: &str) -> Outcome {
-    Outcome {
-        status: StatusCode::OK,
-        www_authenticate: None,
-        body: body.to_owned(),
-    }
-}
-
-/// 403 `insufficient_scope` naming `scope`, empty body.
-fn insufficient(scope: &str) -> Outcome {
-    Outcome {
-        status: StatusCode::FORBIDDEN,
-        www_authenticate: Some(format!(
-            "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
-        )),
-        body: String::new(),
-    }
-}
-
-/// 401 `invalid_token`, empty body.
-fn invalid_token() -> Outcome {
-    Outcome {
-        status: StatusCode::UNAUTHORIZED,
-        www_authenticate: Some(INVALID_TOKEN.to_owned()),
-        body: String::new(),
-    }
-}
-
-/// 401 with a bare `Bearer` challenge, empty body.
-fn bare() -> Outcome {
-    Outcome {
-        status: StatusCode::UNAUTHORIZED,
-        www_authenticate: Some("Bearer".to_owned()),
-        body: String::new(),
-    }
 }
 
 fn not_found() -> Outcome {

@@ -20,10 +20,12 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bearer_guard::response::rejection_parts;
 use bearer_guard::testing::{KeyKind, TestIssuer, TokenBuilder};
 use bearer_guard::{Algorithm, BearerAuthLayer, Builder, Error, TypPolicy};
-use common::{INVALID_REQUEST, INVALID_TOKEN, Outcome, app, get_with, layer, send};
+use common::{
+    INVALID_REQUEST, INVALID_TOKEN, Outcome, app, bare, get_with, invalid_request, invalid_token,
+    layer, send, send_request,
+};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -60,51 +62,6 @@ fn notes() -> Outcome {
         status: StatusCode::OK,
         www_authenticate: None,
         body: "notes".to_owned(),
-    }
-}
-
-/// 401 `invalid_token`, empty body (the token is never echoed).
-fn invalid_token() -> Outcome {
-    Outcome {
-        status: StatusCode::UNAUTHORIZED,
-        www_authenticate: Some(INVALID_TOKEN.to_owned()),
-        body: String::new(),
-    }
-}
-
-/// 400 `invalid_request`, empty body.
-fn invalid_request() -> Outcome {
-    Outcome {
-        status: StatusCode::BAD_REQUEST,
-        www_authenticate: Some(INVALID_REQUEST.to_owned()),
-        body: String::new(),
-    }
-}
-
-/// 401 with a bare `Bearer` challenge, empty body.
-fn bare() -> Outcome {
-    Outcome {
-        status: StatusCode::UNAUTHORIZED,
-        www_authenticate: Some("Bearer".to_owned()),
-        body: String::new(),
-    }
-}
-
-/// Sends a hand-built request (for header shapes `common::send` cannot make).
-async fn send_request(app: &Router, request: Request<Body>) -> Outcome {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let www_authenticate = response
-        .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .map(|v| v.to_str().expect("ascii").to_owned());
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    Outcome {
-        status,
-        www_authenticate,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 

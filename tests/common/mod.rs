@@ -67,7 +67,11 @@ pub async fn send(app: &Router, method: &str, path: &str, authorization: Option<
     if let Some(value) = authorization {
         request = request.header(header::AUTHORIZATION, value);
     }
-    let request = request.body(Body::empty()).expect("request");
+    send_request(app, request.body(Body::empty()).expect("request")).await
+}
+
+/// Sends a hand-built request (for header shapes `send` cannot make).
+pub async fn send_request(app: &Router, request: Request<Body>) -> Outcome {
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
     let www_authenticate = response
@@ -90,3 +94,43 @@ pub async fn get_with(app: &Router, path: &str, token: &str) -> Outcome {
 
 pub const INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
 pub const INVALID_REQUEST: &str = "Bearer error=\"invalid_request\"";
+
+/// 200 with `body` and no challenge.
+pub fn ok(body: &str) -> Outcome {
+    Outcome {
+        status: StatusCode::OK,
+        www_authenticate: None,
+        body: body.to_owned(),
+    }
+}
+
+/// 401 with a bare `Bearer` challenge, empty body.
+pub fn bare() -> Outcome {
+    rejected(StatusCode::UNAUTHORIZED, "Bearer")
+}
+
+/// 400 `invalid_request`, empty body.
+pub fn invalid_request() -> Outcome {
+    rejected(StatusCode::BAD_REQUEST, INVALID_REQUEST)
+}
+
+/// 401 `invalid_token`, empty body (the token is never echoed).
+pub fn invalid_token() -> Outcome {
+    rejected(StatusCode::UNAUTHORIZED, INVALID_TOKEN)
+}
+
+/// 403 `insufficient_scope` naming `scope`, empty body.
+pub fn insufficient(scope: &str) -> Outcome {
+    rejected(
+        StatusCode::FORBIDDEN,
+        &format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+    )
+}
+
+fn rejected(status: StatusCode, challenge: &str) -> Outcome {
+    Outcome {
+        status,
+        www_authenticate: Some(challenge.to_owned()),
+        body: String::new(),
+    }
+}
