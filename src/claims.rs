@@ -6,8 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::Number;
+use serde_json::{Map, Number, Value};
 
+use crate::claim_map::{ClaimMap, Grants};
 use crate::error::Error;
 
 /// The registered claims of a validated token (RFC 7519 §4.1).
@@ -55,7 +56,7 @@ impl Permissions {
         self.0.is_empty()
     }
 
-    fn push(&mut self, name: &str) {
+    pub(crate) fn push(&mut self, name: &str) {
         if !name.is_empty() && !self.contains(name) {
             self.0.push(name.to_owned());
         }
@@ -83,9 +84,8 @@ pub struct Authenticated(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     registered: RegisteredClaims,
-    scopes: Permissions,
-    roles: Permissions,
-    client_id: Option<String>,
+    grants: Grants,
+    tenant_id: Option<String>,
     payload: String,
 }
 
@@ -95,20 +95,32 @@ impl Authenticated {
         &self.0.registered
     }
 
-    /// Delegated scopes, from `scp` (a space-separated string or an array) and
-    /// `scope` (a space-separated string). Empty for app-only tokens.
+    /// Delegated scopes: by default from `scp` (a space-separated string or an
+    /// array) and `scope` (a space-separated string); the issuer's
+    /// [`ClaimMap`](crate::ClaimMap) may name others. Empty for app-only tokens.
     pub fn scopes(&self) -> &Permissions {
-        &self.0.scopes
+        &self.0.grants.scopes
     }
 
-    /// App roles, from `roles` (an array).
+    /// App roles: by default from `roles` (an array).
     pub fn roles(&self) -> &Permissions {
-        &self.0.roles
+        &self.0.grants.roles
     }
 
-    /// The calling application, from `azp`, `appid` or `client_id`.
+    /// The calling application: by default from `azp`, `appid` or `client_id`.
     pub fn client_id(&self) -> Option<&str> {
-        self.0.client_id.as_deref()
+        self.0.grants.client_id.as_deref()
+    }
+
+    /// The sign-in policy (user flow) that issued the token, for issuers whose
+    /// [`ClaimMap`](crate::ClaimMap) names one (Azure AD B2C: `tfp` or `acr`).
+    pub fn policy(&self) -> Option<&str> {
+        self.0.grants.policy.as_deref()
+    }
+
+    /// The tenant (`tid`), when the token has one (Microsoft Entra ID).
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.0.tenant_id.as_deref()
     }
 
     /// The claims set as JSON text, exactly as the token carried it.
@@ -127,97 +139,116 @@ fn bounded(text: &str) -> String {
     text.chars().take(200).collect()
 }
 
-/// What this crate reads from the payload, parsed once before the signature is
-/// checked (only `iss` is used before it) and kept for the checks after.
+/// The claims set, parsed once before the signature is checked (only `iss`,
+/// `tid` and the policy claim are read before it) and kept for the checks after.
 #[derive(Debug)]
 pub(crate) struct Unverified {
-    wire: Wire,
+    claims: Map<String, Value>,
     payload: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct Wire {
-    #[serde(default)]
-    iss: Option<serde_json::Value>,
-    #[serde(default)]
-    sub: Option<serde_json::Value>,
-    #[serde(default)]
-    aud: Option<serde_json::Value>,
-    #[serde(default)]
-    exp: Option<serde_json::Value>,
-    #[serde(default)]
-    nbf: Option<serde_json::Value>,
-    #[serde(default)]
-    iat: Option<serde_json::Value>,
-    #[serde(default)]
-    jti: Option<serde_json::Value>,
-    #[serde(default)]
-    scp: Option<serde_json::Value>,
-    #[serde(default)]
-    scope: Option<serde_json::Value>,
-    #[serde(default)]
-    roles: Option<serde_json::Value>,
-    #[serde(default)]
-    azp: Option<serde_json::Value>,
-    #[serde(default)]
-    appid: Option<serde_json::Value>,
-    #[serde(default)]
-    client_id: Option<serde_json::Value>,
-}
-
-/// The checks on registered claims, fixed when the layer is built.
+/// The checks on claims for one issuer, fixed when the layer is built. The
+/// issuer itself was matched before the key lookup.
 #[derive(Debug, Clone)]
 pub(crate) struct ClaimRules {
-    pub issuer: String,
     pub audiences: Vec<String>,
     pub leeway_secs: i64,
+    pub map: ClaimMap,
+    /// Refuse tokens that grant neither a scope nor a role (an ID token, or an
+    /// app token without roles), as Microsoft Entra ID recommends.
+    pub require_permissions: bool,
+}
+
+/// A JSON object whose keys are unique (RFC 7519 §4: claim names MUST be
+/// unique; a parser that keeps the last duplicate could be fooled).
+struct UniqueKeys(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UniqueKeys;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object with unique keys")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueKeys, A::Error> {
+                let mut map = Map::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    if map.contains_key(&key) {
+                        return Err(serde::de::Error::custom("duplicate claim"));
+                    }
+                    let value: Value = access.next_value()?;
+                    map.insert(key, value);
+                }
+                Ok(UniqueKeys(map))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
 }
 
 impl Unverified {
-    /// Parses the decoded payload. RFC 7519 §7.2 step 10: it must be a JSON object
-    /// (valid UTF-8 follows from a successful parse).
+    /// Parses the decoded payload. RFC 7519 §7.2 step 10: it must be a JSON
+    /// object (valid UTF-8 follows from a successful parse).
     pub(crate) fn parse(payload: Vec<u8>) -> Result<Self, Error> {
         if !crate::jws::is_json_object(&payload) {
             return Err(Error::ClaimsNotObject);
         }
-        // Duplicate claim names are refused by serde's derive (RFC 7519 §4).
-        let wire: Wire = serde_json::from_slice(&payload)
-            .map_err(|_| Error::MalformedToken("claims are not valid JSON"))?;
+        let UniqueKeys(claims) = serde_json::from_slice(&payload)
+            .map_err(|_| Error::MalformedToken("claims are not valid JSON with unique names"))?;
         let payload = String::from_utf8(payload)
             .map_err(|_| Error::MalformedToken("claims are not UTF-8"))?;
-        Ok(Unverified { wire, payload })
+        Ok(Unverified { claims, payload })
     }
 
-    /// The unverified `iss`, to reject an untrusted issuer before any key lookup.
+    /// The unverified `iss`, to choose the issuer before any key lookup.
     pub(crate) fn issuer(&self) -> Result<&str, Error> {
-        match &self.wire.iss {
-            None => Err(Error::MissingClaim("iss")),
-            Some(serde_json::Value::String(iss)) => Ok(iss),
-            Some(_) => Err(Error::InvalidClaim("iss")),
+        self.string("iss")?.ok_or(Error::MissingClaim("iss"))
+    }
+
+    /// A string claim, unverified; another JSON type is an error.
+    pub(crate) fn string(&self, name: &'static str) -> Result<Option<&str>, Error> {
+        match self.claims.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(Error::InvalidClaim(name)),
         }
     }
 
-    /// Checks the registered claims at time `now` (after the signature verified)
-    /// and builds the shared value.
-    pub(crate) fn validate(self, rules: &ClaimRules, now: i64) -> Result<Authenticated, Error> {
-        let Unverified { wire, payload } = self;
+    /// The unverified `tid`, to match a multi-tenant issuer; `None` unless a string.
+    pub(crate) fn tenant_id(&self) -> Option<&str> {
+        self.claims.get("tid").and_then(Value::as_str)
+    }
 
-        // RFC 7519 §4.1.1 / RFC 9068 §4: iss exact (simple string comparison).
-        let iss = string_claim("iss", wire.iss)?.ok_or(Error::MissingClaim("iss"))?;
-        if iss != rules.issuer {
-            return Err(Error::IssuerMismatch);
-        }
+    /// The first string among the claims `names`, unverified (the policy).
+    pub(crate) fn first_string(&self, names: &[String]) -> Option<&str> {
+        names
+            .iter()
+            .find_map(|n| self.claims.get(n))
+            .and_then(Value::as_str)
+    }
+
+    /// Checks the claims at time `now` (after the signature verified) and builds
+    /// the shared value. `iss` was matched to the issuer already.
+    pub(crate) fn validate(self, rules: &ClaimRules, now: i64) -> Result<Authenticated, Error> {
+        let iss = self.issuer()?.to_owned();
 
         // RFC 7519 §4.1.3: aud is a string or an array of strings; RFC 9068 §4
         // requires it, and one value must be ours.
-        let aud = match wire.aud {
+        let aud = match self.claims.get("aud") {
             None => return Err(Error::MissingClaim("aud")),
-            Some(serde_json::Value::String(a)) => vec![a],
-            Some(serde_json::Value::Array(items)) => items
-                .into_iter()
-                .map(|v| match v {
-                    serde_json::Value::String(s) => Ok(s),
-                    _ => Err(Error::InvalidClaim("aud")),
+            Some(Value::String(a)) => vec![a.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or(Error::InvalidClaim("aud"))
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             Some(_) => return Err(Error::InvalidClaim("aud")),
@@ -227,58 +258,28 @@ impl Unverified {
         }
 
         // RFC 7519 §4.1.4: reject on or after exp (plus leeway); required here.
-        let exp = numeric_date("exp", wire.exp)?.ok_or(Error::MissingClaim("exp"))?;
+        let exp = self
+            .numeric_date("exp")?
+            .ok_or(Error::MissingClaim("exp"))?;
         if now >= exp.saturating_add(rules.leeway_secs) {
             return Err(Error::Expired);
         }
         // RFC 7519 §4.1.5: reject before nbf (minus leeway), when present.
-        let nbf = numeric_date("nbf", wire.nbf)?;
+        let nbf = self.numeric_date("nbf")?;
         if let Some(nbf) = nbf
             && now.saturating_add(rules.leeway_secs) < nbf
         {
             return Err(Error::NotYetValid);
         }
-        let iat = numeric_date("iat", wire.iat)?;
+        let iat = self.numeric_date("iat")?;
+        let sub = self.string("sub")?.map(str::to_owned);
+        let jti = self.string("jti")?.map(str::to_owned);
+        let tenant_id = self.tenant_id().map(str::to_owned);
 
-        let sub = string_claim("sub", wire.sub)?;
-        let jti = string_claim("jti", wire.jti)?;
-
-        let mut scopes = Permissions::default();
-        match wire.scp {
-            None => {}
-            Some(serde_json::Value::String(s)) => s.split(' ').for_each(|p| scopes.push(p)),
-            Some(serde_json::Value::Array(items)) => {
-                for item in items {
-                    match item {
-                        serde_json::Value::String(s) => scopes.push(&s),
-                        _ => return Err(Error::InvalidClaim("scp")),
-                    }
-                }
-            }
-            Some(_) => return Err(Error::InvalidClaim("scp")),
+        let grants = rules.map.read(&self.claims)?;
+        if rules.require_permissions && grants.scopes.is_empty() && grants.roles.is_empty() {
+            return Err(Error::NoPermissions);
         }
-        if let Some(scope) = string_claim("scope", wire.scope)? {
-            // RFC 9068 §2.2.3 / RFC 6749 §3.3: space-delimited.
-            scope.split(' ').for_each(|p| scopes.push(p));
-        }
-
-        let mut roles = Permissions::default();
-        match wire.roles {
-            None => {}
-            Some(serde_json::Value::Array(items)) => {
-                for item in items {
-                    match item {
-                        serde_json::Value::String(s) => roles.push(&s),
-                        _ => return Err(Error::InvalidClaim("roles")),
-                    }
-                }
-            }
-            Some(_) => return Err(Error::InvalidClaim("roles")),
-        }
-
-        let azp = string_claim("azp", wire.azp)?;
-        let appid = string_claim("appid", wire.appid)?;
-        let client_id = string_claim("client_id", wire.client_id)?;
 
         Ok(Authenticated(Arc::new(Inner {
             registered: RegisteredClaims {
@@ -290,37 +291,20 @@ impl Unverified {
                 iat,
                 jti,
             },
-            scopes,
-            roles,
-            client_id: azp.or(appid).or(client_id),
-            payload,
+            grants,
+            tenant_id,
+            payload: self.payload,
         })))
     }
-}
 
-fn string_claim(
-    name: &'static str,
-    value: Option<serde_json::Value>,
-) -> Result<Option<String>, Error> {
-    match value {
-        None => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::InvalidClaim(name)),
-    }
-}
-
-/// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional.
-/// Strings, booleans and out-of-range values are refused (type confusion).
-fn numeric_date(
-    name: &'static str,
-    value: Option<serde_json::Value>,
-) -> Result<Option<i64>, Error> {
-    match value {
-        None => Ok(None),
-        Some(serde_json::Value::Number(n)) => number_to_secs(&n)
-            .map(Some)
-            .ok_or(Error::InvalidClaim(name)),
-        Some(_) => Err(Error::InvalidClaim(name)),
+    /// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional.
+    /// Strings, booleans and out-of-range values are refused (type confusion).
+    fn numeric_date(&self, name: &'static str) -> Result<Option<i64>, Error> {
+        match self.claims.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => number_to_secs(n).map(Some).ok_or(Error::InvalidClaim(name)),
+            Some(_) => Err(Error::InvalidClaim(name)),
+        }
     }
 }
 
@@ -354,9 +338,10 @@ mod tests {
 
     fn rules() -> ClaimRules {
         ClaimRules {
-            issuer: "https://issuer.example".into(),
             audiences: vec!["api://a".into(), "api://b".into()],
             leeway_secs: 60,
+            map: ClaimMap::default(),
+            require_permissions: false,
         }
     }
 
@@ -420,14 +405,10 @@ mod tests {
 
     #[test]
     fn each_registered_claim_is_enforced() {
-        let cases: [(&str, Error); 11] = [
+        let cases: [(&str, Error); 10] = [
             (
                 r#"{"aud":"api://a","exp":1700000100}"#,
                 Error::MissingClaim("iss"),
-            ),
-            (
-                r#"{"iss":"https://issuer.example/","aud":"api://a","exp":1700000100}"#,
-                Error::IssuerMismatch,
             ),
             (
                 r#"{"iss":["https://issuer.example"],"aud":"api://a","exp":1700000100}"#,
@@ -463,7 +444,7 @@ mod tests {
             ),
             (
                 r#"{"iss":"https://issuer.example","aud":"api://a","exp":1700000100,"roles":"Admin"}"#,
-                Error::InvalidClaim("roles"),
+                Error::InvalidPermissionClaim("roles".into()),
             ),
         ];
         for (json, want) in cases {
@@ -485,6 +466,28 @@ mod tests {
             ),
             Err(Error::MalformedToken(_))
         ));
+    }
+
+    #[test]
+    fn tokens_granting_nothing_are_refused_when_permissions_are_required() {
+        let strict = ClaimRules {
+            require_permissions: true,
+            ..rules()
+        };
+        let check_strict =
+            |json: &str| Unverified::parse(json.as_bytes().to_vec())?.validate(&strict, NOW);
+        let base = r#""iss":"https://issuer.example","aud":"api://a","exp":1700000100"#;
+        assert_eq!(
+            check_strict(&format!("{{{base}}}")).err(),
+            Some(Error::NoPermissions)
+        );
+        assert_eq!(
+            check_strict(&format!(r#"{{{base},"scp":""}}"#)).err(),
+            Some(Error::NoPermissions)
+        );
+        assert!(check_strict(&format!(r#"{{{base},"scp":"read"}}"#)).is_ok());
+        assert!(check_strict(&format!(r#"{{{base},"roles":["Read.All"]}}"#)).is_ok());
+        assert!(check(&format!("{{{base}}}"), NOW).is_ok());
     }
 
     #[test]

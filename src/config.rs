@@ -8,11 +8,12 @@ use reqwest::Url;
 
 use crate::claims::ClaimRules;
 use crate::error::ConfigError;
+use crate::issuer::{Issuer, IssuerName, KeysAt};
 use crate::jws::DEFAULT_ALGORITHMS;
 use crate::keys::cache::{KeyCache, KeyCacheConfig, KeySource};
-use crate::keys::fetch::{Fetcher, url_is_acceptable};
+use crate::keys::fetch::{Fetcher, discovery_url, url_is_acceptable};
 use crate::layer::BearerAuthLayer;
-use crate::validator::Validator;
+use crate::validator::{IssuerKeys, TrustedIssuer, Validator};
 
 /// Which JOSE `typ` header values are accepted (RFC 8725 §3.11: explicit typing
 /// keeps one kind of JWT from passing as another).
@@ -77,6 +78,7 @@ pub struct Builder {
     max_jwks_bytes: usize,
     max_keys: usize,
     allow_insecure_http: bool,
+    trusted: Vec<Issuer>,
 }
 
 impl Default for Builder {
@@ -96,6 +98,7 @@ impl Default for Builder {
             max_jwks_bytes: 256 * 1024,
             max_keys: 64,
             allow_insecure_http: false,
+            trusted: Vec::new(),
         }
     }
 }
@@ -202,6 +205,16 @@ impl Builder {
         self
     }
 
+    /// Trusts one more issuer, with its own audiences, token type, claim
+    /// mapping, key cache and cooldown (see [`Issuer`] and its provider
+    /// presets). A token's unverified `iss` (and `tid`) chooses the issuer
+    /// before any key lookup; issuers are tried in the order they were added,
+    /// the one set with [`issuer`](Builder::issuer) first.
+    pub fn trust(mut self, issuer: Issuer) -> Self {
+        self.trusted.push(issuer);
+        self
+    }
+
     /// Checks the configuration and builds the layer. No network traffic happens
     /// here; keys are fetched on first use, or by
     /// [`Validator::warm_up`](crate::Validator::warm_up).
@@ -212,26 +225,26 @@ impl Builder {
     /// Checks the configuration and builds a [`Validator`] alone, for use
     /// outside a tower stack.
     pub fn build_validator(self) -> Result<Validator, ConfigError> {
-        let issuer = self.issuer.ok_or(ConfigError::MissingIssuer)?;
-        if issuer.is_empty() {
-            return Err(ConfigError::Empty("issuer"));
+        let mut issuers = Vec::new();
+        match self.issuer {
+            Some(name) => {
+                let mut primary = Issuer::new(name)
+                    .typ(self.typ)
+                    .algorithms(self.algorithms.iter().copied());
+                primary.audiences = self.audiences;
+                if let Some(uri) = self.jwks_uri {
+                    primary = primary.jwks_uri(uri);
+                }
+                issuers.push(primary);
+            }
+            None if !self.audiences.is_empty() || self.jwks_uri.is_some() => {
+                return Err(ConfigError::MissingIssuer);
+            }
+            None => {}
         }
-        check_url("issuer", &issuer, self.allow_insecure_http)?;
-        if self.audiences.is_empty() {
-            return Err(ConfigError::MissingAudience);
-        }
-        if self.audiences.iter().any(String::is_empty) {
-            return Err(ConfigError::Empty("audience"));
-        }
-        if self.algorithms.is_empty() {
-            return Err(ConfigError::NoAlgorithms);
-        }
-        if let Some(alg) = self
-            .algorithms
-            .iter()
-            .find(|a| !DEFAULT_ALGORITHMS.contains(a))
-        {
-            return Err(ConfigError::SymmetricAlgorithm(*alg));
+        issuers.extend(self.trusted);
+        if issuers.is_empty() {
+            return Err(ConfigError::MissingIssuer);
         }
         for (what, value) in [
             ("max_token_bytes", self.max_token_bytes),
@@ -242,12 +255,6 @@ impl Builder {
                 return Err(ConfigError::ZeroLimit(what));
             }
         }
-        let source = match self.jwks_uri {
-            Some(uri) => KeySource::Jwks(check_url("jwks_uri", &uri, self.allow_insecure_http)?),
-            None => KeySource::Discovery {
-                issuer: issuer.clone(),
-            },
-        };
         let fetcher = Fetcher::new(
             self.connect_timeout,
             self.timeout,
@@ -255,29 +262,118 @@ impl Builder {
             self.allow_insecure_http,
         )
         .map_err(ConfigError::HttpClient)?;
-        let keys = KeyCache::new(
-            KeyCacheConfig {
-                source,
-                algorithms: self.algorithms.clone(),
-                max_keys: self.max_keys,
-                refresh_cooldown: self.refresh_cooldown,
-                max_age: self.key_set_max_age,
-            },
+        let settings = CacheSettings {
             fetcher,
-        );
-        let rules = ClaimRules {
-            issuer,
-            audiences: self.audiences,
+            max_keys: self.max_keys,
+            refresh_cooldown: self.refresh_cooldown,
+            max_age: self.key_set_max_age,
+            allow_insecure_http: self.allow_insecure_http,
             leeway_secs: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
         };
-        Ok(Validator::new(
-            rules,
-            self.typ,
-            self.algorithms,
-            self.max_token_bytes,
-            keys,
-        ))
+        let trusted = issuers
+            .into_iter()
+            .map(|issuer| compile(issuer, &settings))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Validator::new(trusted, self.max_token_bytes))
     }
+}
+
+/// What every issuer's key caches and rules share.
+struct CacheSettings {
+    fetcher: Fetcher,
+    max_keys: usize,
+    refresh_cooldown: Duration,
+    max_age: Duration,
+    allow_insecure_http: bool,
+    leeway_secs: i64,
+}
+
+/// Checks one issuer and builds its key caches and rules.
+fn compile(issuer: Issuer, settings: &CacheSettings) -> Result<TrustedIssuer, ConfigError> {
+    let name = issuer.issuer.clone();
+    if name.is_empty() {
+        return Err(ConfigError::Empty("issuer"));
+    }
+    if issuer.audiences.is_empty() {
+        return Err(ConfigError::MissingAudience);
+    }
+    if issuer.audiences.iter().any(String::is_empty) {
+        return Err(ConfigError::Empty("audience"));
+    }
+    if issuer.algorithms.is_empty() {
+        return Err(ConfigError::NoAlgorithms);
+    }
+    if let Some(alg) = issuer
+        .algorithms
+        .iter()
+        .find(|a| !DEFAULT_ALGORITHMS.contains(a))
+    {
+        return Err(ConfigError::SymmetricAlgorithm(*alg));
+    }
+    if issuer.allowed_tenants.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ConfigError::Empty("allowed tenants"));
+    }
+    let source = |keys: Option<&KeysAt>| -> Result<KeySource, ConfigError> {
+        let insecure = settings.allow_insecure_http;
+        Ok(match keys {
+            Some(KeysAt::Jwks(url)) => KeySource::Jwks(check_url("jwks_uri", url, insecure)?),
+            Some(KeysAt::Discovery(url)) => KeySource::Discovery {
+                url: check_url("discovery URL", url, insecure)?,
+                issuer: name.clone(),
+            },
+            None if issuer.is_template() => {
+                return Err(ConfigError::TemplateNeedsKeys(name.clone()));
+            }
+            None => {
+                check_url("issuer", &name, insecure)?;
+                let url = discovery_url(&name).ok_or_else(|| ConfigError::InvalidUrl {
+                    what: "issuer",
+                    url: name.clone(),
+                })?;
+                KeySource::Discovery {
+                    url,
+                    issuer: name.clone(),
+                }
+            }
+        })
+    };
+    let cache = |source: KeySource| {
+        KeyCache::new(
+            KeyCacheConfig {
+                source,
+                algorithms: issuer.algorithms.clone(),
+                max_keys: settings.max_keys,
+                refresh_cooldown: settings.refresh_cooldown,
+                max_age: settings.max_age,
+            },
+            settings.fetcher.clone(),
+        )
+    };
+    let keys = if issuer.policies.is_empty() {
+        IssuerKeys::Single(cache(source(issuer.keys.as_ref())?))
+    } else {
+        if issuer.claims.policy.is_empty() {
+            return Err(ConfigError::Empty("policy claims"));
+        }
+        let mut caches = Vec::with_capacity(issuer.policies.len());
+        for (policy, keys) in &issuer.policies {
+            caches.push((policy.clone(), cache(source(Some(keys))?)));
+        }
+        IssuerKeys::PerPolicy(caches)
+    };
+    Ok(TrustedIssuer {
+        name: IssuerName::new(&name),
+        rules: ClaimRules {
+            audiences: issuer.audiences,
+            leeway_secs: settings.leeway_secs,
+            map: issuer.claims,
+            require_permissions: issuer.require_permissions,
+        },
+        typ: issuer.typ,
+        algorithms: issuer.algorithms,
+        allowed_tenants: issuer.allowed_tenants,
+        keys,
+    })
 }
 
 fn check_url(

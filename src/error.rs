@@ -73,9 +73,21 @@ pub enum Error {
     /// A claim has the wrong JSON type or an unusable value.
     #[error("claim `{0}` has an invalid type or value")]
     InvalidClaim(&'static str),
-    /// `iss` is not the configured issuer.
+    /// A permission claim (scopes, roles, calling app, policy) has the wrong JSON type.
+    #[error("permission claim `{0}` has an invalid type")]
+    InvalidPermissionClaim(String),
+    /// The token grants neither a scope nor a role, and its issuer requires one
+    /// (an ID token presented as an access token).
+    #[error("token grants no scope and no role")]
+    NoPermissions,
+    /// `iss` is not a trusted issuer (or, for a tenant template, not this
+    /// token's tenant, or a tenant outside the allow-list).
     #[error("issuer is not trusted")]
     IssuerMismatch,
+    /// The token's sign-in policy (Azure AD B2C user flow) is not one the
+    /// issuer is configured for.
+    #[error("sign-in policy not accepted")]
+    PolicyNotAccepted,
     /// No `aud` value is one of the configured audiences.
     #[error("audience is not accepted")]
     AudienceMismatch,
@@ -143,6 +155,9 @@ impl Error {
             | Error::ClaimsNotObject
             | Error::MissingClaim(_)
             | Error::InvalidClaim(_)
+            | Error::InvalidPermissionClaim(_)
+            | Error::NoPermissions
+            | Error::PolicyNotAccepted
             | Error::IssuerMismatch
             | Error::AudienceMismatch
             | Error::Expired
@@ -169,7 +184,9 @@ impl Error {
             Error::InvalidSignature => "invalid_signature",
             Error::ClaimsNotObject => "claims_not_object",
             Error::MissingClaim(_) => "missing_claim",
-            Error::InvalidClaim(_) => "invalid_claim",
+            Error::InvalidClaim(_) | Error::InvalidPermissionClaim(_) => "invalid_claim",
+            Error::NoPermissions => "no_permissions",
+            Error::PolicyNotAccepted => "policy_not_accepted",
             Error::IssuerMismatch => "issuer_mismatch",
             Error::AudienceMismatch => "audience_mismatch",
             Error::Expired => "expired",
@@ -214,6 +231,10 @@ pub enum ConfigError {
         /// The value given.
         url: String,
     },
+    /// A multi-tenant issuer template has no discovery URL or JWKS URL to take
+    /// keys from.
+    #[error("issuer template {0:?} needs a discovery_url or a jwks_uri")]
+    TemplateNeedsKeys(String),
     /// The algorithm allow-list is empty.
     #[error("the algorithm allow-list is empty")]
     NoAlgorithms,

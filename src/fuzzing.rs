@@ -7,6 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::claim_map::ClaimMap;
 use crate::claims::{ClaimRules, Unverified};
 use crate::extract::parse_credentials;
 use crate::jws::{self, DEFAULT_ALGORITHMS};
@@ -73,16 +74,26 @@ pub fn parse_token(data: &[u8]) {
 
     // 3. Payload -> claims: whatever passes satisfies every rule it was checked against.
     let rules = ClaimRules {
-        issuer: "https://issuer.example".into(),
         audiences: vec!["api://a".into()],
         leeway_secs: 60,
+        map: ClaimMap::default(),
+        require_permissions: true,
     };
     let Ok(unverified) = Unverified::parse(parsed.payload) else {
         return;
     };
+    let unverified_iss = unverified.issuer().map(str::to_owned);
     if let Ok(token) = unverified.validate(&rules, NOW) {
         let registered = token.registered();
-        assert_eq!(registered.iss, rules.issuer);
+        assert_eq!(
+            Ok(&registered.iss),
+            unverified_iss.as_ref(),
+            "iss changed between the checks"
+        );
+        assert!(
+            !token.scopes().is_empty() || !token.roles().is_empty(),
+            "granted nothing"
+        );
         assert!(registered.aud.iter().any(|a| rules.audiences.contains(a)));
         assert!(
             registered.exp + rules.leeway_secs > NOW,

@@ -65,15 +65,18 @@ compile_error!(
 
 #[cfg(feature = "axum")]
 mod axum;
+mod claim_map;
 mod claims;
 mod config;
 mod error;
 mod extract;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod issuer;
 mod jws;
 pub mod keys;
 mod layer;
+pub mod profiles;
 mod require;
 pub mod response;
 mod service;
@@ -83,10 +86,12 @@ mod validator;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::Claims;
+pub use claim_map::ClaimMap;
 pub use claims::{Authenticated, Permissions, RegisteredClaims};
 pub use config::{Builder, TypPolicy};
 pub use error::{Challenge, ConfigError, Error};
 pub use extract::{bearer_token, parse_credentials};
+pub use issuer::{Issuer, TENANT_PLACEHOLDER};
 pub use jsonwebtoken::Algorithm;
 pub use jws::DEFAULT_ALGORITHMS;
 pub use layer::BearerAuthLayer;

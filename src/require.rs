@@ -39,6 +39,12 @@ pub enum Requirement {
     Scope(String),
     /// An app role (`roles`).
     Role(String),
+    /// The calling application (`azp`, `appid` or `client_id`) is this one:
+    /// an access-control list for client-credentials callers.
+    Client(String),
+    /// The token was issued by this sign-in policy (Azure AD B2C user flow),
+    /// compared ignoring ASCII case as B2C does.
+    Policy(String),
     /// Every requirement holds.
     All(Vec<Requirement>),
     /// At least one requirement holds. An empty list never holds.
@@ -54,6 +60,22 @@ impl Requirement {
     /// The token must carry the app role `name`.
     pub fn role(name: impl Into<String>) -> Self {
         Requirement::Role(name.into())
+    }
+
+    /// The calling application must be `client_id` (from `azp`, `appid` or
+    /// `client_id`). Combine several with [`Requirement::any`] for an allow-list.
+    pub fn client(client_id: impl Into<String>) -> Self {
+        Requirement::Client(client_id.into())
+    }
+
+    /// The calling application must be one of `client_ids`.
+    pub fn any_client<'a>(client_ids: impl IntoIterator<Item = &'a str>) -> Self {
+        Requirement::any(client_ids.into_iter().map(Requirement::client))
+    }
+
+    /// The token must come from the sign-in policy `name` (B2C `tfp`/`acr`).
+    pub fn policy(name: impl Into<String>) -> Self {
+        Requirement::Policy(name.into())
     }
 
     /// Every one of `requirements` must hold (an empty list always holds).
@@ -96,6 +118,10 @@ impl Requirement {
             Requirement::Authenticated => true,
             Requirement::Scope(name) => token.scopes().contains(name),
             Requirement::Role(name) => token.roles().contains(name),
+            Requirement::Client(id) => token.client_id() == Some(id.as_str()),
+            Requirement::Policy(name) => {
+                token.policy().is_some_and(|p| p.eq_ignore_ascii_case(name))
+            }
             Requirement::All(list) => list.iter().all(|r| r.is_satisfied_by(token)),
             Requirement::Any(list) => list.iter().any(|r| r.is_satisfied_by(token)),
         }

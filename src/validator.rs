@@ -1,4 +1,5 @@
-//! The pipeline for one token: parse, pick the key, verify, check claims.
+//! The pipeline for one token: parse, choose the issuer, pick the key, verify,
+//! check claims.
 //!
 //! Each step rejects as early and as cheaply as it can; nothing reaches the
 //! network before the header and the unverified `iss` have passed.
@@ -11,12 +12,13 @@ use jsonwebtoken::Algorithm;
 use crate::claims::{Authenticated, ClaimRules, Unverified, now_secs};
 use crate::config::TypPolicy;
 use crate::error::Error;
+use crate::issuer::IssuerName;
 use crate::keys::cache::KeyCache;
 use crate::keys::jwk::VerifyingKey;
 use crate::{extract, jws};
 
-/// Validates bearer tokens for one issuer. Cheap to clone (one `Arc`); every
-/// clone shares the same key cache.
+/// Validates bearer tokens for the trusted issuers. Cheap to clone (one `Arc`);
+/// every clone shares the same key caches.
 ///
 /// The layer uses it for every request; use it directly to validate a token
 /// outside a tower stack.
@@ -27,28 +29,80 @@ pub struct Validator {
 
 #[derive(Debug)]
 struct Inner {
-    rules: ClaimRules,
-    typ: TypPolicy,
+    issuers: Vec<TrustedIssuer>,
+    /// Every algorithm some issuer accepts: the header check before the issuer
+    /// is known.
     algorithms: Vec<Algorithm>,
     max_token_bytes: usize,
-    keys: Arc<KeyCache>,
+}
+
+/// One trusted issuer, compiled from an [`Issuer`](crate::Issuer) at build time.
+#[derive(Debug)]
+pub(crate) struct TrustedIssuer {
+    pub name: IssuerName,
+    pub rules: ClaimRules,
+    pub typ: TypPolicy,
+    pub algorithms: Vec<Algorithm>,
+    pub allowed_tenants: Option<Vec<String>>,
+    pub keys: IssuerKeys,
+}
+
+/// An issuer's key caches: one, or one per sign-in policy.
+#[derive(Debug)]
+pub(crate) enum IssuerKeys {
+    Single(Arc<KeyCache>),
+    PerPolicy(Vec<(String, Arc<KeyCache>)>),
+}
+
+impl IssuerKeys {
+    fn caches(&self) -> Vec<&Arc<KeyCache>> {
+        match self {
+            IssuerKeys::Single(cache) => vec![cache],
+            IssuerKeys::PerPolicy(list) => list.iter().map(|(_, c)| c).collect(),
+        }
+    }
+}
+
+impl TrustedIssuer {
+    fn tenant_allowed(&self, tid: Option<&str>) -> bool {
+        match &self.allowed_tenants {
+            None => true,
+            Some(allowed) => {
+                tid.is_some_and(|tid| allowed.iter().any(|a| a.eq_ignore_ascii_case(tid)))
+            }
+        }
+    }
+
+    /// The key cache for this token: the issuer's, or its policy's.
+    fn key_cache(&self, claims: &Unverified) -> Result<&Arc<KeyCache>, Error> {
+        match &self.keys {
+            IssuerKeys::Single(cache) => Ok(cache),
+            IssuerKeys::PerPolicy(list) => {
+                let policy = claims
+                    .first_string(&self.rules.map.policy)
+                    .ok_or(Error::PolicyNotAccepted)?;
+                list.iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(policy))
+                    .map(|(_, cache)| cache)
+                    .ok_or(Error::PolicyNotAccepted)
+            }
+        }
+    }
 }
 
 impl Validator {
-    pub(crate) fn new(
-        rules: ClaimRules,
-        typ: TypPolicy,
-        algorithms: Vec<Algorithm>,
-        max_token_bytes: usize,
-        keys: Arc<KeyCache>,
-    ) -> Self {
+    pub(crate) fn new(issuers: Vec<TrustedIssuer>, max_token_bytes: usize) -> Self {
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
+            if !algorithms.contains(alg) {
+                algorithms.push(*alg);
+            }
+        }
         Validator {
             inner: Arc::new(Inner {
-                rules,
-                typ,
+                issuers,
                 algorithms,
                 max_token_bytes,
-                keys,
             }),
         }
     }
@@ -69,29 +123,47 @@ impl Validator {
             });
         }
         let jws = jws::parse(token, &inner.algorithms)?;
-        if !inner.typ.accepts(jws.typ.as_deref()) {
+        let claims = Unverified::parse(jws.payload)?;
+        // Choose the issuer from the unverified iss (and tid) before any key
+        // lookup, so a token from an untrusted issuer causes no traffic. The
+        // signature checked below covers both values.
+        let iss = claims.issuer()?;
+        let tid = claims.tenant_id();
+        let issuer = inner
+            .issuers
+            .iter()
+            .find(|i| i.name.matches(iss, tid) && i.tenant_allowed(tid))
+            .ok_or(Error::IssuerMismatch)?;
+        if !issuer.algorithms.contains(&jws.alg) {
+            return Err(Error::DisallowedAlgorithm(format!("{:?}", jws.alg).into()));
+        }
+        if !issuer.typ.accepts(jws.typ.as_deref()) {
             return Err(Error::WrongType(describe_typ(jws.typ.as_deref())));
         }
-        let claims = Unverified::parse(jws.payload)?;
-        // Reject a foreign issuer before any key lookup can cause traffic.
-        if claims.issuer()? != inner.rules.issuer {
-            return Err(Error::IssuerMismatch);
-        }
+        let cache = issuer.key_cache(&claims)?;
         let kid = jws.kid.as_deref().ok_or(Error::MissingKeyId)?;
-        let key = inner.keys.key(kid).await?;
+        let key = cache.key(kid).await?;
         verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
-        claims.validate(&inner.rules, now_secs())
+        claims.validate(&issuer.rules, now_secs())
     }
 
-    /// Fetches the key set now (discovery included), so the first request does
-    /// not pay for it. Returns whether a key set is loaded.
+    /// Fetches every key set now (discovery included), so the first request
+    /// does not pay for it. Returns whether all key sets are loaded.
     pub async fn warm_up(&self) -> bool {
-        self.inner.keys.refresh().await
+        let mut all = true;
+        for cache in self.inner.issuers.iter().flat_map(|i| i.keys.caches()) {
+            all &= cache.refresh().await;
+        }
+        all
     }
 
-    /// Whether a key set has been loaded: a readiness signal for health checks.
+    /// Whether every key set has been loaded: a readiness signal for health checks.
     pub fn is_ready(&self) -> bool {
-        self.inner.keys.is_loaded()
+        self.inner
+            .issuers
+            .iter()
+            .flat_map(|i| i.keys.caches())
+            .all(|cache| cache.is_loaded())
     }
 }
 

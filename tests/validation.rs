@@ -370,9 +370,9 @@ async fn missing_exp_is_rejected() {
     let app = app(auth.clone());
     let token = read_token(&issuer).without("exp").sign();
     assert_refused(&app, &auth, &token, "missing_claim").await;
-    // `null` is no date either.
+    // `null` is present but no date: refused as a claim of the wrong type.
     let token = read_token(&issuer).claim("exp", json!(null)).sign();
-    assert_refused(&app, &auth, &token, "missing_claim").await;
+    assert_refused(&app, &auth, &token, "invalid_claim").await;
 }
 
 #[tokio::test]

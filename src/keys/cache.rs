@@ -22,8 +22,8 @@ use crate::error::Error;
 /// Where the key set comes from.
 #[derive(Debug, Clone)]
 pub(crate) enum KeySource {
-    /// OpenID Connect discovery from the issuer URL.
-    Discovery { issuer: String },
+    /// OpenID Connect discovery: the document at `url` must name `issuer`.
+    Discovery { url: Url, issuer: String },
     /// An explicit `jwks_uri`.
     Jwks(Url),
 }
@@ -200,7 +200,9 @@ impl KeyCache {
         let jwks_uri = match (&self.config.source, known_uri) {
             (KeySource::Jwks(uri), _) => uri.clone(),
             (KeySource::Discovery { .. }, Some(uri)) => uri,
-            (KeySource::Discovery { issuer }, None) => self.fetcher.discover(issuer).await?,
+            (KeySource::Discovery { url, issuer }, None) => {
+                self.fetcher.discover(url, issuer).await?
+            }
         };
         let body = self.fetcher.get(&jwks_uri).await?;
         let keys =

@@ -104,18 +104,16 @@ impl Fetcher {
         })
     }
 
-    /// OpenID Connect Discovery 1.0 §4: fetches the issuer's metadata and returns
-    /// its `jwks_uri`, after checking that the document names the same issuer.
-    pub(crate) async fn discover(&self, issuer: &str) -> Result<Url, FetchError> {
+    /// OpenID Connect Discovery 1.0 §4: fetches the metadata at `url` and returns
+    /// its `jwks_uri`, after checking that the document names `issuer` (for a
+    /// multi-tenant template, the template itself, as Microsoft publishes it).
+    pub(crate) async fn discover(&self, url: &Url, issuer: &str) -> Result<Url, FetchError> {
         #[derive(Deserialize)]
         struct Metadata {
             issuer: String,
             jwks_uri: String,
         }
-        let url = discovery_url(issuer).ok_or_else(|| FetchError::InvalidDiscovery {
-            url: issuer.to_owned(),
-        })?;
-        let body = self.get(&url).await?;
+        let body = self.get(url).await?;
         let metadata: Metadata =
             serde_json::from_slice(&body).map_err(|_| FetchError::InvalidDiscovery {
                 url: url.to_string(),
@@ -178,7 +176,7 @@ impl Fetcher {
 
 /// `{issuer}/.well-known/openid-configuration`, any trailing `/` of the issuer removed
 /// first (OpenID Connect Discovery 1.0 §4).
-fn discovery_url(issuer: &str) -> Option<Url> {
+pub(crate) fn discovery_url(issuer: &str) -> Option<Url> {
     Url::parse(&format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')

@@ -113,6 +113,8 @@ struct Keys {
 
 struct Shared {
     issuer: String,
+    /// Extra discovery documents: path prefix -> (issuer named, times served).
+    documents: Mutex<Vec<(String, String, usize)>>,
     keys: Mutex<Keys>,
     discovery_requests: AtomicUsize,
     jwks_requests: AtomicUsize,
@@ -122,6 +124,10 @@ struct Shared {
 impl Shared {
     fn keys(&self) -> MutexGuard<'_, Keys> {
         self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn documents(&self) -> MutexGuard<'_, Vec<(String, String, usize)>> {
+        self.documents.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -150,6 +156,7 @@ impl TestIssuer {
         let shared = Arc::new(Shared {
             issuer: format!("http://{addr}"),
             keys: Mutex::new(Keys::default()),
+            documents: Mutex::new(Vec::new()),
             discovery_requests: AtomicUsize::new(0),
             jwks_requests: AtomicUsize::new(0),
             jwks_delay_ms: AtomicUsize::new(0),
@@ -157,6 +164,7 @@ impl TestIssuer {
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
+            .fallback(extra_discovery)
             .with_state(Arc::clone(&shared));
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -192,6 +200,33 @@ impl TestIssuer {
     /// How many JWKS documents were served.
     pub fn jwks_requests(&self) -> usize {
         self.shared.jwks_requests.load(Ordering::SeqCst)
+    }
+
+    /// Also serves a discovery document at
+    /// `{issuer}{path}/.well-known/openid-configuration` naming `issuer_name`
+    /// (any string, such as a Microsoft tenant template) and this issuer's
+    /// JWKS, as providers with several metadata documents do (Entra's `common`
+    /// endpoint, one per Azure AD B2C policy). Returns the document's URL.
+    pub fn serve_discovery(&self, path: &str, issuer_name: &str) -> String {
+        let path = path.trim_end_matches('/').to_owned();
+        let mut documents = self.shared.documents();
+        documents.retain(|(p, _, _)| *p != path);
+        documents.push((path.clone(), issuer_name.to_owned(), 0));
+        format!(
+            "{}{path}/.well-known/openid-configuration",
+            self.shared.issuer
+        )
+    }
+
+    /// How many times the document added by [`serve_discovery`](Self::serve_discovery)
+    /// at `path` was served.
+    pub fn discovery_requests_at(&self, path: &str) -> usize {
+        let path = path.trim_end_matches('/');
+        self.shared
+            .documents()
+            .iter()
+            .find(|(p, _, _)| p == path)
+            .map_or(0, |(_, _, served)| *served)
     }
 
     /// Makes the JWKS endpoint wait this long before answering (to hold many
@@ -469,4 +504,33 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "application/json")],
         json!({ "keys": keys }).to_string(),
     )
+}
+
+async fn extra_discovery(
+    State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    let found = uri
+        .path()
+        .strip_suffix("/.well-known/openid-configuration")
+        .and_then(|prefix| {
+            let mut documents = shared.documents();
+            let entry = documents.iter_mut().find(|(p, _, _)| p == prefix)?;
+            entry.2 += 1;
+            Some(entry.1.clone())
+        });
+    match found {
+        Some(issuer_name) => {
+            let body = json!({
+                "issuer": issuer_name,
+                "jwks_uri": format!("{}/jwks", shared.issuer),
+            });
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

@@ -1,0 +1,195 @@
+//! Where a provider puts scopes, roles, the calling app and the policy in its
+//! tokens, and reading them from a claims set.
+//!
+//! Paths are lists of object keys, not dotted strings, because claim names may
+//! contain dots themselves (Auth0's namespaced claims are URLs).
+
+use serde_json::{Map, Value};
+
+use crate::claims::Permissions;
+use crate::error::Error;
+
+/// The JSON forms a permission claim may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// A space-separated string (RFC 6749 §3.3 `scope`).
+    SpaceSeparated,
+    /// An array of strings (Entra `roles`, Auth0 `permissions`, Keycloak roles).
+    Array,
+    /// Either of the above (`scp`: a string at Microsoft, an array at Okta).
+    Either,
+}
+
+/// One claim that carries permissions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Source {
+    pub path: Vec<String>,
+    pub form: Form,
+}
+
+impl Source {
+    pub(crate) fn new<'a>(path: impl IntoIterator<Item = &'a str>, form: Form) -> Self {
+        Source {
+            path: path.into_iter().map(str::to_owned).collect(),
+            form,
+        }
+    }
+
+    fn name(&self) -> String {
+        self.path.join(".")
+    }
+}
+
+/// Where scopes, roles, the calling app and the sign-in policy live.
+///
+/// The default reads scopes from `scp` (string or array) and `scope` (string),
+/// roles from `roles` (array), the calling app from `azp`, `appid` or
+/// `client_id` (the first present), and no policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMap {
+    pub(crate) scopes: Vec<Source>,
+    pub(crate) roles: Vec<Source>,
+    pub(crate) client_id: Vec<String>,
+    pub(crate) policy: Vec<String>,
+}
+
+impl Default for ClaimMap {
+    fn default() -> Self {
+        ClaimMap {
+            scopes: vec![
+                Source::new(["scp"], Form::Either),
+                Source::new(["scope"], Form::SpaceSeparated),
+            ],
+            roles: vec![Source::new(["roles"], Form::Array)],
+            client_id: vec!["azp".into(), "appid".into(), "client_id".into()],
+            policy: Vec::new(),
+        }
+    }
+}
+
+/// What a claims set grants, read through a [`ClaimMap`].
+#[derive(Debug, Default)]
+pub(crate) struct Grants {
+    pub scopes: Permissions,
+    pub roles: Permissions,
+    pub client_id: Option<String>,
+    pub policy: Option<String>,
+}
+
+impl ClaimMap {
+    /// Reads the grants from `claims`. A configured claim of the wrong JSON type
+    /// is an error (type confusion), never silently ignored.
+    pub(crate) fn read(&self, claims: &Map<String, Value>) -> Result<Grants, Error> {
+        Ok(Grants {
+            scopes: collect(&self.scopes, claims)?,
+            roles: collect(&self.roles, claims)?,
+            client_id: first_string(&self.client_id, claims)?,
+            policy: first_string(&self.policy, claims)?,
+        })
+    }
+}
+
+fn collect(sources: &[Source], claims: &Map<String, Value>) -> Result<Permissions, Error> {
+    let mut set = Permissions::default();
+    for source in sources {
+        let invalid = || Error::InvalidPermissionClaim(source.name());
+        match (lookup(claims, &source.path), source.form) {
+            (None, _) => {}
+            (Some(Value::String(s)), Form::SpaceSeparated | Form::Either) => {
+                s.split(' ').for_each(|p| set.push(p));
+            }
+            (Some(Value::Array(items)), Form::Array | Form::Either) => {
+                for item in items {
+                    set.push(item.as_str().ok_or_else(invalid)?);
+                }
+            }
+            (Some(_), _) => return Err(invalid()),
+        }
+    }
+    Ok(set)
+}
+
+fn first_string(names: &[String], claims: &Map<String, Value>) -> Result<Option<String>, Error> {
+    for name in names {
+        match claims.get(name) {
+            None => {}
+            Some(Value::String(s)) => return Ok(Some(s.clone())),
+            Some(_) => return Err(Error::InvalidPermissionClaim(name.clone())),
+        }
+    }
+    Ok(None)
+}
+
+/// The value at `path`, descending through nested objects.
+pub(crate) fn lookup<'a>(claims: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
+    let (last, parents) = path.split_last()?;
+    let mut object = claims;
+    for key in parents {
+        object = object.get(key)?.as_object()?;
+    }
+    object.get(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn reads_nested_paths_and_each_form() {
+        let mut m = ClaimMap::default();
+        m.roles
+            .push(Source::new(["realm_access", "roles"], Form::Array));
+        m.scopes.push(Source::new(["permissions"], Form::Array));
+        let g = m
+            .read(&map(json!({
+                "scp": ["a", "b"], "scope": "c a", "roles": ["R"],
+                "realm_access": {"roles": ["admin"]}, "permissions": ["read:notes"],
+                "appid": "app-1"
+            })))
+            .expect("valid");
+        assert_eq!(
+            g.scopes.iter().collect::<Vec<_>>(),
+            ["a", "b", "c", "read:notes"]
+        );
+        assert_eq!(g.roles.iter().collect::<Vec<_>>(), ["R", "admin"]);
+        assert_eq!(g.client_id.as_deref(), Some("app-1"));
+    }
+
+    #[test]
+    fn wrong_types_are_refused_not_ignored() {
+        let m = ClaimMap::default();
+        for bad in [
+            json!({"roles": "Admin"}),
+            json!({"roles": [1]}),
+            json!({"scope": ["a"]}),
+            json!({"scp": {"a": 1}}),
+            json!({"azp": 7}),
+        ] {
+            assert!(
+                matches!(
+                    m.read(&map(bad.clone())),
+                    Err(Error::InvalidPermissionClaim(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_path_through_a_non_object_finds_nothing() {
+        let claims = map(json!({"realm_access": ["roles"]}));
+        assert_eq!(
+            lookup(&claims, &["realm_access".into(), "roles".into()]),
+            None
+        );
+        assert_eq!(lookup(&claims, &[]), None);
+    }
+}

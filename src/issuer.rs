@@ -1,0 +1,303 @@
+//! [`Issuer`]: one issuer the layer trusts: how its tokens are recognised, where
+//! its keys are, and where its tokens keep scopes and roles.
+//!
+//! Provider presets (Entra ID, Azure AD B2C, Auth0, Keycloak, Okta, RFC 9068)
+//! are constructors in [`crate::profiles`]; this module is the general shape
+//! and the matching of a token's `iss` (and `tid`) to an issuer.
+
+use jsonwebtoken::Algorithm;
+
+use crate::claim_map::{ClaimMap, Form, Source};
+use crate::config::TypPolicy;
+use crate::jws::DEFAULT_ALGORITHMS;
+
+/// The placeholder of a multi-tenant issuer template, as Microsoft writes it.
+pub const TENANT_PLACEHOLDER: &str = "{tenantid}";
+
+/// Where an issuer's keys are found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeysAt {
+    /// The discovery document at this URL (its `issuer` must equal the issuer).
+    Discovery(String),
+    /// This JWKS URL.
+    Jwks(String),
+}
+
+/// One trusted issuer. Start from [`Issuer::new`] or a provider preset such as
+/// [`Issuer::entra_id`]; add it with [`Builder::trust`](crate::Builder::trust).
+///
+/// ```
+/// use bearer_guard::{BearerAuthLayer, Issuer};
+///
+/// # fn main() -> Result<(), bearer_guard::ConfigError> {
+/// let auth = BearerAuthLayer::builder()
+///     .trust(Issuer::new("https://idp.example.com").audience("api://notes"))
+///     .trust(Issuer::auth0("https://example.eu.auth0.com/", "https://notes.example.com"))
+///     .build()?;
+/// # let _ = auth;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Issuer {
+    pub(crate) issuer: String,
+    pub(crate) keys: Option<KeysAt>,
+    pub(crate) policies: Vec<(String, KeysAt)>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) typ: TypPolicy,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) claims: ClaimMap,
+    pub(crate) require_permissions: bool,
+    pub(crate) allowed_tenants: Option<Vec<String>>,
+    /// The authority the URLs above were derived from, for [`Issuer::authority`].
+    pub(crate) authority: Option<String>,
+}
+
+impl Issuer {
+    /// An issuer whose tokens carry exactly this `iss`, with keys found by
+    /// OpenID discovery at `{issuer}/.well-known/openid-configuration`.
+    ///
+    /// An issuer containing `{tenantid}` is a multi-tenant template
+    /// (`https://login.microsoftonline.com/{tenantid}/v2.0`): a token matches
+    /// when its `iss` equals the template with `{tenantid}` replaced by the
+    /// token's own `tid` claim, never by prefix. A template needs
+    /// [`discovery_url`](Self::discovery_url) or [`jwks_uri`](Self::jwks_uri).
+    ///
+    /// Defaults: no audience (one is required), `typ` must be `at+jwt`, the
+    /// default asymmetric algorithms, the default [`ClaimMap`], permissions
+    /// not required, any tenant.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Issuer {
+            issuer: issuer.into(),
+            keys: None,
+            policies: Vec::new(),
+            audiences: Vec::new(),
+            typ: TypPolicy::default(),
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            claims: ClaimMap::default(),
+            require_permissions: false,
+            allowed_tenants: None,
+            authority: None,
+        }
+    }
+
+    /// Adds an accepted audience (any-of).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Finds keys through the discovery document at `url` instead of the one
+    /// derived from the issuer; its `issuer` must still equal this issuer.
+    pub fn discovery_url(mut self, url: impl Into<String>) -> Self {
+        self.keys = Some(KeysAt::Discovery(url.into()));
+        self
+    }
+
+    /// Fetches keys from this JWKS URL; no discovery.
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.keys = Some(KeysAt::Jwks(url.into()));
+        self
+    }
+
+    /// Which `typ` header values pass. Default: [`TypPolicy::AccessToken`].
+    pub fn typ(mut self, policy: TypPolicy) -> Self {
+        self.typ = policy;
+        self
+    }
+
+    /// The accepted algorithms. Default: the asymmetric set of
+    /// [`DEFAULT_ALGORITHMS`](crate::DEFAULT_ALGORITHMS).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Also reads scopes from the claim at `path` (object keys from the top:
+    /// `["permissions"]`, `["https://example.com/scopes"]`), a space-separated
+    /// string or an array of strings.
+    pub fn scopes_claim<'a>(mut self, path: impl IntoIterator<Item = &'a str>) -> Self {
+        self.claims.scopes.push(Source::new(path, Form::Either));
+        self
+    }
+
+    /// Also reads roles from the claim at `path` (object keys from the top:
+    /// `["realm_access", "roles"]`), an array of strings or a space-separated string.
+    pub fn roles_claim<'a>(mut self, path: impl IntoIterator<Item = &'a str>) -> Self {
+        self.claims.roles.push(Source::new(path, Form::Either));
+        self
+    }
+
+    /// Replaces where the calling application is read from (the first present
+    /// of these top-level claims). Default: `azp`, `appid`, `client_id`.
+    pub fn client_id_claims<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.claims.client_id = names.into_iter().map(str::to_owned).collect();
+        self
+    }
+
+    /// Refuses tokens that grant neither a scope nor a role (401
+    /// `invalid_token`): an ID token presented as an access token carries
+    /// neither. Default: off (on in the Microsoft presets).
+    pub fn require_permissions(mut self, required: bool) -> Self {
+        self.require_permissions = required;
+        self
+    }
+
+    /// Accepts tokens only from these tenants (`tid`, compared ignoring ASCII
+    /// case). A token from another tenant gets 401 and causes no key fetch.
+    /// Default: any tenant.
+    pub fn allowed_tenants<'a>(mut self, tenants: impl IntoIterator<Item = &'a str>) -> Self {
+        self.allowed_tenants = Some(tenants.into_iter().map(str::to_owned).collect());
+        self
+    }
+
+    /// Replaces the authority a preset derived its URLs from
+    /// (`https://login.microsoftonline.com` for Entra ID,
+    /// `https://{tenant}.b2clogin.com` for B2C) in the issuer, discovery and key
+    /// URLs: for national clouds, custom domains, or a local issuer in tests.
+    /// Has no effect on an issuer not made by a preset.
+    pub fn authority(mut self, authority: impl Into<String>) -> Self {
+        let new = authority.into();
+        let new = new.trim_end_matches('/').to_owned();
+        if let Some(old) = self.authority.take() {
+            let swap = |url: &mut String| {
+                if let Some(rest) = url.strip_prefix(old.as_str()) {
+                    *url = format!("{new}{rest}");
+                }
+            };
+            swap(&mut self.issuer);
+            if let Some(KeysAt::Discovery(u) | KeysAt::Jwks(u)) = &mut self.keys {
+                swap(u);
+            }
+            for (_, KeysAt::Discovery(u) | KeysAt::Jwks(u)) in &mut self.policies {
+                swap(u);
+            }
+            self.authority = Some(new);
+        }
+        self
+    }
+
+    /// Adds a sign-in policy (an Azure AD B2C user flow) whose keys are found
+    /// through the discovery document at `discovery_url`. With policies, a
+    /// token's policy claim chooses the keys, and a token from a policy not
+    /// listed gets 401 without any fetch.
+    pub fn policy(mut self, name: impl Into<String>, discovery_url: impl Into<String>) -> Self {
+        self.policies
+            .push((name.into(), KeysAt::Discovery(discovery_url.into())));
+        self
+    }
+
+    /// Reads the sign-in policy from the first present of these claims.
+    pub fn policy_claims<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.claims.policy = names.into_iter().map(str::to_owned).collect();
+        self
+    }
+
+    /// The issuer (or template) this value describes.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub(crate) fn is_template(&self) -> bool {
+        self.issuer.contains(TENANT_PLACEHOLDER)
+    }
+}
+
+/// How a token's unverified `iss` (and `tid`) is matched to a configured issuer.
+#[derive(Debug, Clone)]
+pub(crate) enum IssuerName {
+    Exact(String),
+    Tenant { prefix: String, suffix: String },
+}
+
+impl IssuerName {
+    pub(crate) fn new(issuer: &str) -> Self {
+        match issuer.split_once(TENANT_PLACEHOLDER) {
+            Some((prefix, suffix)) => IssuerName::Tenant {
+                prefix: prefix.to_owned(),
+                suffix: suffix.to_owned(),
+            },
+            None => IssuerName::Exact(issuer.to_owned()),
+        }
+    }
+
+    /// Whether `iss` names this issuer: exactly, or for a template, exactly the
+    /// template with the placeholder replaced by this token's `tid`.
+    pub(crate) fn matches(&self, iss: &str, tid: Option<&str>) -> bool {
+        match self {
+            IssuerName::Exact(name) => iss == name,
+            IssuerName::Tenant { prefix, suffix } => tid.is_some_and(|tid| {
+                is_tenant_id(tid)
+                    && iss
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|rest| rest.strip_suffix(suffix.as_str()))
+                        == Some(tid)
+            }),
+        }
+    }
+}
+
+/// A tenant id as it may stand in a URL path segment: a GUID or a domain name.
+fn is_tenant_id(tid: &str) -> bool {
+    !tid.is_empty()
+        && tid.len() <= 64
+        && tid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    #[test]
+    fn template_matches_only_the_tokens_own_tenant_exactly() {
+        let name = IssuerName::new("https://login.microsoftonline.com/{tenantid}/v2.0");
+        let iss = format!("https://login.microsoftonline.com/{TID}/v2.0");
+        assert!(name.matches(&iss, Some(TID)));
+        // Another tenant's tid, a missing tid, or an iss that only shares a prefix.
+        assert!(!name.matches(&iss, Some("00000000-0000-0000-0000-000000000000")));
+        assert!(!name.matches(&iss, None));
+        assert!(!name.matches(&format!("{iss}/"), Some(TID)));
+        assert!(!name.matches(&format!("{iss}.evil.example"), Some(TID)));
+        assert!(!name.matches(
+            &format!("https://login.microsoftonline.com/{TID}/v2.0"),
+            Some(&format!("{TID}/v2.0"))
+        ));
+        assert!(!name.matches(
+            "https://login.microsoftonline.com/evil.example/x/v2.0",
+            Some("evil.example/x")
+        ));
+        assert!(!name.matches("https://login.microsoftonline.com//v2.0", Some("")));
+        assert!(!name.matches(
+            "https://login.microsoftonline.com.evil/abc/v2.0",
+            Some("abc")
+        ));
+    }
+
+    #[test]
+    fn exact_names_compare_as_whole_strings() {
+        let name = IssuerName::new("https://idp.example.com/");
+        assert!(name.matches("https://idp.example.com/", None));
+        assert!(!name.matches("https://idp.example.com", None));
+        assert!(!name.matches("https://IDP.example.com/", None));
+        assert!(!name.matches("https://idp.example.com/x", None));
+    }
+
+    #[test]
+    fn authority_swaps_the_derived_urls_only_for_presets() {
+        let issuer = Issuer::entra_id(TID, "client").authority("http://127.0.0.1:9/");
+        assert_eq!(issuer.issuer(), format!("http://127.0.0.1:9/{TID}/v2.0"));
+        assert_eq!(
+            issuer.keys,
+            Some(KeysAt::Discovery(format!(
+                "http://127.0.0.1:9/{TID}/v2.0/.well-known/openid-configuration"
+            )))
+        );
+        let plain = Issuer::new("https://idp.example.com").authority("http://127.0.0.1:9");
+        assert_eq!(plain.issuer(), "https://idp.example.com");
+    }
+}

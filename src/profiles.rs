@@ -1,0 +1,246 @@
+//! Provider presets: [`Issuer`] constructors that know each provider's issuer
+//! and key URLs, its token type, where it keeps scopes and roles, and which
+//! audience forms it uses. Each can be adjusted afterwards with the `Issuer`
+//! setters.
+//!
+//! Sources, per provider:
+//! - Microsoft identity platform access tokens and their claims:
+//!   <https://learn.microsoft.com/entra/identity-platform/access-tokens> and
+//!   <https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>;
+//!   multi-tenant issuer validation:
+//!   <https://learn.microsoft.com/entra/identity-platform/howto-convert-app-to-be-multi-tenant>.
+//! - Azure AD B2C tokens (`tfp`/`acr`, issuer, per-policy metadata):
+//!   <https://learn.microsoft.com/azure/active-directory-b2c/tokens-overview>.
+//! - Auth0 access tokens (`scope`, RBAC `permissions`):
+//!   <https://auth0.com/docs/secure/tokens/access-tokens/access-token-profiles>.
+//! - Keycloak (`realm_access.roles`, `resource_access.{client}.roles`):
+//!   <https://www.keycloak.org/docs/latest/server_admin/#_oidc_token_role_mappings>.
+//! - Okta (`scp` as an array): <https://developer.okta.com/docs/guides/validate-access-tokens/>.
+//! - RFC 9068 (JWT profile for OAuth 2.0 access tokens).
+
+use crate::claim_map::{ClaimMap, Form, Source};
+use crate::config::TypPolicy;
+use crate::issuer::{Issuer, KeysAt};
+
+const MICROSOFT_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+impl Issuer {
+    /// Microsoft Entra ID, one tenant, v2.0 tokens: issuer
+    /// `https://login.microsoftonline.com/{tenant_id}/v2.0`, keys from that
+    /// issuer's discovery document.
+    ///
+    /// Accepts `aud` = `client_id` or `api://{client_id}`; `typ` `JWT`; scopes
+    /// from `scp` (delegated, a user is present) and app roles from `roles`
+    /// (app-only, client credentials); the calling app from `azp` or `appid`.
+    /// Tokens granting neither a scope nor a role are refused, as Microsoft
+    /// recommends (an ID token carries neither); to authorize app-only callers
+    /// by an access-control list instead, call `.require_permissions(false)`
+    /// and guard routes with [`Requirement::client`](crate::Requirement::client).
+    pub fn entra_id(tenant_id: &str, client_id: &str) -> Issuer {
+        let issuer = format!("{MICROSOFT_AUTHORITY}/{tenant_id}/v2.0");
+        let discovery = format!("{issuer}/.well-known/openid-configuration");
+        entra(issuer, KeysAt::Discovery(discovery), client_id)
+    }
+
+    /// Microsoft Entra ID, one tenant, v1.0 tokens: issuer
+    /// `https://sts.windows.net/{tenant_id}/`, keys from
+    /// `https://login.microsoftonline.com/{tenant_id}/.well-known/openid-configuration`.
+    /// Otherwise as [`Issuer::entra_id`]. Trust both to accept v1 and v2 tokens.
+    pub fn entra_id_v1(tenant_id: &str, client_id: &str) -> Issuer {
+        let issuer = format!("https://sts.windows.net/{tenant_id}/");
+        let discovery =
+            format!("{MICROSOFT_AUTHORITY}/{tenant_id}/.well-known/openid-configuration");
+        entra(issuer, KeysAt::Discovery(discovery), client_id)
+    }
+
+    /// Microsoft Entra ID, any tenant (the `common` and `organizations`
+    /// endpoints), v2.0 tokens: the issuer template
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0` is matched against
+    /// each token's own `tid`, exactly. Keys come from the `common` discovery
+    /// document, whose `issuer` is that template.
+    ///
+    /// Restrict callers with [`allowed_tenants`](Issuer::allowed_tenants):
+    /// without it, any Entra tenant can obtain a token for your API.
+    pub fn entra_id_multi_tenant(client_id: &str) -> Issuer {
+        let issuer = format!("{MICROSOFT_AUTHORITY}/{{tenantid}}/v2.0");
+        let discovery =
+            format!("{MICROSOFT_AUTHORITY}/common/v2.0/.well-known/openid-configuration");
+        entra(issuer, KeysAt::Discovery(discovery), client_id)
+    }
+
+    /// Microsoft Entra ID, any tenant, v1.0 tokens: issuer template
+    /// `https://sts.windows.net/{tenantid}/`, keys from the v1 `common`
+    /// discovery document. Otherwise as [`Issuer::entra_id_multi_tenant`].
+    pub fn entra_id_v1_multi_tenant(client_id: &str) -> Issuer {
+        let discovery = format!("{MICROSOFT_AUTHORITY}/common/.well-known/openid-configuration");
+        entra(
+            "https://sts.windows.net/{tenantid}/".to_owned(),
+            KeysAt::Discovery(discovery),
+            client_id,
+        )
+    }
+
+    /// Azure AD B2C: issuer `https://{tenant}.b2clogin.com/{tenant_id}/v2.0/`,
+    /// one discovery document (and key set) per user flow or custom policy at
+    /// `https://{tenant}.b2clogin.com/{tenant}.onmicrosoft.com/{policy}/v2.0/.well-known/openid-configuration`.
+    ///
+    /// The token's policy (`tfp`, or `acr` in tenants configured for it,
+    /// compared ignoring ASCII case) chooses the key set; a policy not listed is
+    /// refused with 401. `aud` is `client_id`, `typ` `JWT`, scopes from `scp`.
+    /// Handlers read the policy with [`Authenticated::policy`](crate::Authenticated::policy);
+    /// routes can require one with [`Requirement::policy`](crate::Requirement::policy).
+    pub fn azure_ad_b2c<'a>(
+        tenant: &str,
+        tenant_id: &str,
+        client_id: &str,
+        policies: impl IntoIterator<Item = &'a str>,
+    ) -> Issuer {
+        let authority = format!("https://{tenant}.b2clogin.com");
+        let mut issuer = Issuer::new(format!("{authority}/{tenant_id}/v2.0/"))
+            .audience(client_id)
+            .typ(TypPolicy::Jwt)
+            .require_permissions(true)
+            .policy_claims(["tfp", "acr"]);
+        for policy in policies {
+            let discovery = format!(
+                "{authority}/{tenant}.onmicrosoft.com/{policy}/v2.0/.well-known/openid-configuration"
+            );
+            issuer = issuer.policy(policy, discovery);
+        }
+        issuer.authority = Some(authority);
+        issuer
+    }
+
+    /// Auth0: issuer `https://{domain}/` (Auth0 issuers end with `/`; one is
+    /// added if missing), keys by discovery; scopes from `scope` and, with RBAC
+    /// enabled, `permissions` (an array); `typ` `JWT` (Auth0 profile) or
+    /// `at+jwt` (RFC 9068 profile); the calling app from `azp` or `client_id`.
+    pub fn auth0(domain: &str, audience: &str) -> Issuer {
+        let mut issuer = if domain.starts_with("https://") || domain.starts_with("http://") {
+            domain.to_owned()
+        } else {
+            format!("https://{domain}")
+        };
+        if !issuer.ends_with('/') {
+            issuer.push('/');
+        }
+        let mut issuer = Issuer::new(issuer)
+            .audience(audience)
+            .typ(TypPolicy::AccessTokenOrJwt)
+            .client_id_claims(["azp", "client_id"]);
+        issuer.claims = ClaimMap {
+            scopes: vec![
+                Source::new(["scope"], Form::SpaceSeparated),
+                Source::new(["permissions"], Form::Array),
+            ],
+            roles: Vec::new(),
+            ..issuer.claims
+        };
+        issuer
+    }
+
+    /// Keycloak: issuer `https://{host}/realms/{realm}` (pass it whole), keys by
+    /// discovery; `aud` = `client_id` (add an audience mapper in Keycloak);
+    /// scopes from `scope`; roles from `realm_access.roles` and
+    /// `resource_access.{client_id}.roles`; `typ` `JWT`.
+    pub fn keycloak(realm_url: &str, client_id: &str) -> Issuer {
+        let mut issuer = Issuer::new(realm_url.trim_end_matches('/'))
+            .audience(client_id)
+            .typ(TypPolicy::AccessTokenOrJwt);
+        issuer.claims = ClaimMap {
+            scopes: vec![Source::new(["scope"], Form::SpaceSeparated)],
+            roles: vec![
+                Source::new(["realm_access", "roles"], Form::Array),
+                Source::new(["resource_access", client_id, "roles"], Form::Array),
+            ],
+            ..issuer.claims
+        };
+        issuer
+    }
+
+    /// Okta (a custom authorization server such as
+    /// `https://{org}.okta.com/oauth2/default`): keys by discovery; scopes from
+    /// `scp`, an array; the calling app from `cid`; `typ` `JWT` or absent.
+    /// Okta puts no roles in access tokens by default: map a groups claim with
+    /// [`roles_claim`](Issuer::roles_claim).
+    pub fn okta(issuer: &str, audience: &str) -> Issuer {
+        let mut issuer = Issuer::new(issuer.trim_end_matches('/'))
+            .audience(audience)
+            .typ(TypPolicy::AccessTokenOrJwt)
+            .client_id_claims(["cid", "client_id"]);
+        issuer.claims.scopes = vec![Source::new(["scp"], Form::Array)];
+        issuer.claims.roles = Vec::new();
+        issuer
+    }
+
+    /// Any issuer of RFC 9068 access tokens: `typ` must be `at+jwt`; scopes
+    /// from `scope` (a space-separated string, RFC 9068 §2.2.3); roles from
+    /// `roles` (§7.2.1.1); the calling app from `client_id`.
+    pub fn rfc9068(issuer: &str, audience: &str) -> Issuer {
+        let mut issuer = Issuer::new(issuer)
+            .audience(audience)
+            .typ(TypPolicy::AccessToken)
+            .client_id_claims(["client_id"]);
+        issuer.claims.scopes = vec![Source::new(["scope"], Form::SpaceSeparated)];
+        issuer
+    }
+}
+
+fn entra(issuer: String, keys: KeysAt, client_id: &str) -> Issuer {
+    let mut issuer = Issuer::new(issuer)
+        .audience(client_id)
+        .audience(format!("api://{client_id}"))
+        .typ(TypPolicy::Jwt)
+        .require_permissions(true)
+        .client_id_claims(["azp", "appid"]);
+    issuer.claims.scopes = vec![Source::new(["scp"], Form::SpaceSeparated)];
+    issuer.keys = Some(keys);
+    issuer.authority = Some(MICROSOFT_AUTHORITY.to_owned());
+    issuer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_derive_the_documented_urls() {
+        let v2 = Issuer::entra_id("tid", "cid");
+        assert_eq!(v2.issuer(), "https://login.microsoftonline.com/tid/v2.0");
+        assert_eq!(v2.audiences, ["cid", "api://cid"]);
+        let v1 = Issuer::entra_id_v1("tid", "cid");
+        assert_eq!(v1.issuer(), "https://sts.windows.net/tid/");
+        assert_eq!(
+            v1.keys,
+            Some(KeysAt::Discovery(
+                "https://login.microsoftonline.com/tid/.well-known/openid-configuration".into()
+            ))
+        );
+        let multi = Issuer::entra_id_multi_tenant("cid");
+        assert_eq!(
+            multi.issuer(),
+            "https://login.microsoftonline.com/{tenantid}/v2.0"
+        );
+        assert!(multi.is_template());
+        let b2c = Issuer::azure_ad_b2c("contoso", "tid", "cid", ["B2C_1_susi"]);
+        assert_eq!(b2c.issuer(), "https://contoso.b2clogin.com/tid/v2.0/");
+        assert_eq!(
+            b2c.policies,
+            [(
+                "B2C_1_susi".to_owned(),
+                KeysAt::Discovery(
+                    "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1_susi/v2.0/.well-known/openid-configuration"
+                        .into()
+                )
+            )]
+        );
+        assert_eq!(
+            Issuer::auth0("example.auth0.com", "a").issuer(),
+            "https://example.auth0.com/"
+        );
+        assert_eq!(
+            Issuer::keycloak("https://kc.example/realms/r/", "api").issuer(),
+            "https://kc.example/realms/r"
+        );
+    }
+}
