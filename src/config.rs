@@ -58,9 +58,12 @@ fn media_type_eq(value: &str, short: &str) -> bool {
 
 /// Configures a [`BearerAuthLayer`]. Start with [`BearerAuthLayer::builder`].
 ///
-/// Only [`issuer`](Builder::issuer) and [`audience`](Builder::audience) are
-/// required; every other setting has a secure default, documented on its setter.
-/// Setters never panic: [`build`](Builder::build) reports the first mistake.
+/// One issuer: [`issuer`](Builder::issuer) and [`audience`](Builder::audience)
+/// (with [`jwks_uri`](Builder::jwks_uri), [`typ`](Builder::typ) and
+/// [`algorithms`](Builder::algorithms) for it). Several, or a provider preset:
+/// [`trust`](Builder::trust) an [`Issuer`] each. Every other setting applies to
+/// all issuers and has a secure default, documented on its setter. Setters
+/// never panic: [`build`](Builder::build) reports the first mistake.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Builder {
@@ -120,13 +123,15 @@ impl Builder {
         self
     }
 
-    /// Fetches keys from this URL instead of discovering it. Default: discovery.
+    /// Fetches keys for the issuer set with [`issuer`](Builder::issuer) from
+    /// this URL instead of discovering it. Default: discovery.
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
         self.jwks_uri = Some(uri.into());
         self
     }
 
-    /// The accepted algorithms. Default: RS256/384/512, PS256/384/512, ES256/384
+    /// The accepted algorithms, for the issuer set with
+    /// [`issuer`](Builder::issuer). Default: RS256/384/512, PS256/384/512, ES256/384
     /// and EdDSA. Symmetric (HS*) algorithms are refused by `build`: a key
     /// published in a JWKS is public. Each key still verifies only the one
     /// algorithm it is bound to.
@@ -141,7 +146,8 @@ impl Builder {
         self
     }
 
-    /// Which `typ` header values pass. Default: [`TypPolicy::AccessToken`]
+    /// Which `typ` header values pass, for the issuer set with
+    /// [`issuer`](Builder::issuer). Default: [`TypPolicy::AccessToken`]
     /// (RFC 9068 `at+jwt`).
     pub fn typ(mut self, policy: TypPolicy) -> Self {
         self.typ = policy;

@@ -39,7 +39,7 @@
 //! - `axum` (default): the extractors and `IntoResponse` for [`Error`].
 //! - `aws-lc-rs` (default) or `rust-crypto`: the crypto backend of
 //!   `jsonwebtoken`. Exactly one must be enabled.
-//! - `testing`: [`testing::TestIssuer`], a local issuer for tests.
+//! - `testing`: `testing::TestIssuer`, a local issuer for tests.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

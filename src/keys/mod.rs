@@ -1,5 +1,5 @@
 //! The issuer's signing keys: parsing JWKs ([`jwk`]), fetching them
-//! ([`fetch`]) and holding them ([`cache`]).
+//! ([`fetch`]) and holding them (a moka cache per issuer).
 
 pub(crate) mod cache;
 pub mod fetch;
