@@ -252,6 +252,17 @@ impl Builder {
         if issuers.is_empty() {
             return Err(ConfigError::MissingIssuer);
         }
+        // The first issuer whose name matches a token is the only one tried, so
+        // a second one with the same name could never be used.
+        for (i, issuer) in issuers.iter().enumerate() {
+            if issuers
+                .iter()
+                .skip(i + 1)
+                .any(|other| other.issuer == issuer.issuer)
+            {
+                return Err(ConfigError::DuplicateIssuer(issuer.issuer.clone()));
+            }
+        }
         for (what, value) in [
             ("max_token_bytes", self.max_token_bytes),
             ("max_jwks_bytes", self.max_jwks_bytes),
@@ -449,6 +460,10 @@ mod tests {
             "ZeroLimit(\"max_token_bytes\")"
         );
         assert_eq!(err(base()), "ok");
+        assert_eq!(
+            err(base().trust(Issuer::new("https://issuer.example").audience("api://y"))),
+            "DuplicateIssuer(\"https://issuer.example\")"
+        );
         assert_eq!(
             err(Builder::default()
                 .issuer("http://127.0.0.1:9/")

@@ -109,10 +109,13 @@ pub enum Error {
     #[error("route requires authentication, and the request has no validated token")]
     Unauthenticated,
     /// A valid token that lacks the permission a route requires.
-    #[error("token lacks the required permission (needs: {required})")]
+    #[error("token lacks the required permission: route needs {requirement}")]
     InsufficientScope {
-        /// The scopes (space-separated) the route needs, for the `scope` attribute.
+        /// What is missing (space-separated scopes, else roles), for the
+        /// `scope` attribute; may be empty.
         required: String,
+        /// The route's whole requirement, readable, for the log.
+        requirement: String,
     },
 }
 
@@ -235,6 +238,10 @@ pub enum ConfigError {
     /// keys from.
     #[error("issuer template {0:?} needs a discovery_url or a jwks_uri")]
     TemplateNeedsKeys(String),
+    /// Two trusted issuers have the same name: only the first could ever match.
+    /// Give one issuer several audiences instead.
+    #[error("issuer {0:?} is trusted twice; give one Issuer several audiences instead")]
+    DuplicateIssuer(String),
     /// The algorithm allow-list is empty.
     #[error("the algorithm allow-list is empty")]
     NoAlgorithms,

@@ -127,47 +127,71 @@ impl Requirement {
         }
     }
 
-    /// Checks `token`, returning [`Error::InsufficientScope`] naming the scopes
-    /// this requirement mentions when it does not hold.
+    /// Checks `token`, returning [`Error::InsufficientScope`] when it does not
+    /// hold.
+    ///
+    /// Its `scope` attribute names the scopes this requirement mentions (else
+    /// its roles): RFC 6750 §3 asks for the scope *required* to access the
+    /// resource, which is what a client must ask for in its next token, not
+    /// only the part this token lacks. A requirement naming neither (calling
+    /// app, policy) gives a bare `insufficient_scope`. The log gets the whole
+    /// requirement.
     pub fn check(&self, token: &Authenticated) -> Result<(), Error> {
         if self.is_satisfied_by(token) {
             return Ok(());
         }
-        let mut names = Vec::new();
-        self.collect_scopes(&mut names);
+        let mut scopes = Vec::new();
+        let mut roles = Vec::new();
+        self.collect_names(&mut scopes, &mut roles);
+        let names = if scopes.is_empty() { roles } else { scopes };
         Err(Error::InsufficientScope {
             required: names.join(" "),
+            requirement: self.to_string(),
         })
     }
 
-    /// The scope names for RFC 6750's `scope` attribute; a requirement that
-    /// names no scope (roles only) names its roles instead, so the client still
-    /// learns what is missing.
-    fn collect_scopes<'a>(&'a self, out: &mut Vec<&'a str>) {
-        self.walk(&mut |r| {
-            if let Requirement::Scope(name) = r
-                && !out.contains(&name.as_str())
-            {
-                out.push(name);
-            }
-        });
-        if out.is_empty() {
-            self.walk(&mut |r| {
-                if let Requirement::Role(name) = r
-                    && !out.contains(&name.as_str())
-                {
-                    out.push(name);
+    /// Every scope and role name this requirement mentions, once each.
+    fn collect_names<'a>(&'a self, scopes: &mut Vec<&'a str>, roles: &mut Vec<&'a str>) {
+        match self {
+            Requirement::Scope(name) if !scopes.contains(&name.as_str()) => scopes.push(name),
+            Requirement::Role(name) if !roles.contains(&name.as_str()) => roles.push(name),
+            Requirement::All(list) | Requirement::Any(list) => {
+                for r in list {
+                    r.collect_names(scopes, roles);
                 }
-            });
+            }
+            _ => {}
         }
     }
+}
 
-    fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Requirement)) {
-        visit(self);
-        if let Requirement::All(list) | Requirement::Any(list) = self {
-            for r in list {
-                r.walk(visit);
-            }
+impl std::fmt::Display for Requirement {
+    /// A readable form for logs: `scope(a) and (role(B) or client(c))`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list =
+            |f: &mut std::fmt::Formatter<'_>, items: &[Requirement], op: &str, empty: &str| {
+                if items.is_empty() {
+                    return f.write_str(empty);
+                }
+                for (i, r) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " {op} ")?;
+                    }
+                    match r {
+                        Requirement::All(_) | Requirement::Any(_) => write!(f, "({r})")?,
+                        _ => write!(f, "{r}")?,
+                    }
+                }
+                Ok(())
+            };
+        match self {
+            Requirement::Authenticated => f.write_str("authenticated"),
+            Requirement::Scope(n) => write!(f, "scope({n})"),
+            Requirement::Role(n) => write!(f, "role({n})"),
+            Requirement::Client(n) => write!(f, "client({n})"),
+            Requirement::Policy(n) => write!(f, "policy({n})"),
+            Requirement::All(items) => list(f, items, "and", "nothing"),
+            Requirement::Any(items) => list(f, items, "or", "never"),
         }
     }
 }
@@ -243,5 +267,26 @@ where
             Ok(()) => Either::Left(self.inner.call(request)),
             Err(error) => Either::Right(ready(Ok(reject(&self.on_rejection, &error)))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_reads_as_the_requirement_for_logs() {
+        let r = Requirement::scope("notes.read")
+            .or(Requirement::role("Notes.Read.All")
+                .and(Requirement::any_client(["app-a", "app-b"])));
+        assert_eq!(
+            r.to_string(),
+            "scope(notes.read) or (role(Notes.Read.All) and (client(app-a) or client(app-b)))"
+        );
+        assert_eq!(Requirement::any([]).to_string(), "never");
+        assert_eq!(
+            Requirement::policy("B2C_1_susi").to_string(),
+            "policy(B2C_1_susi)"
+        );
     }
 }

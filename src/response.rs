@@ -92,7 +92,7 @@ pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
 fn insufficient_scope_challenge(error: &Error) -> HeaderValue {
     const BARE: &str = "Bearer error=\"insufficient_scope\"";
     let required = match error {
-        Error::InsufficientScope { required } => required.as_str(),
+        Error::InsufficientScope { required, .. } => required.as_str(),
         _ => "",
     };
     // RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-separated.
@@ -166,7 +166,8 @@ mod tests {
         );
         assert_eq!(
             header(&Error::InsufficientScope {
-                required: "notes.read notes.write".into()
+                required: "notes.read notes.write".into(),
+                requirement: String::new(),
             }),
             (
                 StatusCode::FORBIDDEN,
@@ -187,14 +188,16 @@ mod tests {
     fn scope_attribute_drops_characters_that_could_break_the_header() {
         assert_eq!(
             header(&Error::InsufficientScope {
-                required: "ok \"evil\\ bad\u{7f} also.ok".into()
+                required: "ok \"evil\\ bad\u{7f} also.ok".into(),
+                requirement: String::new(),
             })
             .1,
             Some("Bearer error=\"insufficient_scope\", scope=\"ok also.ok\"".into())
         );
         assert_eq!(
             header(&Error::InsufficientScope {
-                required: String::new()
+                required: String::new(),
+                requirement: String::new(),
             })
             .1,
             Some("Bearer error=\"insufficient_scope\"".into())
