@@ -207,6 +207,7 @@ impl TestIssuer {
     /// (any string, such as a Microsoft tenant template) and this issuer's
     /// JWKS, as providers with several metadata documents do (Entra's `common`
     /// endpoint, one per Azure AD B2C policy). Returns the document's URL.
+    /// Serving a path again replaces its document and resets its count.
     pub fn serve_discovery(&self, path: &str, issuer_name: &str) -> String {
         let path = path.trim_end_matches('/').to_owned();
         let mut documents = self.shared.documents();
