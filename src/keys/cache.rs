@@ -66,7 +66,7 @@ struct RefreshState {
     /// cooldown (backed off after failures), whatever the `kid`s.
     last_unknown_kid: Option<Instant>,
     /// The fetch under way, shared by everyone who waits for it.
-    in_flight: Option<RefreshFuture>,
+    in_flight: Option<(RefreshFuture, Cause)>,
     /// The `jwks_uri` found by discovery, kept for later refreshes.
     jwks_uri: Option<Url>,
     /// Whether a key set has ever been loaded.
@@ -145,8 +145,17 @@ impl KeyCache {
             return Err(Error::UnknownKeyId);
         }
         match self.start_refresh(Cause::UnknownKid) {
-            Some(refresh) => {
+            Some((refresh, cause)) => {
                 refresh.await;
+                // A scheduled fetch this request joined may have read the set
+                // before this key was published: the kid still gets a fetch of
+                // its own, if the unknown-kid clock allows one.
+                if cause == Cause::Scheduled
+                    && self.keys.get(kid).is_none()
+                    && let Some((again, _)) = self.start_refresh(Cause::UnknownKid)
+                {
+                    again.await;
+                }
             }
             None => crate::metrics::cooldown_hit(&self.label),
         }
@@ -208,7 +217,7 @@ impl KeyCache {
     /// Loads the key set now unless the cooldown forbids it; for warming up.
     pub(crate) async fn refresh(self: &Arc<Self>) -> bool {
         match self.start_refresh(Cause::Scheduled) {
-            Some(refresh) => refresh.await,
+            Some((refresh, _)) => refresh.await,
             None => self.lock().loaded,
         }
     }
@@ -227,7 +236,7 @@ impl KeyCache {
     /// rotates and signs at once needs. Both clocks together bound the traffic:
     /// at most one unknown-`kid` fetch per cooldown, plus one scheduled fetch
     /// per time to live (never shorter than the cooldown).
-    fn start_refresh(self: &Arc<Self>, cause: Cause) -> Option<RefreshFuture> {
+    fn start_refresh(self: &Arc<Self>, cause: Cause) -> Option<(RefreshFuture, Cause)> {
         let mut state = self.lock();
         if let Some(in_flight) = &state.in_flight {
             return Some(in_flight.clone());
@@ -312,8 +321,8 @@ impl KeyCache {
             }
         });
         let shared = task.map(|joined| joined.unwrap_or(false)).boxed().shared();
-        state.in_flight = Some(shared.clone());
-        Some(shared)
+        state.in_flight = Some((shared.clone(), cause));
+        Some((shared, cause))
     }
 
     /// The server's freshness, clamped to `[cooldown, max_age]`; `max_age`
