@@ -76,6 +76,7 @@ mod issuer;
 mod jws;
 pub mod keys;
 mod layer;
+pub mod metrics;
 pub mod profiles;
 mod require;
 pub mod response;

@@ -115,6 +115,7 @@ fn is_scope_char(b: u8) -> bool {
 
 /// Records one rejection: the precise reason, never the token.
 pub(crate) fn log_rejection(error: &Error) {
+    crate::metrics::rejected(error.code());
     match error.challenge() {
         Challenge::Bare => {
             tracing::debug!(reason = %error, code = error.code(), "bearer-guard: request rejected")

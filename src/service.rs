@@ -80,6 +80,7 @@ where
                 request.extensions_mut().remove::<Authenticated>();
                 match validator.authenticate(request.headers()).await {
                     Ok(authenticated) => {
+                        crate::metrics::accepted();
                         request.extensions_mut().insert(authenticated);
                         inner.call(request).await
                     }

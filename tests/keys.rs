@@ -321,11 +321,11 @@ async fn flood_of_random_kids_after_warm_up_causes_no_fetch_within_the_cooldown(
     );
 
     // 1,000 concurrent requests, each naming a distinct unknown kid. The spec
-    // bound is "at most one JWKS fetch". Here it is exactly zero: the warm-up
-    // fetch above started the 30 s cooldown (a cooldown counts from the start
-    // of the last fetch, whatever caused it), so none of these kids may cause a
-    // refresh. The case where the cooldown has passed, and the first unknown
-    // kid does cause one shared refresh, is the next two tests.
+    // bound is "at most one JWKS fetch". Here it is exactly zero: the first
+    // request above found no key set and so was itself an unknown-kid fetch,
+    // which started the 30 s unknown-kid cooldown; none of these kids may
+    // cause another. The case where the cooldown has passed, and the first
+    // unknown kid does cause one shared refresh, is the next two tests.
     let before = issuer.jwks_requests();
     let outcomes = fire(&app, random_kid_tokens(&issuer, "wave1", 1000)).await;
     assert_all_invalid_token(&outcomes);

@@ -1,7 +1,16 @@
 //! The issuer's keys, held in a moka cache by `kid`, refreshed on an unknown
 //! `kid` at most once per cooldown, by one shared fetch, and in the background
-//! once the set is older than its maximum age (so a key the issuer withdrew
+//! once the set is older than its time to live (so a key the issuer withdrew
 //! stops verifying even when no new `kid` ever shows up).
+//!
+//! - The time to live is the server's `Cache-Control: max-age` (or `Expires`),
+//!   clamped between the refresh cooldown and the configured maximum age; the
+//!   maximum age when the server says nothing.
+//! - A failed refresh keeps every key already held (last known good) and is
+//!   retried with backoff: the cooldown doubled per consecutive failure, up to
+//!   eight times the cooldown.
+//! - `kid`s looked for and not found are remembered for one cooldown (bounded),
+//!   so repeated forged `kid`s are answered from memory.
 //!
 //! The fetch runs in its own task: a request that gives up (client gone, timeout)
 //! never abandons it halfway, and every request waiting for it shares its result.
@@ -16,7 +25,7 @@ use jsonwebtoken::Algorithm;
 use reqwest::Url;
 
 use super::fetch::{FetchError, Fetcher};
-use super::jwk::{VerifyingKey, parse_set};
+use super::jwk::{MAX_KID_BYTES, VerifyingKey, parse_set};
 use crate::error::Error;
 
 /// Where the key set comes from.
@@ -40,23 +49,44 @@ pub(crate) struct KeyCacheConfig {
 
 type RefreshFuture = Shared<BoxFuture<'static, bool>>;
 
+/// Why a refresh is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// A token named a `kid` the set does not hold.
+    UnknownKid,
+    /// The set passed its time to live, or a warm-up was asked for.
+    Scheduled,
+}
+
 #[derive(Default)]
 struct RefreshState {
-    /// When the last fetch started; no other starts within the cooldown.
+    /// When the last fetch started, for any reason.
     last_started: Option<Instant>,
+    /// When the last fetch caused by an unknown `kid` started: at most one per
+    /// cooldown (backed off after failures), whatever the `kid`s.
+    last_unknown_kid: Option<Instant>,
     /// The fetch under way, shared by everyone who waits for it.
-    in_flight: Option<RefreshFuture>,
+    in_flight: Option<(RefreshFuture, Cause)>,
     /// The `jwks_uri` found by discovery, kept for later refreshes.
     jwks_uri: Option<Url>,
     /// Whether a key set has ever been loaded.
     loaded: bool,
+    /// Refreshes failed in a row since the last success.
+    failures: u32,
 }
+
+/// How many unknown `kid`s are remembered at most.
+const MAX_MISSING_KIDS: u64 = 10_000;
 
 /// One issuer's keys.
 pub(crate) struct KeyCache {
     config: KeyCacheConfig,
     fetcher: Fetcher,
     keys: moka::sync::Cache<String, Arc<VerifyingKey>>,
+    /// `kid`s looked for and not found, each for one cooldown.
+    missing: moka::sync::Cache<String, ()>,
+    /// The discovery or JWKS URL, for logs and metrics.
+    label: String,
     state: Mutex<RefreshState>,
     /// When (in ms since `epoch`) a request that finds its key should start a
     /// background refresh; `u64::MAX` until a set is loaded. Read without a lock.
@@ -78,8 +108,16 @@ impl KeyCache {
         // Room for the old and the new set side by side during a rotation, so a
         // refresh never evicts a key still in use.
         let capacity = u64::try_from(config.max_keys.saturating_mul(2)).unwrap_or(u64::MAX);
+        let label = match &config.source {
+            KeySource::Discovery { url, .. } | KeySource::Jwks(url) => url.to_string(),
+        };
         Arc::new(KeyCache {
             keys: moka::sync::Cache::builder().max_capacity(capacity).build(),
+            missing: moka::sync::Cache::builder()
+                .max_capacity(MAX_MISSING_KIDS)
+                .time_to_live(config.refresh_cooldown.max(Duration::from_millis(1)))
+                .build(),
+            label,
             config,
             fetcher,
             state: Mutex::new(RefreshState::default()),
@@ -98,17 +136,54 @@ impl KeyCache {
             self.refresh_if_stale();
             return Ok(key);
         }
-        if let Some(refresh) = self.start_refresh() {
-            refresh.await;
+        // No key is ever stored under a longer kid: nothing to look for.
+        if kid.len() > MAX_KID_BYTES {
+            return Err(self.not_found());
+        }
+        if self.missing.contains_key(kid) {
+            crate::metrics::unknown_kid_cache_hit(&self.label);
+            return Err(Error::UnknownKeyId);
+        }
+        match self.start_refresh(Cause::UnknownKid) {
+            Some((refresh, cause)) => {
+                refresh.await;
+                // A scheduled fetch this request joined may have read the set
+                // before this key was published: the kid still gets a fetch of
+                // its own, if the unknown-kid clock allows one.
+                if cause == Cause::Scheduled
+                    && self.keys.get(kid).is_none()
+                    && let Some((again, _)) = self.start_refresh(Cause::UnknownKid)
+                {
+                    again.await;
+                }
+            }
+            None => crate::metrics::cooldown_hit(&self.label),
         }
         if let Some(key) = self.keys.get(kid) {
             return Ok(key);
         }
-        if self.lock().loaded {
-            Err(Error::UnknownKeyId)
-        } else {
-            Err(Error::KeysUnavailable)
+        let error = self.not_found();
+        if error == Error::UnknownKeyId {
+            self.missing.insert(kid.to_owned(), ());
         }
+        Err(error)
+    }
+
+    /// Why a kid was not found: unknown to the set held, or no set at all.
+    fn not_found(&self) -> Error {
+        if self.lock().loaded {
+            Error::UnknownKeyId
+        } else {
+            Error::KeysUnavailable
+        }
+    }
+
+    /// The least time between two fetches while older keys serve: the
+    /// cooldown, doubled per failure in a row, at most eight times the cooldown.
+    fn retry_delay(&self, failures: u32) -> Duration {
+        self.config
+            .refresh_cooldown
+            .saturating_mul(1 << failures.min(3))
     }
 
     /// Starts a background refresh when the set has passed its maximum age; the
@@ -131,7 +206,7 @@ impl KeyCache {
                 "bearer-guard: key set past its maximum age, refreshing in the background"
             );
             // The fetch runs in its own task; not awaiting it does not cancel it.
-            drop(self.start_refresh());
+            drop(self.start_refresh(Cause::Scheduled));
         }
     }
 
@@ -141,8 +216,8 @@ impl KeyCache {
 
     /// Loads the key set now unless the cooldown forbids it; for warming up.
     pub(crate) async fn refresh(self: &Arc<Self>) -> bool {
-        match self.start_refresh() {
-            Some(refresh) => refresh.await,
+        match self.start_refresh(Cause::Scheduled) {
+            Some((refresh, _)) => refresh.await,
             None => self.lock().loaded,
         }
     }
@@ -152,49 +227,116 @@ impl KeyCache {
         self.lock().loaded
     }
 
-    /// Joins the fetch under way, or starts one if the cooldown has passed;
-    /// `None` when neither.
-    fn start_refresh(self: &Arc<Self>) -> Option<RefreshFuture> {
+    /// Joins the fetch under way, or starts one if its cause's cooldown has
+    /// passed; `None` when neither.
+    ///
+    /// Unknown `kid`s are limited by their own clock: a scheduled refresh (or
+    /// the warm-up) does not stop the first token signed with a key published
+    /// just after it from causing one fetch, which is what an issuer that
+    /// rotates and signs at once needs. Both clocks together bound the traffic:
+    /// at most one unknown-`kid` fetch per cooldown, plus one scheduled fetch
+    /// per time to live (never shorter than the cooldown).
+    fn start_refresh(self: &Arc<Self>, cause: Cause) -> Option<(RefreshFuture, Cause)> {
         let mut state = self.lock();
         if let Some(in_flight) = &state.in_flight {
             return Some(in_flight.clone());
         }
         let now = Instant::now();
-        if state
-            .last_started
-            .is_some_and(|t| now.duration_since(t) < self.config.refresh_cooldown)
-        {
+        // Back off only while older keys serve; with none loaded the service
+        // is down anyway, and one fetch per cooldown is cheap.
+        let delay = if state.loaded {
+            self.retry_delay(state.failures)
+        } else {
+            self.config.refresh_cooldown
+        };
+        let last = match cause {
+            Cause::UnknownKid => state.last_unknown_kid,
+            Cause::Scheduled => state.last_started,
+        };
+        // After a failure both causes wait for the backoff from the last attempt.
+        let last = if state.failures > 0 {
+            state.last_started
+        } else {
+            last
+        };
+        if last.is_some_and(|t| now.duration_since(t) < delay) {
             tracing::debug!("bearer-guard: key refresh skipped (cooldown)");
             return None;
         }
         state.last_started = Some(now);
+        if cause == Cause::UnknownKid {
+            state.last_unknown_kid = Some(now);
+        }
         let this = Arc::clone(self);
         let task = tokio::spawn(async move {
             let outcome = this.fetch_and_install().await;
             let mut state = this.lock();
             state.in_flight = None;
+            crate::metrics::fetch(&this.label, outcome.is_ok());
             match outcome {
-                Ok(jwks_uri) => {
-                    let due = this
-                        .elapsed_ms()
-                        .saturating_add(millis(this.config.max_age));
-                    this.refresh_due_ms.store(due, Ordering::Release);
+                Ok((jwks_uri, fresh_for)) => {
+                    let ttl = this.time_to_live(fresh_for);
+                    this.refresh_due_ms.store(
+                        this.elapsed_ms().saturating_add(millis(ttl)),
+                        Ordering::Release,
+                    );
                     state.loaded = true;
+                    state.failures = 0;
                     state.jwks_uri = Some(jwks_uri);
+                    this.missing.invalidate_all();
+                    let keys = this.keys.entry_count();
+                    crate::metrics::key_set_loaded(&this.label, keys);
+                    tracing::info!(
+                        source = %this.label,
+                        keys,
+                        next_refresh_secs = ttl.as_secs(),
+                        "bearer-guard: key set loaded"
+                    );
                     true
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "bearer-guard: key set refresh failed");
+                    state.failures = state.failures.saturating_add(1);
+                    let retry_in = if state.loaded {
+                        this.retry_delay(state.failures)
+                    } else {
+                        this.config.refresh_cooldown
+                    };
+                    this.refresh_due_ms.store(
+                        this.elapsed_ms().saturating_add(millis(retry_in)),
+                        Ordering::Release,
+                    );
+                    if state.loaded {
+                        crate::metrics::last_known_good(&this.label);
+                    }
+                    tracing::warn!(
+                        source = %this.label,
+                        %error,
+                        failures = state.failures,
+                        retry_in_secs = retry_in.as_secs(),
+                        last_known_good = state.loaded,
+                        "bearer-guard: key set refresh failed"
+                    );
                     false
                 }
             }
         });
         let shared = task.map(|joined| joined.unwrap_or(false)).boxed().shared();
-        state.in_flight = Some(shared.clone());
-        Some(shared)
+        state.in_flight = Some((shared.clone(), cause));
+        Some((shared, cause))
     }
 
-    async fn fetch_and_install(&self) -> Result<Url, FetchError> {
+    /// The server's freshness, clamped to `[cooldown, max_age]`; `max_age`
+    /// when it gave none.
+    fn time_to_live(&self, fresh_for: Option<Duration>) -> Duration {
+        fresh_for
+            .unwrap_or(self.config.max_age)
+            .max(self.config.refresh_cooldown)
+            .min(self.config.max_age)
+    }
+
+    /// Fetches and installs the key set; returns the JWKS URL used and the
+    /// server's freshness for it.
+    async fn fetch_and_install(&self) -> Result<(Url, Option<Duration>), FetchError> {
         let started = Instant::now();
         let known_uri = self.lock().jwks_uri.clone();
         let jwks_uri = match (&self.config.source, known_uri) {
@@ -204,22 +346,19 @@ impl KeyCache {
                 self.fetcher.discover(url, issuer).await?
             }
         };
-        let body = self.fetcher.get(&jwks_uri).await?;
-        let keys =
-            parse_set(&body, &self.config.algorithms, self.config.max_keys).map_err(|reason| {
-                FetchError::KeySet {
-                    url: jwks_uri.to_string(),
-                    reason,
-                }
+        let fetched = self.fetcher.get(&jwks_uri).await?;
+        let keys = parse_set(&fetched.body, &self.config.algorithms, self.config.max_keys)
+            .map_err(|reason| FetchError::KeySet {
+                url: jwks_uri.to_string(),
+                reason,
             })?;
         self.install(keys);
-        tracing::info!(
+        tracing::debug!(
             jwks_uri = %jwks_uri,
-            keys = self.keys.entry_count(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "bearer-guard: key set loaded"
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "bearer-guard: key set fetched"
         );
-        Ok(jwks_uri)
+        Ok((jwks_uri, fetched.fresh_for))
     }
 
     /// Replaces the cached keys with `keys`: keys gone from the set are removed

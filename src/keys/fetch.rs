@@ -113,7 +113,7 @@ impl Fetcher {
             issuer: String,
             jwks_uri: String,
         }
-        let body = self.get(url).await?;
+        let body = self.get(url).await?.body;
         let metadata: Metadata =
             serde_json::from_slice(&body).map_err(|_| FetchError::InvalidDiscovery {
                 url: url.to_string(),
@@ -134,8 +134,9 @@ impl Fetcher {
         Ok(jwks_uri)
     }
 
-    /// GETs `url` and returns its body, at most `max_body_bytes` long.
-    pub(crate) async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+    /// GETs `url` and returns its body, at most `max_body_bytes` long, with
+    /// how long the server says it stays fresh.
+    pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
         let transport = |source| FetchError::Transport {
             url: url.to_string(),
             source,
@@ -153,6 +154,7 @@ impl Fetcher {
                 status: response.status().as_u16(),
             });
         }
+        let fresh_for = freshness(response.headers());
         let too_large = || FetchError::TooLarge {
             url: url.to_string(),
             max: self.max_body_bytes,
@@ -170,8 +172,56 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok(Fetched { body, fresh_for })
     }
+}
+
+/// A fetched document.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub body: Vec<u8>,
+    /// From `Cache-Control: max-age` (RFC 9111 §5.2.2.1; `no-store` and
+    /// `no-cache` count as zero), else `Expires` minus `Date` (§5.3).
+    pub fresh_for: Option<Duration>,
+}
+
+fn freshness(headers: &http::HeaderMap) -> Option<Duration> {
+    let cache_control = headers
+        .get_all(http::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim);
+    let mut max_age = None;
+    for directive in cache_control {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+            return Some(Duration::ZERO);
+        }
+        if name.eq_ignore_ascii_case("max-age") {
+            max_age = value
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
+        }
+    }
+    if max_age.is_some() {
+        return max_age;
+    }
+    let date = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+    };
+    headers.get(http::header::EXPIRES)?;
+    // §5.3: an invalid Expires (such as "0") means already expired.
+    let Some(expires) = date(http::header::EXPIRES) else {
+        return Some(Duration::ZERO);
+    };
+    let now = date(http::header::DATE).unwrap_or_else(std::time::SystemTime::now);
+    Some(expires.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// `{issuer}/.well-known/openid-configuration`, any trailing `/` of the issuer removed
@@ -223,6 +273,42 @@ mod tests {
         assert!(ok("http://login.example.com/", true));
         assert!(!ok("ftp://login.example.com/", true));
         assert!(!ok("file:///etc/passwd", true));
+    }
+
+    #[test]
+    fn freshness_from_cache_control_or_expires() {
+        use http::header::{CACHE_CONTROL, DATE, EXPIRES};
+        let headers = |pairs: &[(http::header::HeaderName, &'static str)]| {
+            let mut h = http::HeaderMap::new();
+            for (name, value) in pairs {
+                h.append(name.clone(), http::HeaderValue::from_static(value));
+            }
+            h
+        };
+        assert_eq!(
+            freshness(&headers(&[(CACHE_CONTROL, "public, max-age=3600")])),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            freshness(&headers(&[(CACHE_CONTROL, "max-age=60, no-cache")])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(freshness(&headers(&[(CACHE_CONTROL, "max-age=abc")])), None);
+        assert_eq!(
+            freshness(&headers(&[
+                (DATE, "Sun, 06 Nov 1994 08:49:37 GMT"),
+                (EXPIRES, "Sun, 06 Nov 1994 09:49:37 GMT")
+            ])),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            freshness(&headers(&[
+                (DATE, "Sun, 06 Nov 1994 08:49:37 GMT"),
+                (EXPIRES, "0")
+            ])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(freshness(&headers(&[])), None);
     }
 
     #[test]

@@ -230,6 +230,12 @@ impl TestIssuer {
             .map_or(0, |(_, _, served)| *served)
     }
 
+    /// The JWKS document this issuer serves right now, for a test server of
+    /// your own (a fault-injecting proxy, say) to serve.
+    pub fn jwks_document(&self) -> String {
+        jwks_json(&self.shared)
+    }
+
     /// Makes the JWKS endpoint wait this long before answering (to hold many
     /// requests inside one fetch).
     pub fn set_jwks_delay(&self, delay: Duration) {
@@ -494,17 +500,21 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay as u64)).await;
     }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        jwks_json(&shared),
+    )
+}
+
+fn jwks_json(shared: &Shared) -> String {
     let keys: Vec<Value> = shared
         .keys()
         .published
         .iter()
         .map(|k| k.jwk.clone())
         .collect();
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({ "keys": keys }).to_string(),
-    )
+    json!({ "keys": keys }).to_string()
 }
 
 async fn extra_discovery(
