@@ -40,6 +40,7 @@
 //! - `aws-lc-rs` (default) or `rust-crypto`: the crypto backend of
 //!   `jsonwebtoken`. Exactly one must be enabled.
 //! - `testing`: `testing::TestIssuer`, a local issuer for tests.
+//! - `metrics`: counters and gauges through the `metrics` facade ([`metrics`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
