@@ -332,6 +332,73 @@ pub(crate) fn now_secs() -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
+/// Fuzz harness: any bytes as a claims set, checked with a claim map that reads
+/// nested roles too. Whatever passes satisfies every rule it was checked
+/// against, and its scope set round-trips through the `scope` string form.
+#[cfg(feature = "fuzzing")]
+#[allow(clippy::panic)]
+pub(crate) fn fuzz_claims(data: &[u8]) {
+    use crate::claim_map::{Form, Source};
+    const NOW: i64 = 1_700_000_000;
+    let mut map = ClaimMap::default();
+    map.roles
+        .push(Source::new(["realm_access", "roles"], Form::Array));
+    let rules = ClaimRules {
+        audiences: vec!["api://a".into()],
+        leeway_secs: 60,
+        map,
+        require_permissions: true,
+    };
+    let Ok(unverified) = Unverified::parse(data.to_vec()) else {
+        return;
+    };
+    let iss = unverified.issuer().map(str::to_owned);
+    let Ok(token) = unverified.validate(&rules, NOW) else {
+        return;
+    };
+    let registered = token.registered();
+    assert_eq!(
+        Ok(&registered.iss),
+        iss.as_ref(),
+        "iss changed between the checks"
+    );
+    assert!(
+        registered.aud.iter().any(|a| rules.audiences.contains(a)),
+        "foreign audience accepted"
+    );
+    assert!(
+        registered.exp.saturating_add(rules.leeway_secs) > NOW,
+        "expired token accepted"
+    );
+    assert!(
+        registered
+            .nbf
+            .is_none_or(|nbf| nbf <= NOW + rules.leeway_secs),
+        "future token accepted"
+    );
+    assert!(
+        !token.scopes().is_empty() || !token.roles().is_empty(),
+        "token granting nothing accepted"
+    );
+    for name in token.scopes().iter().chain(token.roles().iter()) {
+        assert!(!name.is_empty(), "empty permission name");
+    }
+    // Round trip: the scopes, written as one `scope` string, read back the same.
+    let joined: Vec<&str> = token.scopes().iter().collect();
+    if joined.iter().all(|s| !s.contains(' ')) {
+        let mut again = Map::new();
+        again.insert("scope".into(), Value::String(joined.join(" ")));
+        let reread = ClaimMap::default().read(&again).map(|g| g.scopes);
+        assert_eq!(
+            reread.as_ref(),
+            Ok(token.scopes()),
+            "scope set does not round-trip"
+        );
+    }
+    let value: Value = serde_json::from_str(token.claims_json()).unwrap_or(Value::Null);
+    assert!(value.is_object(), "claims JSON is not an object");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,6 +126,38 @@ impl KeyCache {
         })
     }
 
+    /// A cache holding `keys` that never fetches (a day-long cooldown that has
+    /// just started): for the whole-pipeline fuzz harness.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn preloaded(
+        keys: Vec<VerifyingKey>,
+        algorithms: Vec<Algorithm>,
+    ) -> Option<Arc<Self>> {
+        let day = Duration::from_secs(86_400);
+        let fetcher = Fetcher::new(day, day, 1, false).ok()?;
+        let source = KeySource::Jwks(Url::parse("http://127.0.0.1:9/never").ok()?);
+        let cache = KeyCache::new(
+            KeyCacheConfig {
+                source,
+                algorithms,
+                max_keys: 16,
+                refresh_cooldown: day,
+                max_age: day,
+            },
+            fetcher,
+        );
+        cache.install(keys);
+        {
+            let mut state = cache.lock();
+            let now = Instant::now();
+            state.loaded = true;
+            state.last_started = Some(now);
+            state.last_unknown_kid = Some(now);
+        }
+        cache.refresh_due_ms.store(u64::MAX, Ordering::Release);
+        Some(cache)
+    }
+
     /// The key for `kid`: from memory, else after one shared refresh if the
     /// cooldown allows one.
     ///
