@@ -168,9 +168,10 @@ impl KeyCache {
             self.refresh_if_stale();
             return Ok(key);
         }
-        // No key is ever stored under a longer kid: nothing to look for.
+        // No key is ever stored under a longer kid: nothing to look for, and
+        // the token, not the issuer, is at fault (401, never 503).
         if kid.len() > MAX_KID_BYTES {
-            return Err(self.not_found());
+            return Err(Error::UnknownKeyId);
         }
         if self.missing.contains_key(kid) {
             crate::metrics::unknown_kid_cache_hit(&self.label);
