@@ -54,9 +54,6 @@
 //! `flood_of_random_kids_*`) and `tests/fault_injection.rs`
 //! (`ten_thousand_random_kids_cause_at_most_one_fetch_per_cooldown`); they are
 //! not repeated here.
-//!
-//! A case marked `known_bug` records a library defect: it keeps the correct
-//! expected outcome, and the runner prints it and skips its assertion.
 
 mod common;
 
@@ -145,9 +142,6 @@ struct Case {
     warm: bool,
     request: fn(&Ctx) -> Req,
     expect: Expect,
-    /// A library defect this case reveals: the runner prints it and skips
-    /// the assertion, keeping the correct expectation above.
-    known_bug: Option<&'static str>,
 }
 
 fn case(
@@ -163,7 +157,6 @@ fn case(
         warm: false,
         request,
         expect,
-        known_bug: None,
     }
 }
 
@@ -175,11 +168,6 @@ impl Case {
 
     fn warm(mut self) -> Self {
         self.warm = true;
-        self
-    }
-
-    fn known_bug(mut self, note: &'static str) -> Self {
-        self.known_bug = Some(note);
         self
     }
 }
@@ -354,17 +342,7 @@ async fn run(section: &str, cases: Vec<Case>) {
         }
         let request = (case.request)(&ctx);
         let got = observe(&layer, request, &|| ctx.traffic()).await;
-        let verdict = mismatch(&case.expect, &got);
-        if let Some(bug) = case.known_bug {
-            println!(
-                "SKIPPED known_bug [{section}] {} ({}): {bug}; outcome now: {}",
-                case.name,
-                case.source,
-                verdict.unwrap_or_else(|| "as expected (remove the marker)".to_owned()),
-            );
-            continue;
-        }
-        if let Some(diff) = verdict {
+        if let Some(diff) = mismatch(&case.expect, &got) {
             failures.push(format!("{} ({}): {diff}", case.name, case.source));
         }
     }
@@ -3097,7 +3075,6 @@ struct LoadCase {
     /// allows) by the very key the entry describes.
     attack: fn(&LoadCtx) -> String,
     max_keys: Option<usize>,
-    known_bug: Option<&'static str>,
 }
 
 fn load(
@@ -3112,7 +3089,6 @@ fn load(
         document,
         attack,
         max_keys: None,
-        known_bug: None,
     }
 }
 
@@ -3406,13 +3382,6 @@ async fn load_time_key_defence() {
             mismatch(&invalid("unknown_kid", 0), &attack).map(|d| format!("unsafe entry: {d}")),
         ];
         let diff: Vec<String> = verdicts.into_iter().flatten().collect();
-        if let Some(bug) = case.known_bug {
-            println!(
-                "SKIPPED known_bug [load-time] {} ({}): {bug}; {diff:?}",
-                case.name, case.source
-            );
-            continue;
-        }
         if !diff.is_empty() {
             failures.push(format!(
                 "{} ({}): {}",
