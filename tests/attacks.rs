@@ -57,6 +57,8 @@
 
 mod common;
 
+use common::der::{der, der_uint, pem, rsa_public_der};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -652,22 +654,7 @@ impl Ctx {
         let e = URL_SAFE_NO_PAD
             .decode(jwk["e"].as_str().expect("e"))
             .expect("e");
-        let pkcs1 = der(0x30, &[der_uint(&n), der_uint(&e)].concat());
-        let algorithm = der(
-            0x30,
-            &[
-                der(
-                    0x06,
-                    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
-                ),
-                vec![0x05, 0x00],
-            ]
-            .concat(),
-        );
-        let spki = der(
-            0x30,
-            &[algorithm, der(0x03, &[&[0u8][..], &pkcs1].concat())].concat(),
-        );
+        let (pkcs1, spki) = rsa_public_der(&n, &e);
         RsaPublic {
             spki_pem: pem("PUBLIC KEY", &spki),
             pkcs1_pem: pem("RSA PUBLIC KEY", &pkcs1),
@@ -717,52 +704,6 @@ fn parts(token: &str) -> (String, String, String) {
 fn resign(token: &str, signature: &[u8]) -> String {
     let (h, p, _) = parts(token);
     format!("{h}.{p}.{}", b64(signature))
-}
-
-fn der_len(len: usize) -> Vec<u8> {
-    match len {
-        0..=0x7f => vec![u8::try_from(len).expect("fits")],
-        0x80..=0xff => vec![0x81, u8::try_from(len).expect("fits")],
-        _ => {
-            let [hi, lo] = u16::try_from(len).expect("small DER").to_be_bytes();
-            vec![0x82, hi, lo]
-        }
-    }
-}
-
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend(der_len(content.len()));
-    out.extend_from_slice(content);
-    out
-}
-
-/// A minimal DER INTEGER from big-endian unsigned magnitude bytes.
-fn der_uint(magnitude: &[u8]) -> Vec<u8> {
-    let start = magnitude
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(magnitude.len().saturating_sub(1));
-    let magnitude = &magnitude[start..];
-    let mut content = Vec::with_capacity(magnitude.len() + 1);
-    if magnitude.first().is_some_and(|b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(magnitude);
-    der(0x02, &content)
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).expect("ASCII"))
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
 }
 
 /// The order of the P-256 group (FIPS 186-4 D.1.2.3), big-endian.

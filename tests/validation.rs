@@ -10,13 +10,15 @@
 
 mod common;
 
+use common::der::{pem, rsa_public_der};
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::response::rejection_parts;
 use bearer_guard::testing::{KeyKind, TestIssuer, TokenBuilder};
 use bearer_guard::{Algorithm, BearerAuthLayer, Builder, Error, TypPolicy};
@@ -596,49 +598,6 @@ async fn alg_none_is_rejected_with_or_without_a_signature() {
     assert_eq!(issuer.jwks_requests(), 0);
 }
 
-/// DER length octets.
-fn der_len(len: usize) -> Vec<u8> {
-    match len {
-        0..=0x7f => vec![u8::try_from(len).expect("fits")],
-        0x80..=0xff => vec![0x81, u8::try_from(len).expect("fits")],
-        _ => {
-            let len = u16::try_from(len).expect("small DER");
-            let [hi, lo] = len.to_be_bytes();
-            vec![0x82, hi, lo]
-        }
-    }
-}
-
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    out.extend(der_len(content.len()));
-    out.extend_from_slice(content);
-    out
-}
-
-/// A DER INTEGER from big-endian unsigned magnitude bytes.
-fn der_uint(magnitude: &[u8]) -> Vec<u8> {
-    let mut content = Vec::with_capacity(magnitude.len() + 1);
-    if magnitude.first().is_some_and(|b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(magnitude);
-    der(0x02, &content)
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
-
 #[tokio::test]
 async fn hs256_signed_with_the_public_rsa_key_as_secret_is_rejected() {
     let issuer = start().await;
@@ -672,22 +631,7 @@ async fn hs256_signed_with_the_public_rsa_key_as_secret_is_rejected() {
         .expect("e is base64url");
 
     // Every usual serialization of the public key, as an HMAC secret.
-    let pkcs1 = der(0x30, &[der_uint(&n), der_uint(&e)].concat());
-    let rsa_encryption = der(
-        0x30,
-        &[
-            der(
-                0x06,
-                &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
-            ),
-            vec![0x05, 0x00],
-        ]
-        .concat(),
-    );
-    let spki = der(
-        0x30,
-        &[rsa_encryption, der(0x03, &[&[0u8][..], &pkcs1].concat())].concat(),
-    );
+    let (pkcs1, spki) = rsa_public_der(&n, &e);
     let secrets: Vec<Vec<u8>> = vec![
         pem("PUBLIC KEY", &spki).into_bytes(),
         pem("RSA PUBLIC KEY", &pkcs1).into_bytes(),

@@ -2,6 +2,8 @@
 //! protected by the layer, and one-shot requests against it.
 #![allow(dead_code)]
 
+pub mod der;
+
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
