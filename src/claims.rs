@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
 
 use crate::claim_map::{ClaimMap, Grants};
-use crate::error::Error;
+use crate::error::{Error, truncated};
 
 /// The registered claims of a validated token (RFC 7519 §4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,12 +131,8 @@ impl Authenticated {
     /// Deserializes the claims set into the caller's own type.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_str(&self.0.payload)
-            .map_err(|e| Error::ClaimsShape(bounded(&e.to_string())))
+            .map_err(|e| Error::ClaimsShape(truncated(&e.to_string(), 200)))
     }
-}
-
-fn bounded(text: &str) -> String {
-    text.chars().take(200).collect()
 }
 
 /// The claims set, parsed once before the signature is checked (only `iss`,

@@ -119,6 +119,12 @@ pub enum Error {
     },
 }
 
+/// At most `max_chars` of `text`: what an error keeps of attacker-controlled or
+/// remote text, so a crafted value cannot flood the log.
+pub(crate) fn truncated(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
 /// The RFC 6750 class of a rejection: what the client is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

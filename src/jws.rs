@@ -12,7 +12,7 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::error::Error;
+use crate::error::{Error, truncated};
 
 /// The asymmetric algorithms accepted when none are configured.
 pub const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
@@ -160,7 +160,7 @@ fn describe_alg(name: &str) -> Cow<'static, str> {
     ];
     match KNOWN.iter().find(|k| **k == name) {
         Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(format!("{:?}", name.chars().take(16).collect::<String>())),
+        None => Cow::Owned(format!("{:?}", truncated(name, 16))),
     }
 }
 

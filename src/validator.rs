@@ -11,7 +11,7 @@ use jsonwebtoken::Algorithm;
 
 use crate::claims::{Authenticated, ClaimRules, Unverified, now_secs};
 use crate::config::TypPolicy;
-use crate::error::Error;
+use crate::error::{Error, truncated};
 use crate::issuer::IssuerName;
 use crate::keys::cache::KeyCache;
 use crate::keys::jwk::VerifyingKey;
@@ -190,7 +190,7 @@ fn verify_signature(
 fn describe_typ(typ: Option<&str>) -> std::borrow::Cow<'static, str> {
     match typ {
         None => "absent".into(),
-        Some(t) => format!("{:?}", t.chars().take(32).collect::<String>()).into(),
+        Some(t) => format!("{:?}", truncated(t, 32)).into(),
     }
 }
 

@@ -14,6 +14,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
+use crate::error::truncated;
+
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -122,14 +124,14 @@ impl Fetcher {
         if metadata.issuer != issuer {
             return Err(FetchError::IssuerMismatch {
                 expected: issuer.to_owned(),
-                found: metadata.issuer.chars().take(200).collect(),
+                found: truncated(&metadata.issuer, 200),
             });
         }
         let jwks_uri = Url::parse(&metadata.jwks_uri)
             .ok()
             .filter(|u| url_is_acceptable(u, self.allow_insecure_http))
             .ok_or_else(|| FetchError::InsecureUrl {
-                url: metadata.jwks_uri.chars().take(200).collect(),
+                url: truncated(&metadata.jwks_uri, 200),
             })?;
         Ok(jwks_uri)
     }

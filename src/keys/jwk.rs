@@ -9,6 +9,8 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
+use crate::error::truncated;
+
 /// The smallest RSA modulus accepted (RFC 7518 §3.3: 2048 bits or larger).
 pub const MIN_RSA_BITS: usize = 2048;
 /// The largest RSA modulus accepted: larger keys only make verification slow.
@@ -68,8 +70,8 @@ pub enum KeyRejected {
 
 /// Binds one JWK (as JSON) to a verifying key.
 pub fn bind(value: &serde_json::Value, allowed: &[Algorithm]) -> Result<VerifyingKey, KeyRejected> {
-    let jwk =
-        Jwk::deserialize(value).map_err(|e| KeyRejected::Unparsable(bounded(&e.to_string())))?;
+    let jwk = Jwk::deserialize(value)
+        .map_err(|e| KeyRejected::Unparsable(truncated(&e.to_string(), 120)))?;
     let kid = match &jwk.common.key_id {
         Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_BYTES => kid.clone(),
         _ => return Err(KeyRejected::MissingKid),
@@ -249,10 +251,6 @@ fn decode(b64: &str, what: &'static str) -> Result<Vec<u8>, KeyRejected> {
     URL_SAFE_NO_PAD
         .decode(b64)
         .map_err(|_| KeyRejected::InvalidParameters(what))
-}
-
-fn bounded(text: &str) -> String {
-    text.chars().take(120).collect()
 }
 
 /// Fuzz harness: any bytes as a JWKS document. Whatever survives is bounded,
