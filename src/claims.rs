@@ -253,20 +253,11 @@ impl Unverified {
             return Err(Error::AudienceMismatch);
         }
 
-        // RFC 7519 §4.1.4: reject on or after exp (plus leeway); required here.
         let exp = self
             .numeric_date("exp")?
             .ok_or(Error::MissingClaim("exp"))?;
-        if now >= exp.saturating_add(rules.leeway_secs) {
-            return Err(Error::Expired);
-        }
-        // RFC 7519 §4.1.5: reject before nbf (minus leeway), when present.
         let nbf = self.numeric_date("nbf")?;
-        if let Some(nbf) = nbf
-            && now.saturating_add(rules.leeway_secs) < nbf
-        {
-            return Err(Error::NotYetValid);
-        }
+        check_time(exp, nbf, rules.leeway_secs, now)?;
         let iat = self.numeric_date("iat")?;
         let sub = self.string("sub")?.map(str::to_owned);
         let jti = self.string("jti")?.map(str::to_owned);
@@ -318,6 +309,26 @@ fn number_to_secs(n: &Number) -> Option<i64> {
     } else {
         None
     }
+}
+
+/// The time-dependent checks, run on every request, cached token or not.
+pub(crate) fn check_time(
+    exp: i64,
+    nbf: Option<i64>,
+    leeway_secs: i64,
+    now: i64,
+) -> Result<(), Error> {
+    // RFC 7519 §4.1.4: reject on or after exp (plus leeway); required here.
+    if now >= exp.saturating_add(leeway_secs) {
+        return Err(Error::Expired);
+    }
+    // RFC 7519 §4.1.5: reject before nbf (minus leeway), when present.
+    if let Some(nbf) = nbf
+        && now.saturating_add(leeway_secs) < nbf
+    {
+        return Err(Error::NotYetValid);
+    }
+    Ok(())
 }
 
 /// Seconds since the epoch, now.

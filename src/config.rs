@@ -13,6 +13,7 @@ use crate::jws::DEFAULT_ALGORITHMS;
 use crate::keys::cache::{KeyCache, KeyCacheConfig, KeySource};
 use crate::keys::fetch::{Fetcher, discovery_url, url_is_acceptable};
 use crate::layer::BearerAuthLayer;
+use crate::token_cache::TokenCache;
 use crate::validator::{IssuerKeys, TrustedIssuer, Validator};
 
 /// Which JOSE `typ` header values are accepted (RFC 8725 §3.11: explicit typing
@@ -81,6 +82,8 @@ pub struct Builder {
     max_jwks_bytes: usize,
     max_keys: usize,
     allow_insecure_http: bool,
+    token_cache_bytes: u64,
+    token_cache_max_age: Duration,
     trusted: Vec<Issuer>,
 }
 
@@ -101,6 +104,8 @@ impl Default for Builder {
             max_jwks_bytes: 256 * 1024,
             max_keys: 64,
             allow_insecure_http: false,
+            token_cache_bytes: 16 * 1024 * 1024,
+            token_cache_max_age: Duration::from_secs(300),
             trusted: Vec::new(),
         }
     }
@@ -211,6 +216,25 @@ impl Builder {
         self
     }
 
+    /// The memory for the verified-token cache, in bytes. A token seen before
+    /// then costs a hash and a lookup instead of a signature check; `exp`,
+    /// `nbf` and the route's requirements are still checked on every request,
+    /// and a token is dropped from the cache once the key that verified it
+    /// leaves the issuer's key set. An entry is weighed as twice its claims
+    /// text plus a fixed overhead (see `BENCHMARKS.md` for the measured cost
+    /// per entry). `0` turns the cache off. Default: 16 MiB.
+    pub fn token_cache_bytes(mut self, bytes: u64) -> Self {
+        self.token_cache_bytes = bytes;
+        self
+    }
+
+    /// The longest a verified token stays cached; never past its `exp`.
+    /// [`Duration::ZERO`] turns the cache off. Default: 5 minutes.
+    pub fn token_cache_max_age(mut self, age: Duration) -> Self {
+        self.token_cache_max_age = age;
+        self
+    }
+
     /// Trusts one more issuer, with its own audiences, token type, claim
     /// mapping, key cache and cooldown (see [`Issuer`] and its provider
     /// presets). A token's unverified `iss` (and `tid`) chooses the issuer
@@ -291,7 +315,8 @@ impl Builder {
             .into_iter()
             .map(|issuer| compile(issuer, &settings))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Validator::new(trusted, self.max_token_bytes))
+        let tokens = TokenCache::new(self.token_cache_bytes, self.token_cache_max_age);
+        Ok(Validator::new(trusted, self.max_token_bytes, tokens))
     }
 }
 

@@ -84,6 +84,7 @@ pub mod response;
 mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod token_cache;
 mod validator;
 
 #[cfg(feature = "axum")]

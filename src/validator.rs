@@ -15,6 +15,7 @@ use crate::error::{Error, truncated};
 use crate::issuer::IssuerName;
 use crate::keys::cache::KeyCache;
 use crate::keys::jwk::VerifyingKey;
+use crate::token_cache::TokenCache;
 use crate::{extract, jws};
 
 /// Validates bearer tokens for the trusted issuers. Cheap to clone (one `Arc`);
@@ -34,6 +35,8 @@ struct Inner {
     /// is known.
     algorithms: Vec<Algorithm>,
     max_token_bytes: usize,
+    /// Tokens verified before; `None` when caching is off.
+    tokens: Option<TokenCache>,
 }
 
 /// One trusted issuer, compiled from an [`Issuer`](crate::Issuer) at build time.
@@ -91,7 +94,11 @@ impl TrustedIssuer {
 }
 
 impl Validator {
-    pub(crate) fn new(issuers: Vec<TrustedIssuer>, max_token_bytes: usize) -> Self {
+    pub(crate) fn new(
+        issuers: Vec<TrustedIssuer>,
+        max_token_bytes: usize,
+        tokens: Option<TokenCache>,
+    ) -> Self {
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
             if !algorithms.contains(alg) {
@@ -103,6 +110,7 @@ impl Validator {
                 issuers,
                 algorithms,
                 max_token_bytes,
+                tokens,
             }),
         }
     }
@@ -122,6 +130,17 @@ impl Validator {
                 max: inner.max_token_bytes,
             });
         }
+        let now = now_secs();
+        let digest = match &inner.tokens {
+            Some(tokens) => {
+                let digest = TokenCache::digest(token);
+                if let Some(verdict) = tokens.get(&digest, now) {
+                    return verdict;
+                }
+                Some((tokens, digest))
+            }
+            None => None,
+        };
         let jws = jws::parse(token, &inner.algorithms)?;
         let claims = Unverified::parse(jws.payload)?;
         // Choose the issuer from the unverified iss (and tid) before any key
@@ -140,11 +159,24 @@ impl Validator {
         if !issuer.typ.accepts(jws.typ.as_deref()) {
             return Err(Error::WrongType(describe_typ(jws.typ.as_deref())));
         }
-        let cache = issuer.key_cache(&claims)?;
+        let keys = issuer.key_cache(&claims)?;
         let kid = jws.kid.as_deref().ok_or(Error::MissingKeyId)?;
-        let key = cache.key(kid).await?;
+        let key = keys.key(kid).await?;
         verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
-        claims.validate(&issuer.rules, now_secs())
+        // The key lookup may have waited for a fetch: read the clock again.
+        let now = now_secs();
+        let authenticated = claims.validate(&issuer.rules, now)?;
+        if let Some((tokens, digest)) = digest {
+            tokens.insert(
+                digest,
+                &authenticated,
+                key,
+                keys,
+                issuer.rules.leeway_secs,
+                now,
+            );
+        }
+        Ok(authenticated)
     }
 
     /// Fetches every key set now (discovery included), so the first request
@@ -241,7 +273,7 @@ pub(crate) fn fuzz_pipeline(data: &[u8]) -> bool {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .build()
                 .expect("runtime"),
-            validator: Validator::new(vec![issuer], 16 * 1024),
+            validator: Validator::new(vec![issuer], 16 * 1024, None),
             keys: copies,
         }
     });

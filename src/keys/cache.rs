@@ -223,7 +223,11 @@ impl KeyCache {
     /// keys held keep serving meanwhile, and stay if the refresh fails. Only the
     /// request that wins the compare-and-swap starts it, then at most once per
     /// cooldown until a refresh succeeds.
-    fn refresh_if_stale(self: &Arc<Self>) {
+    ///
+    /// The verified-token cache calls it on every hit too, so a key set whose
+    /// keys are only ever used through cached tokens still notices a withdrawn
+    /// key.
+    pub(crate) fn refresh_if_stale(self: &Arc<Self>) {
         let now = self.elapsed_ms();
         let due = self.refresh_due_ms.load(Ordering::Acquire);
         if now < due {
@@ -394,20 +398,28 @@ impl KeyCache {
         Ok((jwks_uri, fetched.fresh_for))
     }
 
-    /// Replaces the cached keys with `keys`: keys gone from the set are removed
-    /// first (a removed key stops verifying at once), then the set is inserted.
+    /// Replaces the cached keys with `keys`: keys gone from the set are retired
+    /// and removed first (a removed key stops verifying at once, and tokens it
+    /// verified leave the verified-token cache), then new or changed keys are
+    /// inserted. A key published unchanged keeps its entry, so tokens it
+    /// verified stay cached across refreshes.
     fn install(&self, keys: Vec<VerifyingKey>) {
-        let stale: Vec<Arc<String>> = self
-            .keys
-            .iter()
-            .map(|(kid, _)| kid)
-            .filter(|kid| !keys.iter().any(|k| k.kid == **kid))
-            .collect();
-        for kid in stale {
-            self.keys.invalidate(kid.as_str());
+        for (kid, held) in self.keys.iter() {
+            if !keys.iter().any(|k| k.kid == *kid) {
+                held.retire();
+                self.keys.invalidate(kid.as_str());
+            }
         }
         for key in keys {
-            self.keys.insert(key.kid.clone(), Arc::new(key));
+            match self.keys.get(&key.kid) {
+                Some(held) if held.same_as(&key) => {}
+                held => {
+                    if let Some(held) = held {
+                        held.retire();
+                    }
+                    self.keys.insert(key.kid.clone(), Arc::new(key));
+                }
+            }
         }
         self.keys.run_pending_tasks();
     }

@@ -1,6 +1,8 @@
 //! One JWK becomes one verifying key bound to exactly one algorithm
 //! (RFC 7517 §4, RFC 8725 §3.1), or a precise reason why it cannot.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{
@@ -27,6 +29,35 @@ pub struct VerifyingKey {
     pub alg: Algorithm,
     /// The key material, parsed once when the set is loaded.
     pub key: DecodingKey,
+    /// Set once the key has left its issuer's key set: tokens it verified
+    /// earlier are no longer served from the verified-token cache.
+    retired: AtomicBool,
+}
+
+impl VerifyingKey {
+    /// Whether the key has left its issuer's key set.
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// Marks the key as gone from its key set (it never comes back: a key
+    /// published again is a new `VerifyingKey`).
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+
+    /// Whether `other` is the same key: same `kid`, algorithm and material.
+    pub(crate) fn same_as(&self, other: &VerifyingKey) -> bool {
+        use jsonwebtoken::DecodingKeyKind::{RsaModulusExponent, SecretOrDer};
+        let material = match (self.key.kind(), other.key.kind()) {
+            (SecretOrDer(a), SecretOrDer(b)) => a == b,
+            (RsaModulusExponent { n: n1, e: e1 }, RsaModulusExponent { n: n2, e: e2 }) => {
+                n1 == n2 && e1 == e2
+            }
+            _ => false,
+        };
+        material && self.kid == other.kid && self.alg == other.alg
+    }
 }
 
 /// Why a JWK was dropped from its set.
@@ -99,7 +130,12 @@ pub fn bind(value: &serde_json::Value, allowed: &[Algorithm]) -> Result<Verifyin
     }
     let key =
         DecodingKey::from_jwk(&jwk).map_err(|_| KeyRejected::InvalidParameters("key material"))?;
-    Ok(VerifyingKey { kid, alg, key })
+    Ok(VerifyingKey {
+        kid,
+        alg,
+        key,
+        retired: AtomicBool::new(false),
+    })
 }
 
 /// The key's one algorithm: its `alg` when present (checked against `kty`/`crv`),
