@@ -4,6 +4,7 @@
 //! | name | kind | labels |
 //! |---|---|---|
 //! | `bearer_guard_requests_accepted_total` | counter | |
+//! | `bearer_guard_token_cache_hits_total` | counter | |
 //! | `bearer_guard_requests_rejected_total` | counter | `reason` (the [`Error::code`](crate::Error::code)) |
 //! | `bearer_guard_key_fetches_total` | counter | `source`, `outcome` (`ok`, `error`) |
 //! | `bearer_guard_key_refresh_cooldown_hits_total` | counter | `source` |
@@ -19,6 +20,9 @@
 mod imp {
     pub(crate) fn accepted() {
         ::metrics::counter!("bearer_guard_requests_accepted_total").increment(1);
+    }
+    pub(crate) fn token_cache_hit() {
+        ::metrics::counter!("bearer_guard_token_cache_hits_total").increment(1);
     }
     pub(crate) fn rejected(reason: &'static str) {
         ::metrics::counter!("bearer_guard_requests_rejected_total", "reason" => reason)
@@ -56,6 +60,8 @@ mod imp {
 mod imp {
     #[inline]
     pub(crate) fn accepted() {}
+    #[inline]
+    pub(crate) fn token_cache_hit() {}
     #[inline]
     pub(crate) fn rejected(_reason: &'static str) {}
     #[inline]

@@ -14,7 +14,7 @@
 //! and the cache is bounded by an estimate of the bytes its entries hold.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::claims::{Authenticated, check_time};
 use crate::error::Error;
@@ -98,6 +98,7 @@ impl TokenCache {
             return None;
         }
         entry.keys.refresh_if_stale();
+        crate::metrics::token_cache_hit();
         let registered = entry.authenticated.registered();
         Some(
             check_time(registered.exp, registered.nbf, entry.leeway_secs, now)
@@ -105,9 +106,9 @@ impl TokenCache {
         )
     }
 
-    /// Remembers a token that passed every check at time `now`, verified by
-    /// `key` from `keys`; a token whose `exp` has passed (it was accepted
-    /// within the leeway) is not cached.
+    /// Remembers a token that passed every check, verified by `key` from
+    /// `keys`; a token whose `exp` has passed (it was accepted within the
+    /// leeway) is not cached.
     pub(crate) fn insert(
         &self,
         digest: Digest,
@@ -115,16 +116,19 @@ impl TokenCache {
         key: Arc<VerifyingKey>,
         keys: &Arc<KeyCache>,
         leeway_secs: i64,
-        now: i64,
     ) {
-        let until_exp = authenticated.registered().exp.saturating_sub(now);
-        let Ok(until_exp) = u64::try_from(until_exp) else {
+        // Until the exact second `exp` names, not `exp - now` whole seconds
+        // (which would overshoot by the fraction of the current second).
+        let Ok(exp) = u64::try_from(authenticated.registered().exp) else {
             return;
         };
-        if until_exp == 0 {
+        let until_exp = (UNIX_EPOCH + Duration::from_secs(exp))
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        if until_exp.is_zero() {
             return;
         }
-        let lifetime = Duration::from_secs(until_exp).min(self.max_age);
+        let lifetime = until_exp.min(self.max_age);
         let text = u32::try_from(authenticated.claims_json().len()).unwrap_or(u32::MAX);
         self.entries.insert(
             digest,
@@ -137,5 +141,67 @@ impl TokenCache {
                 weight: text.saturating_mul(2).saturating_add(ENTRY_OVERHEAD_BYTES),
             },
         );
+    }
+}
+
+#[cfg(all(test, feature = "fuzzing"))]
+mod tests {
+    use jsonwebtoken::Algorithm;
+
+    use super::*;
+    use crate::claim_map::ClaimMap;
+    use crate::claims::{ClaimRules, Unverified, now_secs};
+
+    fn fixture(claims: &str) -> (TokenCache, Digest, Arc<KeyCache>) {
+        let jwks = format!(
+            r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k","x":"{}"}}]}}"#,
+            "A".repeat(43)
+        );
+        let keys = crate::keys::jwk::parse_set(jwks.as_bytes(), &[Algorithm::EdDSA], 4)
+            .expect("valid set");
+        let keys = KeyCache::preloaded(keys, vec![Algorithm::EdDSA]).expect("cache");
+        let key = keys.key_now("k").expect("held");
+        let rules = ClaimRules {
+            audiences: vec!["api".into()],
+            leeway_secs: 10,
+            map: ClaimMap::default(),
+            require_permissions: false,
+        };
+        let authenticated = Unverified::parse(claims.as_bytes().to_vec())
+            .and_then(|c| c.validate(&rules, now_secs()))
+            .expect("valid claims");
+        let cache = TokenCache::new(1 << 20, Duration::from_secs(60)).expect("on");
+        let digest = TokenCache::digest(claims);
+        cache.insert(digest, &authenticated, key, &keys, rules.leeway_secs);
+        (cache, digest, keys)
+    }
+
+    /// A hit checks `exp` and `nbf` against the clock it is given, with the
+    /// leeway, exactly as `claims::validate` does cold.
+    #[test]
+    fn a_hit_checks_exp_and_nbf_with_the_leeway() {
+        let now = now_secs();
+        let (exp, nbf) = (now + 100, now - 5);
+        let claims = format!(r#"{{"iss":"i","aud":"api","exp":{exp},"nbf":{nbf}}}"#);
+        let (cache, digest, _keys) = fixture(&claims);
+        let at = |t: i64| cache.get(&digest, t).map(|r| r.map(|a| a.registered().exp));
+        assert_eq!(at(now), Some(Ok(exp)));
+        assert_eq!(at(exp + 9), Some(Ok(exp)), "inside the leeway");
+        assert_eq!(at(exp + 10), Some(Err(Error::Expired)));
+        assert_eq!(at(nbf - 10), Some(Ok(exp)), "inside the leeway");
+        assert_eq!(at(nbf - 11), Some(Err(Error::NotYetValid)));
+        assert_eq!(cache.get(&[0; 32], now).map(|r| r.is_ok()), None, "a miss");
+    }
+
+    /// Once its key is retired, an entry is gone: the token goes cold.
+    #[test]
+    fn an_entry_whose_key_is_retired_is_a_miss() {
+        let now = now_secs();
+        let claims = format!(r#"{{"iss":"i","aud":"api","exp":{}}}"#, now + 100);
+        let (cache, digest, keys) = fixture(&claims);
+        assert!(matches!(cache.get(&digest, now), Some(Ok(_))));
+        keys.key_now("k").expect("held").retire();
+        assert!(cache.get(&digest, now).is_none());
+        assert!(cache.get(&digest, now).is_none(), "and stays gone");
     }
 }

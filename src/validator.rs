@@ -167,14 +167,7 @@ impl Validator {
         let now = now_secs();
         let authenticated = claims.validate(&issuer.rules, now)?;
         if let Some((tokens, digest)) = digest {
-            tokens.insert(
-                digest,
-                &authenticated,
-                key,
-                keys,
-                issuer.rules.leeway_secs,
-                now,
-            );
+            tokens.insert(digest, &authenticated, key, keys, issuer.rules.leeway_secs);
         }
         Ok(authenticated)
     }

@@ -59,8 +59,11 @@ fn layer_for(issuer: &TestIssuer, server: &FaultServer, timing: Timing) -> Beare
         .expect("valid configuration")
 }
 
+/// The verified-token cache is off: these tests are about the key cache, so
+/// every request (the same known token too) must go through it.
 fn builder_for(issuer: &TestIssuer, server: &FaultServer, timing: Timing) -> bearer_guard::Builder {
     BearerAuthLayer::builder()
+        .token_cache_bytes(0)
         .issuer(issuer.issuer())
         .audience(TestIssuer::AUDIENCE)
         .typ(TypPolicy::AccessTokenOrJwt)

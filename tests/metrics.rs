@@ -103,6 +103,7 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
     let source = server.url();
 
     let accepted = "bearer_guard_requests_accepted_total{}".to_owned();
+    let cache_hits = "bearer_guard_token_cache_hits_total{}".to_owned();
     let rejected =
         |reason: &str| format!("bearer_guard_requests_rejected_total{{reason={reason}}}");
     let fetches = |outcome: &str| {
@@ -139,6 +140,16 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
     let known = issuer.token().sign();
     let ok = get_with(&app, "/me", &known).await;
     assert_eq!((ok.status, ok.www_authenticate), (StatusCode::OK, None));
+    recorded.read();
+    assert_eq!(recorded.counter(&cache_hits), 0);
+    // The same token again: answered from the verified-token cache.
+    let again = get_with(&app, "/me", &known).await;
+    assert_eq!(
+        (again.status, again.www_authenticate),
+        (StatusCode::OK, None)
+    );
+    recorded.read();
+    assert_eq!(recorded.counter(&cache_hits), 1);
     let none = send(&app, "GET", "/me", None).await;
     assert_eq!(
         (none.status, none.www_authenticate.as_deref()),
@@ -163,7 +174,7 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
     }
     assert_eq!(server.requests(), 2);
     recorded.read();
-    assert_eq!(recorded.counter(&accepted), 1);
+    assert_eq!(recorded.counter(&accepted), 2);
     assert_eq!(recorded.counter(&rejected("missing_token")), 1);
     assert_eq!(recorded.counter(&rejected("unknown_kid")), 3);
     assert_eq!(recorded.counter(&fetches("ok")), 2);
@@ -176,6 +187,7 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
     // refused, the known key still passes, and the last known good is in use.
     server.set(Mode::ServerError);
     tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    let old_kid = issuer.current_kid();
     let new_kid = issuer.rotate();
     let new = issuer.token().signed_by(&new_kid).sign();
     set_sentinel(42.0);
@@ -184,14 +196,20 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
         (refused.status, refused.www_authenticate.as_deref()),
         (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN))
     );
-    let ok = get_with(&app, "/me", &known).await;
+    // A token never seen before, so the key cache, not the token cache, answers.
+    let fresh = issuer
+        .token()
+        .signed_by(&old_kid)
+        .claim("jti", "fresh")
+        .sign();
+    let ok = get_with(&app, "/me", &fresh).await;
     assert_eq!((ok.status, ok.www_authenticate), (StatusCode::OK, None));
     assert_eq!(server.faulted(), 1);
     recorded.read();
     assert_eq!(recorded.gauge(&last_known_good), Some(1.0));
     assert_eq!(recorded.counter(&fetches("error")), 1);
     assert_eq!(recorded.counter(&fetches("ok")), 2);
-    assert_eq!(recorded.counter(&accepted), 2);
+    assert_eq!(recorded.counter(&accepted), 3);
     assert_eq!(recorded.counter(&rejected("unknown_kid")), 4);
 
     // Recovery: past the backoff (2 cooldowns after one failure) and the
@@ -207,7 +225,8 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
     assert_eq!(recorded.gauge(&keys), Some(2.0));
     assert_eq!(recorded.counter(&fetches("ok")), 3);
     assert_eq!(recorded.counter(&fetches("error")), 1);
-    assert_eq!(recorded.counter(&accepted), 3);
+    assert_eq!(recorded.counter(&accepted), 4);
+    assert_eq!(recorded.counter(&cache_hits), 1);
     assert_eq!(recorded.counter(&rejected("unknown_kid")), 4);
     assert_eq!(recorded.counter(&rejected("missing_token")), 1);
     assert_eq!(recorded.counter(&memory_hits), 1);

@@ -158,6 +158,12 @@ impl KeyCache {
         Some(cache)
     }
 
+    /// The key held for `kid`, without any refresh: for unit tests.
+    #[cfg(all(test, feature = "fuzzing"))]
+    pub(crate) fn key_now(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
+        self.keys.get(kid)
+    }
+
     /// The key for `kid`: from memory, else after one shared refresh if the
     /// cooldown allows one.
     ///
@@ -435,4 +441,44 @@ impl KeyCache {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(all(test, feature = "fuzzing"))]
+mod tests {
+    use super::*;
+
+    /// An Ed25519 JWK whose `x` is 43 copies of `fill` (one of `AEIQ…`, whose
+    /// low bits are zero, so the 32 bytes decode strictly).
+    fn ed_key(kid: &str, fill: char) -> String {
+        let x: String = std::iter::repeat_n(fill, 43).collect();
+        format!(r#"{{"kty":"OKP","crv":"Ed25519","kid":"{kid}","x":"{x}"}}"#)
+    }
+
+    fn set(keys: &[String]) -> Vec<VerifyingKey> {
+        let json = format!(r#"{{"keys":[{}]}}"#, keys.join(","));
+        parse_set(json.as_bytes(), &[Algorithm::EdDSA], 16).expect("valid set")
+    }
+
+    /// Installing a set retires exactly the keys that left it or changed:
+    /// what the verified-token cache relies on to drop tokens they verified.
+    #[test]
+    fn install_retires_removed_and_changed_keys_and_keeps_unchanged_ones() {
+        let cache = KeyCache::preloaded(
+            set(&[ed_key("a", 'A'), ed_key("b", 'E'), ed_key("c", 'I')]),
+            vec![Algorithm::EdDSA],
+        )
+        .expect("cache");
+        let held = |kid: &str| cache.keys.get(kid).expect("held");
+        let (a, b, c) = (held("a"), held("b"), held("c"));
+
+        // a unchanged, b with new material under the same kid, c withdrawn.
+        cache.install(set(&[ed_key("a", 'A'), ed_key("b", 'Q')]));
+        assert!(!a.is_retired());
+        assert!(Arc::ptr_eq(&a, &held("a")), "unchanged key keeps its entry");
+        assert!(b.is_retired(), "changed material");
+        assert!(!held("b").is_retired());
+        assert!(!Arc::ptr_eq(&b, &held("b")));
+        assert!(c.is_retired(), "withdrawn");
+        assert!(cache.keys.get("c").is_none());
+    }
 }

@@ -1,0 +1,257 @@
+//! The verified-token cache gives the same verdict as the full pipeline, for
+//! the same token at the same moment, across expiry, key withdrawal, its own
+//! maximum age and per-route requirements.
+//!
+//! Each scenario runs two validators side by side against one issuer: one with
+//! the cache off (every check runs cold) and one with it on. Whether an answer
+//! came from the cache is observed, not assumed: a hit hands out the very value
+//! stored the first time, so its claims text sits at the same address, while a
+//! cold validation parses the token into a fresh value.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bearer_guard::testing::TestIssuer;
+use bearer_guard::{Authenticated, BearerAuthLayer, Builder, Error, TypPolicy, Validator};
+use common::{INVALID_TOKEN, app, get_with, insufficient, send};
+use http::StatusCode;
+
+fn builder(issuer: &TestIssuer) -> Builder {
+    BearerAuthLayer::builder()
+        .issuer(issuer.issuer())
+        .audience(TestIssuer::AUDIENCE)
+        .typ(TypPolicy::AccessTokenOrJwt)
+}
+
+/// A validator with the cache off and one with it on, from the same settings.
+fn pair(settings: impl Fn(Builder) -> Builder, issuer: &TestIssuer) -> (Validator, Validator) {
+    let cold = settings(builder(issuer))
+        .token_cache_bytes(0)
+        .build_validator()
+        .expect("valid configuration");
+    let cached = settings(builder(issuer))
+        .build_validator()
+        .expect("valid configuration");
+    (cold, cached)
+}
+
+/// Whether `later` is the value `first` handed out (a cache hit), not a new
+/// parse of the same token.
+fn same_value(first: &Authenticated, later: &Authenticated) -> bool {
+    std::ptr::eq(first.claims_json(), later.claims_json())
+}
+
+/// The verdict in comparable form: the claims text, or the precise error.
+fn verdict(result: &Result<Authenticated, Error>) -> Result<&str, &Error> {
+    result.as_ref().map(Authenticated::claims_json)
+}
+
+/// Validates `token` with both and asserts the same verdict; returns both.
+async fn both(
+    cold: &Validator,
+    cached: &Validator,
+    token: &str,
+    what: &str,
+) -> (Result<Authenticated, Error>, Result<Authenticated, Error>) {
+    let a = cold.validate(token).await;
+    let b = cached.validate(token).await;
+    assert_eq!(verdict(&a), verdict(&b), "{what}: cold vs cached");
+    (a, b)
+}
+
+async fn sleep_until_epoch(secs: i64) {
+    while now() < secs {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn now() -> i64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    i64::try_from(secs).expect("seconds fit")
+}
+
+#[tokio::test]
+async fn a_repeated_token_is_a_hit_only_when_the_cache_is_on() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let (cold, cached) = pair(|b| b, &issuer);
+    let token = issuer.token().scope("notes.read").sign();
+    let (c1, h1) = both(&cold, &cached, &token, "first").await;
+    let (c2, h2) = both(&cold, &cached, &token, "second").await;
+    let (c1, c2, h1, h2) = (
+        c1.expect("valid"),
+        c2.expect("valid"),
+        h1.expect("valid"),
+        h2.expect("valid"),
+    );
+    assert!(same_value(&h1, &h2), "the second validation is a hit");
+    assert!(
+        !same_value(&c1, &c2),
+        "without the cache, every validation parses"
+    );
+    assert!(!same_value(&h1, &c1));
+
+    // Zero bytes or zero age: no cache.
+    for off in [
+        builder(&issuer).token_cache_bytes(0),
+        builder(&issuer).token_cache_max_age(Duration::ZERO),
+    ] {
+        let validator = off.build_validator().expect("valid configuration");
+        let a = validator.validate(&token).await.expect("valid");
+        let b = validator.validate(&token).await.expect("valid");
+        assert!(!same_value(&a, &b), "cache off");
+    }
+    assert_eq!(issuer.jwks_requests(), 4, "one key fetch per validator");
+}
+
+#[tokio::test]
+async fn expiry_gives_the_same_verdict_cold_and_cached_at_every_step() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let leeway: i64 = 2;
+    let (cold, cached) = pair(
+        |b| b.leeway(Duration::from_secs(leeway.unsigned_abs())),
+        &issuer,
+    );
+    let exp = now() + 2;
+    let token = issuer.token().scope("notes.read").claim("exp", exp).sign();
+
+    // Before exp: valid, and the second look is a hit.
+    let (_, first) = both(&cold, &cached, &token, "before exp").await;
+    let first = first.expect("valid before exp");
+    let (_, second) = both(&cold, &cached, &token, "before exp, again").await;
+    assert!(
+        same_value(&first, &second.expect("valid")),
+        "hit before exp"
+    );
+
+    // Past exp, within the leeway: valid both ways; the entry ended at exp, so
+    // the cached validator checks it cold again (and does not cache it anew).
+    sleep_until_epoch(exp).await;
+    let (_, within) = both(&cold, &cached, &token, "within the leeway").await;
+    let within = within.expect("valid within the leeway");
+    assert!(!same_value(&first, &within), "no entry outlives exp");
+    let (_, again) = both(&cold, &cached, &token, "within the leeway, again").await;
+    assert!(
+        !same_value(&within, &again.expect("valid")),
+        "not re-cached"
+    );
+
+    // Past exp and leeway: expired both ways.
+    sleep_until_epoch(exp + leeway).await;
+    let (_, expired) = both(&cold, &cached, &token, "after the leeway").await;
+    assert_eq!(expired.err(), Some(Error::Expired));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_token_is_dropped_once_its_key_leaves_the_set() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let (cold, cached) = pair(
+        |b| {
+            b.refresh_cooldown(Duration::from_millis(100))
+                .key_set_max_age(Duration::from_millis(300))
+        },
+        &issuer,
+    );
+    let kid_a = issuer.current_kid();
+    let token = issuer.token().scope("notes.read").sign();
+    let (_, first) = both(&cold, &cached, &token, "key A published").await;
+    let first = first.expect("valid");
+
+    // A refresh that still publishes A (B is added) keeps the entry: the
+    // token stays a hit after it.
+    issuer.rotate();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let fetched = issuer.jwks_requests();
+    let (_, hit) = both(&cold, &cached, &token, "A and B published").await;
+    assert!(same_value(&first, &hit.expect("valid")));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while issuer.jwks_requests() < fetched + 2 {
+        assert!(Instant::now() < deadline, "both validators refresh");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (_, hit) = both(&cold, &cached, &token, "after a refresh keeping A").await;
+    assert!(same_value(&first, &hit.expect("valid")), "unchanged key");
+
+    // A withdrawn: once the sets are refreshed, 401 both ways.
+    issuer.remove_key(&kid_a);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let a = cold.validate(&token).await;
+        let b = cached.validate(&token).await;
+        if a.is_err() && b.is_err() {
+            assert_eq!(a.err(), Some(Error::UnknownKeyId));
+            assert_eq!(b.err(), Some(Error::UnknownKeyId));
+            break;
+        }
+        assert!(Instant::now() < deadline, "both notice the withdrawal");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, after) = both(&cold, &cached, &token, "A withdrawn").await;
+    assert_eq!(after.err(), Some(Error::UnknownKeyId));
+}
+
+#[tokio::test]
+async fn an_entry_lives_no_longer_than_the_maximum_age() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let (cold, cached) = pair(
+        |b| b.token_cache_max_age(Duration::from_millis(300)),
+        &issuer,
+    );
+    let token = issuer.token().scope("notes.read").sign();
+    let (_, first) = both(&cold, &cached, &token, "first").await;
+    let first = first.expect("valid");
+    let (_, hit) = both(&cold, &cached, &token, "second").await;
+    assert!(same_value(&first, &hit.expect("valid")));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (_, renewed) = both(&cold, &cached, &token, "past the maximum age").await;
+    let renewed = renewed.expect("valid");
+    assert!(!same_value(&first, &renewed), "checked cold again");
+    let (_, hit) = both(&cold, &cached, &token, "cached again").await;
+    assert!(same_value(&renewed, &hit.expect("valid")));
+}
+
+#[tokio::test]
+async fn a_cache_too_small_for_any_entry_still_gives_every_verdict() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let (cold, tiny) = pair(|b| b.token_cache_bytes(1), &issuer);
+    let good = issuer.token().scope("notes.read").sign();
+    let other_audience = issuer.token().audience("api://other").sign();
+    for _ in 0..3 {
+        let (_, ok) = both(&cold, &tiny, &good, "good").await;
+        assert!(ok.is_ok());
+        let (_, bad) = both(&cold, &tiny, &other_audience, "other audience").await;
+        assert_eq!(bad.err(), Some(Error::AudienceMismatch));
+    }
+}
+
+#[tokio::test]
+async fn route_requirements_are_checked_on_every_cached_request() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let app = app(common::layer(&issuer));
+    let reader = issuer.token().scope("notes.read").sign();
+    for round in 0..3 {
+        let read = get_with(&app, "/notes", &reader).await;
+        assert_eq!(
+            (read.status, read.www_authenticate),
+            (StatusCode::OK, None),
+            "round {round}"
+        );
+        let write = send(&app, "POST", "/notes", Some(&format!("Bearer {reader}"))).await;
+        assert_eq!(write, insufficient("notes.write"), "round {round}");
+    }
+    // A tampered copy of a cached token is a different token: checked cold.
+    let mut tampered = reader.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
+    let outcome = get_with(&app, "/notes", &tampered).await;
+    assert_eq!(
+        (outcome.status, outcome.www_authenticate.as_deref()),
+        (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN))
+    );
+}
