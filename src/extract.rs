@@ -69,11 +69,28 @@ fn is_b64token(token: &[u8]) -> bool {
         .rposition(|&b| b != b'=')
         .map_or(0, |last| last + 1);
     let (body, padding) = token.split_at(body_end);
-    !body.is_empty()
-        && padding.iter().all(|&b| b == b'=')
-        && body.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    // Every byte is classified without an early exit or a table lookup, so the
+    // compiler can check 16 or 32 bytes per instruction: this runs on every
+    // request, before any cache.
+    let outside = body
+        .iter()
+        .fold(false, |outside, &b| outside | !in_b64token_body(b));
+    !body.is_empty() && !outside && padding.iter().all(|&b| b == b'=')
+}
+
+/// Whether `b` may appear before the padding of a `b64token`.
+#[inline(always)]
+fn in_b64token_body(b: u8) -> bool {
+    let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+    let digit = b.wrapping_sub(b'0') < 10;
+    letter
+        | digit
+        | (b == b'-')
+        | (b == b'.')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
+        | (b == b'/')
 }
 
 /// Fuzz harness: any bytes as an `Authorization` value. An accepted token is
@@ -116,6 +133,16 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(AUTHORIZATION, HeaderValue::from_static(value));
         h
+    }
+
+    /// The branch-free classifier agrees with the grammar on every byte.
+    #[test]
+    fn b64token_body_class_matches_rfc_6750_for_every_byte() {
+        for b in 0..=u8::MAX {
+            let grammar =
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            assert_eq!(in_b64token_body(b), grammar, "byte {b:#04x}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! [`route_layer`](https://docs.rs/axum/0.8/axum/routing/struct.Router.html#method.route_layer)
 //! so that a request to an unknown path stays a 404 instead of becoming a 401 or 403.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::future::{Either, Ready, ready};
@@ -203,7 +204,7 @@ impl std::fmt::Display for Requirement {
 /// `insufficient_scope`.
 pub fn require(requirement: Requirement) -> RequireLayer {
     RequireLayer {
-        requirement,
+        requirement: Arc::new(requirement),
         on_rejection: DefaultRejection,
     }
 }
@@ -211,7 +212,7 @@ pub fn require(requirement: Requirement) -> RequireLayer {
 /// The layer made by [`require`].
 #[derive(Debug, Clone)]
 pub struct RequireLayer<R = DefaultRejection> {
-    requirement: Requirement,
+    requirement: Arc<Requirement>,
     on_rejection: R,
 }
 
@@ -231,7 +232,7 @@ impl<S, R: Clone> Layer<S> for RequireLayer<R> {
     fn layer(&self, inner: S) -> Self::Service {
         Require {
             inner,
-            requirement: self.requirement.clone(),
+            requirement: Arc::clone(&self.requirement),
             on_rejection: self.on_rejection.clone(),
         }
     }
@@ -241,7 +242,8 @@ impl<S, R: Clone> Layer<S> for RequireLayer<R> {
 #[derive(Debug, Clone)]
 pub struct Require<S, R> {
     inner: S,
-    requirement: Requirement,
+    /// Shared: routers clone the service for every request.
+    requirement: Arc<Requirement>,
     on_rejection: R,
 }
 
