@@ -4,10 +4,11 @@
 //! Paths are lists of object keys, not dotted strings, because claim names may
 //! contain dots themselves (Auth0's namespaced claims are URLs).
 
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::claims::Permissions;
 use crate::error::Error;
+use crate::json::{self, Kind, Object};
 
 /// The JSON forms a permission claim may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +80,7 @@ pub(crate) struct Grants {
 impl ClaimMap {
     /// Reads the grants from `claims`. A configured claim of the wrong JSON type
     /// is an error (type confusion), never silently ignored.
-    pub(crate) fn read(&self, claims: &Map<String, Value>) -> Result<Grants, Error> {
+    pub(crate) fn read(&self, claims: &Object<'_>) -> Result<Grants, Error> {
         Ok(Grants {
             scopes: collect(&self.scopes, claims)?,
             roles: collect(&self.roles, claims)?,
@@ -89,57 +90,60 @@ impl ClaimMap {
     }
 }
 
-fn collect(sources: &[Source], claims: &Map<String, Value>) -> Result<Permissions, Error> {
+fn collect(sources: &[Source], claims: &Object<'_>) -> Result<Permissions, Error> {
     let mut set = Permissions::default();
     for source in sources {
         let invalid = || Error::InvalidPermissionClaim(source.name());
-        match (lookup(claims, &source.path), source.form) {
-            (None, _) => {}
-            (Some(Value::String(s)), Form::SpaceSeparated | Form::Either) => {
-                s.split(' ').for_each(|p| set.push(p));
+        let Some(raw) = lookup(claims, &source.path) else {
+            continue;
+        };
+        match (json::kind(raw), source.form) {
+            (Kind::String, Form::SpaceSeparated | Form::Either) => {
+                let names = json::string(raw).ok_or_else(invalid)?;
+                names.split(' ').for_each(|p| set.push(p));
             }
-            (Some(Value::Array(items)), Form::Array | Form::Either) => {
-                for item in items {
-                    set.push(item.as_str().ok_or_else(invalid)?);
+            (Kind::Array, Form::Array | Form::Either) => {
+                for name in json::strings(raw).ok_or_else(invalid)? {
+                    set.push(&name);
                 }
             }
-            (Some(_), _) => return Err(invalid()),
+            _ => return Err(invalid()),
         }
     }
     Ok(set)
 }
 
-fn first_string(names: &[String], claims: &Map<String, Value>) -> Result<Option<String>, Error> {
+fn first_string(names: &[String], claims: &Object<'_>) -> Result<Option<String>, Error> {
     for name in names {
-        match claims.get(name) {
-            None => {}
-            Some(Value::String(s)) => return Ok(Some(s.clone())),
-            Some(_) => return Err(Error::InvalidPermissionClaim(name.clone())),
+        if let Some(raw) = claims.get(name) {
+            return json::string(raw)
+                .map(|s| Some(s.into_owned()))
+                .ok_or_else(|| Error::InvalidPermissionClaim(name.clone()));
         }
     }
     Ok(None)
 }
 
-/// The value at `path`, descending through nested objects.
-pub(crate) fn lookup<'a>(claims: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
-    let (last, parents) = path.split_last()?;
-    let mut object = claims;
-    for key in parents {
-        object = object.get(key)?.as_object()?;
+/// The value at `path`, descending through nested objects. A step through
+/// anything but an object with unique names finds nothing (so grants nothing).
+pub(crate) fn lookup<'a>(claims: &Object<'a>, path: &[String]) -> Option<&'a RawValue> {
+    let (first, rest) = path.split_first()?;
+    let mut value = claims.get(first)?;
+    for key in rest {
+        value = Object::parse(value.get()).ok()?.get(key)?;
     }
-    object.get(last)
+    Some(value)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn map(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }
+    /// Reads `claims` with `m`.
+    fn read(m: &ClaimMap, claims: &Value) -> Result<Grants, Error> {
+        let text = claims.to_string();
+        m.read(&Object::parse(&text).expect("an object"))
     }
 
     #[test]
@@ -148,13 +152,15 @@ mod tests {
         m.roles
             .push(Source::new(["realm_access", "roles"], Form::Array));
         m.scopes.push(Source::new(["permissions"], Form::Array));
-        let g = m
-            .read(&map(json!({
+        let g = read(
+            &m,
+            &json!({
                 "scp": ["a", "b"], "scope": "c a", "roles": ["R"],
                 "realm_access": {"roles": ["admin"]}, "permissions": ["read:notes"],
                 "appid": "app-1"
-            })))
-            .expect("valid");
+            }),
+        )
+        .expect("valid");
         assert_eq!(
             g.scopes.iter().collect::<Vec<_>>(),
             ["a", "b", "c", "read:notes"]
@@ -174,10 +180,7 @@ mod tests {
             json!({"azp": 7}),
         ] {
             assert!(
-                matches!(
-                    m.read(&map(bad.clone())),
-                    Err(Error::InvalidPermissionClaim(_))
-                ),
+                matches!(read(&m, &bad), Err(Error::InvalidPermissionClaim(_))),
                 "{bad}"
             );
         }
@@ -185,11 +188,16 @@ mod tests {
 
     #[test]
     fn a_path_through_a_non_object_finds_nothing() {
-        let claims = map(json!({"realm_access": ["roles"]}));
-        assert_eq!(
-            lookup(&claims, &["realm_access".into(), "roles".into()]),
-            None
+        let text = json!({"realm_access": ["roles"], "dup": {"a": [], "a": []}}).to_string();
+        let text = text.replace(r#"{"a":[]}"#, r#"{"a":[],"a":["x"]}"#);
+        let claims = Object::parse(&text).expect("an object");
+        let path = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(lookup(&claims, &path(&["realm_access", "roles"])).is_none());
+        assert!(
+            lookup(&claims, &path(&["dup", "a"])).is_none(),
+            "duplicate names"
         );
-        assert_eq!(lookup(&claims, &[]), None);
+        assert!(lookup(&claims, &path(&["dup"])).is_some());
+        assert!(lookup(&claims, &[]).is_none());
     }
 }

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Number, Value};
+use serde_json::Number;
 
 use crate::claim_map::{ClaimMap, Grants};
 use crate::error::{Error, truncated};
+use crate::json::{self, Object};
 
 /// The registered claims of a validated token (RFC 7519 §4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,11 +138,32 @@ impl Authenticated {
 }
 
 /// The claims set, parsed once before the signature is checked (only `iss`,
-/// `tid` and the policy claim are read before it) and kept for the checks after.
+/// `tid` and the policy claim are read before it) and kept for the checks
+/// after. It borrows the payload text; values are read only when checked.
 #[derive(Debug)]
-pub(crate) struct Unverified {
-    claims: Map<String, Value>,
-    payload: String,
+pub(crate) struct Unverified<'a> {
+    claims: Object<'a>,
+}
+
+/// What [`Unverified::validate`] found, to become an [`Authenticated`] with
+/// the payload text.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    registered: RegisteredClaims,
+    grants: Grants,
+    tenant_id: Option<String>,
+}
+
+impl Checked {
+    /// The shared value handed to handlers, holding `payload` as its claims text.
+    pub(crate) fn with_payload(self, payload: String) -> Authenticated {
+        Authenticated(Arc::new(Inner {
+            registered: self.registered,
+            grants: self.grants,
+            tenant_id: self.tenant_id,
+            payload,
+        }))
+    }
 }
 
 /// The checks on claims for one issuer, fixed when the layer is built. The
@@ -155,101 +178,68 @@ pub(crate) struct ClaimRules {
     pub require_permissions: bool,
 }
 
-/// A JSON object whose keys are unique (RFC 7519 §4: claim names MUST be
-/// unique; a parser that keeps the last duplicate could be fooled).
-struct UniqueKeys(Map<String, Value>);
-
-impl<'de> Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = UniqueKeys;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object with unique keys")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut access: A,
-            ) -> Result<UniqueKeys, A::Error> {
-                let mut map = Map::new();
-                while let Some(key) = access.next_key::<String>()? {
-                    if map.contains_key(&key) {
-                        return Err(serde::de::Error::custom("duplicate claim"));
-                    }
-                    let value: Value = access.next_value()?;
-                    map.insert(key, value);
-                }
-                Ok(UniqueKeys(map))
-            }
-        }
-        deserializer.deserialize_map(Visit)
-    }
+/// The decoded payload as text: JSON is UTF-8 (RFC 8259 §8.1).
+pub(crate) fn payload_text(payload: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(payload).map_err(|_| INVALID_JSON)
 }
 
-impl Unverified {
-    /// Parses the decoded payload. RFC 7519 §7.2 step 10: it must be a JSON
-    /// object (valid UTF-8 follows from a successful parse).
-    pub(crate) fn parse(payload: Vec<u8>) -> Result<Self, Error> {
-        if !crate::jws::is_json_object(&payload) {
+const INVALID_JSON: Error = Error::MalformedToken("claims are not valid JSON with unique names");
+
+impl<'a> Unverified<'a> {
+    /// Parses the payload text. RFC 7519 §7.2 step 10: it must be a JSON
+    /// object, with unique claim names (RFC 7519 §4).
+    pub(crate) fn parse(payload: &'a str) -> Result<Self, Error> {
+        if !crate::jws::is_json_object(payload.as_bytes()) {
             return Err(Error::ClaimsNotObject);
         }
-        let UniqueKeys(claims) = serde_json::from_slice(&payload)
-            .map_err(|_| Error::MalformedToken("claims are not valid JSON with unique names"))?;
-        let payload = String::from_utf8(payload)
-            .map_err(|_| Error::MalformedToken("claims are not UTF-8"))?;
-        Ok(Unverified { claims, payload })
+        let claims = Object::parse(payload).map_err(|_| INVALID_JSON)?;
+        Ok(Unverified { claims })
     }
 
     /// The unverified `iss`, to choose the issuer before any key lookup.
-    pub(crate) fn issuer(&self) -> Result<&str, Error> {
+    pub(crate) fn issuer(&self) -> Result<Cow<'a, str>, Error> {
         self.string("iss")?.ok_or(Error::MissingClaim("iss"))
     }
 
     /// A string claim, unverified; another JSON type is an error.
-    pub(crate) fn string(&self, name: &'static str) -> Result<Option<&str>, Error> {
+    pub(crate) fn string(&self, name: &'static str) -> Result<Option<Cow<'a, str>>, Error> {
         match self.claims.get(name) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(Error::InvalidClaim(name)),
+            Some(raw) => json::string(raw).map(Some).ok_or(Error::InvalidClaim(name)),
         }
     }
 
     /// The unverified `tid`, to match a multi-tenant issuer; `None` unless a string.
-    pub(crate) fn tenant_id(&self) -> Option<&str> {
-        self.claims.get("tid").and_then(Value::as_str)
+    pub(crate) fn tenant_id(&self) -> Option<Cow<'a, str>> {
+        self.claims.get("tid").and_then(json::string)
     }
 
     /// The first string among the claims `names`, unverified (the policy).
-    pub(crate) fn first_string(&self, names: &[String]) -> Option<&str> {
+    pub(crate) fn first_string(&self, names: &[String]) -> Option<Cow<'a, str>> {
         names
             .iter()
             .find_map(|n| self.claims.get(n))
-            .and_then(Value::as_str)
+            .and_then(json::string)
     }
 
-    /// Checks the claims at time `now` (after the signature verified) and builds
-    /// the shared value. `iss` was matched to the issuer already.
-    pub(crate) fn validate(self, rules: &ClaimRules, now: i64) -> Result<Authenticated, Error> {
-        let iss = self.issuer()?.to_owned();
+    /// Checks the claims at time `now` (after the signature verified). `iss`
+    /// was matched to the issuer already.
+    pub(crate) fn validate(&self, rules: &ClaimRules, now: i64) -> Result<Checked, Error> {
+        let iss = self.issuer()?.into_owned();
 
         // RFC 7519 §4.1.3: aud is a string or an array of strings; RFC 9068 §4
         // requires it, and one value must be ours.
-        let aud = match self.claims.get("aud") {
-            None => return Err(Error::MissingClaim("aud")),
-            Some(Value::String(a)) => vec![a.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or(Error::InvalidClaim("aud"))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => return Err(Error::InvalidClaim("aud")),
-        };
-        if !aud.iter().any(|a| rules.audiences.contains(a)) {
+        let raw_aud = self.claims.get("aud").ok_or(Error::MissingClaim("aud"))?;
+        let aud: Vec<Cow<'a, str>> = match json::kind(raw_aud) {
+            json::Kind::String => json::string(raw_aud).map(|a| vec![a]),
+            json::Kind::Array => json::strings(raw_aud),
+            _ => None,
+        }
+        .ok_or(Error::InvalidClaim("aud"))?;
+        if !aud
+            .iter()
+            .any(|a| rules.audiences.iter().any(|ours| ours == a))
+        {
             return Err(Error::AudienceMismatch);
         }
 
@@ -259,20 +249,20 @@ impl Unverified {
         let nbf = self.numeric_date("nbf")?;
         check_time(exp, nbf, rules.leeway_secs, now)?;
         let iat = self.numeric_date("iat")?;
-        let sub = self.string("sub")?.map(str::to_owned);
-        let jti = self.string("jti")?.map(str::to_owned);
-        let tenant_id = self.tenant_id().map(str::to_owned);
+        let sub = self.string("sub")?.map(Cow::into_owned);
+        let jti = self.string("jti")?.map(Cow::into_owned);
+        let tenant_id = self.tenant_id().map(Cow::into_owned);
 
         let grants = rules.map.read(&self.claims)?;
         if rules.require_permissions && grants.scopes.is_empty() && grants.roles.is_empty() {
             return Err(Error::NoPermissions);
         }
 
-        Ok(Authenticated(Arc::new(Inner {
+        Ok(Checked {
             registered: RegisteredClaims {
                 iss,
                 sub,
-                aud,
+                aud: aud.into_iter().map(Cow::into_owned).collect(),
                 exp,
                 nbf,
                 iat,
@@ -280,8 +270,7 @@ impl Unverified {
             },
             grants,
             tenant_id,
-            payload: self.payload,
-        })))
+        })
     }
 
     /// RFC 7519 §2 NumericDate: a JSON number of seconds, possibly fractional.
@@ -289,8 +278,11 @@ impl Unverified {
     fn numeric_date(&self, name: &'static str) -> Result<Option<i64>, Error> {
         match self.claims.get(name) {
             None => Ok(None),
-            Some(Value::Number(n)) => number_to_secs(n).map(Some).ok_or(Error::InvalidClaim(name)),
-            Some(_) => Err(Error::InvalidClaim(name)),
+            Some(raw) => json::number(raw)
+                .as_ref()
+                .and_then(number_to_secs)
+                .map(Some)
+                .ok_or(Error::InvalidClaim(name)),
         }
     }
 }
@@ -331,6 +323,17 @@ pub(crate) fn check_time(
     Ok(())
 }
 
+/// Parses and checks a claims set alone (no signature): for unit tests.
+#[cfg(test)]
+pub(crate) fn check_claims(
+    payload: &str,
+    rules: &ClaimRules,
+    now: i64,
+) -> Result<Authenticated, Error> {
+    let checked = Unverified::parse(payload)?.validate(rules, now)?;
+    Ok(checked.with_payload(payload.to_owned()))
+}
+
 /// Seconds since the epoch, now.
 pub(crate) fn now_secs() -> i64 {
     let secs = SystemTime::now()
@@ -356,13 +359,17 @@ pub(crate) fn fuzz_claims(data: &[u8]) {
         map,
         require_permissions: true,
     };
-    let Ok(unverified) = Unverified::parse(data.to_vec()) else {
+    let Ok(text) = payload_text(data.to_vec()) else {
         return;
     };
-    let iss = unverified.issuer().map(str::to_owned);
-    let Ok(token) = unverified.validate(&rules, NOW) else {
+    let Ok(unverified) = Unverified::parse(&text) else {
         return;
     };
+    let iss = unverified.issuer().map(Cow::into_owned);
+    let Ok(checked) = unverified.validate(&rules, NOW) else {
+        return;
+    };
+    let token = checked.with_payload(text.clone());
     let registered = token.registered();
     assert_eq!(
         Ok(&registered.iss),
@@ -393,8 +400,8 @@ pub(crate) fn fuzz_claims(data: &[u8]) {
     // Round trip: the scopes, written as one `scope` string, read back the same.
     let joined: Vec<&str> = token.scopes().iter().collect();
     if joined.iter().all(|s| !s.contains(' ')) {
-        let mut again = Map::new();
-        again.insert("scope".into(), Value::String(joined.join(" ")));
+        let again = serde_json::json!({ "scope": joined.join(" ") }).to_string();
+        let again = Object::parse(&again).unwrap_or_else(|e| panic!("{e:?}"));
         let reread = ClaimMap::default().read(&again).map(|g| g.scopes);
         assert_eq!(
             reread.as_ref(),
@@ -402,7 +409,8 @@ pub(crate) fn fuzz_claims(data: &[u8]) {
             "scope set does not round-trip"
         );
     }
-    let value: Value = serde_json::from_str(token.claims_json()).unwrap_or(Value::Null);
+    let value: serde_json::Value =
+        serde_json::from_str(token.claims_json()).unwrap_or(serde_json::Value::Null);
     assert!(value.is_object(), "claims JSON is not an object");
 }
 
@@ -420,7 +428,7 @@ mod tests {
     }
 
     fn check(json: &str, now: i64) -> Result<Authenticated, Error> {
-        Unverified::parse(json.as_bytes().to_vec())?.validate(&rules(), now)
+        check_claims(json, &rules(), now)
     }
 
     const NOW: i64 = 1_700_000_000;
@@ -548,8 +556,7 @@ mod tests {
             require_permissions: true,
             ..rules()
         };
-        let check_strict =
-            |json: &str| Unverified::parse(json.as_bytes().to_vec())?.validate(&strict, NOW);
+        let check_strict = |json: &str| check_claims(json, &strict, NOW);
         let base = r#""iss":"https://issuer.example","aud":"api://a","exp":1700000100"#;
         assert_eq!(
             check_strict(&format!("{{{base}}}")).err(),

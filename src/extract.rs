@@ -17,16 +17,31 @@ use crate::error::Error;
 /// The scheme is case-insensitive (RFC 7235 §2.1); one or more spaces separate
 /// it from the token.
 pub fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<&str, Error> {
+    bearer_credentials(headers, max_len).and_then(b64token)
+}
+
+/// [`bearer_token`] without the final charset check: the token's bytes, for a
+/// lookup in the verified-token cache before [`b64token`] runs. The cache only
+/// holds tokens the whole pipeline accepted, which are base64url segments and
+/// dots, all within the `b64token` charset; and the same bytes always get the
+/// same verdict. So a token found there need not be checked again.
+pub(crate) fn bearer_credentials(headers: &HeaderMap, max_len: usize) -> Result<&[u8], Error> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(Error::MissingToken)?;
     if values.next().is_some() {
         return Err(Error::MultipleAuthorizationHeaders);
     }
-    parse_credentials(value.as_bytes(), max_len)
+    split_credentials(value.as_bytes(), max_len)
 }
 
 /// Parses one `Authorization` header value as `Bearer <b64token>`.
 pub fn parse_credentials(value: &[u8], max_len: usize) -> Result<&str, Error> {
+    split_credentials(value, max_len).and_then(b64token)
+}
+
+/// The scheme, the spaces, and the token's presence and length; the token's
+/// bytes are left unchecked.
+fn split_credentials(value: &[u8], max_len: usize) -> Result<&[u8], Error> {
     const SCHEME: &[u8] = b"bearer";
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(at) => value.split_at(at),
@@ -47,14 +62,18 @@ pub fn parse_credentials(value: &[u8], max_len: usize) -> Result<&str, Error> {
             max: max_len,
         });
     }
+    Ok(token)
+}
+
+/// The token as text, if it is one `b64token` (RFC 6750 §2.1).
+pub(crate) fn b64token(token: &[u8]) -> Result<&str, Error> {
+    const NOT_B64TOKEN: Error =
+        Error::MalformedAuthorization("token is not a b64token (RFC 6750 §2.1)");
     if !is_b64token(token) {
-        return Err(Error::MalformedAuthorization(
-            "token is not a b64token (RFC 6750 §2.1)",
-        ));
+        return Err(NOT_B64TOKEN);
     }
     // b64token is ASCII, so this cannot fail; fail closed all the same.
-    std::str::from_utf8(token)
-        .map_err(|_| Error::MalformedAuthorization("token is not a b64token (RFC 6750 §2.1)"))
+    std::str::from_utf8(token).map_err(|_| NOT_B64TOKEN)
 }
 
 fn trim_leading_spaces(bytes: &[u8]) -> &[u8] {

@@ -74,6 +74,7 @@ mod extract;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod issuer;
+mod json;
 mod jws;
 pub mod keys;
 mod layer;

@@ -84,8 +84,8 @@ impl TokenCache {
     }
 
     /// The cache key for `token`.
-    pub(crate) fn digest(token: &str) -> Digest {
-        *blake3::hash(token.as_bytes()).as_bytes()
+    pub(crate) fn digest(token: &[u8]) -> Digest {
+        *blake3::hash(token).as_bytes()
     }
 
     /// The verdict for a token verified before, at time `now`; `None` when the
@@ -150,7 +150,7 @@ mod tests {
 
     use super::*;
     use crate::claim_map::ClaimMap;
-    use crate::claims::{ClaimRules, Unverified, now_secs};
+    use crate::claims::{ClaimRules, check_claims, now_secs};
 
     fn fixture(claims: &str) -> (TokenCache, Digest, Arc<KeyCache>) {
         let jwks = format!(
@@ -167,11 +167,9 @@ mod tests {
             map: ClaimMap::default(),
             require_permissions: false,
         };
-        let authenticated = Unverified::parse(claims.as_bytes().to_vec())
-            .and_then(|c| c.validate(&rules, now_secs()))
-            .expect("valid claims");
+        let authenticated = check_claims(claims, &rules, now_secs()).expect("valid claims");
         let cache = TokenCache::new(1 << 20, Duration::from_secs(60)).expect("on");
-        let digest = TokenCache::digest(claims);
+        let digest = TokenCache::digest(claims.as_bytes());
         cache.insert(digest, &authenticated, key, &keys, rules.leeway_secs);
         (cache, digest, keys)
     }

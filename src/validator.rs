@@ -9,13 +9,13 @@ use std::sync::Arc;
 use http::HeaderMap;
 use jsonwebtoken::Algorithm;
 
-use crate::claims::{Authenticated, ClaimRules, Unverified, now_secs};
+use crate::claims::{Authenticated, ClaimRules, Unverified, now_secs, payload_text};
 use crate::config::TypPolicy;
 use crate::error::{Error, truncated};
 use crate::issuer::IssuerName;
 use crate::keys::cache::KeyCache;
 use crate::keys::jwk::VerifyingKey;
-use crate::token_cache::TokenCache;
+use crate::token_cache::{Digest, TokenCache};
 use crate::{extract, jws};
 
 /// Validates bearer tokens for the trusted issuers. Cheap to clone (one `Arc`);
@@ -85,7 +85,7 @@ impl TrustedIssuer {
                     .first_string(&self.rules.map.policy)
                     .ok_or(Error::PolicyNotAccepted)?;
                 list.iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(policy))
+                    .find(|(name, _)| name.eq_ignore_ascii_case(&policy))
                     .map(|(_, cache)| cache)
                     .ok_or(Error::PolicyNotAccepted)
             }
@@ -117,8 +117,13 @@ impl Validator {
 
     /// Takes the bearer token from `headers` and validates it.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Authenticated, Error> {
-        let token = extract::bearer_token(headers, self.inner.max_token_bytes)?;
-        self.validate(token).await
+        let token = extract::bearer_credentials(headers, self.inner.max_token_bytes)?;
+        let lookup = match self.cached(token) {
+            Lookup::Hit(verdict) => return verdict,
+            lookup => lookup,
+        };
+        self.validate_uncached(extract::b64token(token)?, lookup)
+            .await
     }
 
     /// Validates one compact JWS access token.
@@ -130,28 +135,48 @@ impl Validator {
                 max: inner.max_token_bytes,
             });
         }
-        let now = now_secs();
-        let digest = match &inner.tokens {
+        let lookup = match self.cached(token.as_bytes()) {
+            Lookup::Hit(verdict) => return verdict,
+            lookup => lookup,
+        };
+        self.validate_uncached(token, lookup).await
+    }
+
+    /// The verdict for a token verified before, if the cache holds it.
+    fn cached(&self, token: &[u8]) -> Lookup<'_> {
+        match &self.inner.tokens {
+            None => Lookup::Off,
             Some(tokens) => {
                 let digest = TokenCache::digest(token);
-                if let Some(verdict) = tokens.get(&digest, now) {
-                    return verdict;
+                match tokens.get(&digest, now_secs()) {
+                    Some(verdict) => Lookup::Hit(verdict),
+                    None => Lookup::Miss(tokens, digest),
                 }
-                Some((tokens, digest))
             }
-            None => None,
-        };
+        }
+    }
+
+    /// The whole pipeline, for a token not in the cache; remembers it there
+    /// when it passes.
+    async fn validate_uncached(
+        &self,
+        token: &str,
+        lookup: Lookup<'_>,
+    ) -> Result<Authenticated, Error> {
+        let inner = &*self.inner;
         let jws = jws::parse(token, &inner.algorithms)?;
-        let claims = Unverified::parse(jws.payload)?;
+        let payload = payload_text(jws.payload)?;
+        let claims = Unverified::parse(&payload)?;
         // Choose the issuer from the unverified iss (and tid) before any key
         // lookup, so a token from an untrusted issuer causes no traffic. The
         // signature checked below covers both values.
         let iss = claims.issuer()?;
         let tid = claims.tenant_id();
+        let tid = tid.as_deref();
         let issuer = inner
             .issuers
             .iter()
-            .find(|i| i.name.matches(iss, tid) && i.tenant_allowed(tid))
+            .find(|i| i.name.matches(&iss, tid) && i.tenant_allowed(tid))
             .ok_or(Error::IssuerMismatch)?;
         if !issuer.algorithms.contains(&jws.alg) {
             return Err(Error::DisallowedAlgorithm(format!("{:?}", jws.alg).into()));
@@ -165,8 +190,8 @@ impl Validator {
         verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
         // The key lookup may have waited for a fetch: read the clock again.
         let now = now_secs();
-        let authenticated = claims.validate(&issuer.rules, now)?;
-        if let Some((tokens, digest)) = digest {
+        let authenticated = claims.validate(&issuer.rules, now)?.with_payload(payload);
+        if let Lookup::Miss(tokens, digest) = lookup {
             tokens.insert(digest, &authenticated, key, keys, issuer.rules.leeway_secs);
         }
         Ok(authenticated)
@@ -190,6 +215,16 @@ impl Validator {
             .flat_map(|i| i.keys.caches())
             .all(|cache| cache.is_loaded())
     }
+}
+
+/// What the verified-token cache said about a token.
+enum Lookup<'a> {
+    /// The cache is off.
+    Off,
+    /// Not cached: remember it under this digest if it passes.
+    Miss(&'a TokenCache, Digest),
+    /// Verified before: the verdict, time checks done.
+    Hit(Result<Authenticated, Error>),
 }
 
 /// RFC 8725 §3.1: the algorithm is the key's, never the token's choice; the
