@@ -216,7 +216,9 @@ impl<'de> Deserialize<'de> for Members<'de> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Members<'de>, A::Error> {
-                let mut members = Vec::new();
+                // serde_json gives no size hint; room for a typical access
+                // token's claims saves the reallocations on the way there.
+                let mut members = Vec::with_capacity(32);
                 while let Some((Text(name), value)) = access.next_entry::<Text<'de>, &RawValue>()? {
                     members.push((name, value));
                 }
