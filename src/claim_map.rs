@@ -78,6 +78,16 @@ pub(crate) struct Grants {
 }
 
 impl ClaimMap {
+    /// The top-level claims this map reads (the first step of each path).
+    pub(crate) fn top_level_names(&self) -> impl Iterator<Item = &str> {
+        let paths = self.scopes.iter().chain(&self.roles);
+        paths
+            .filter_map(|source| source.path.first())
+            .chain(&self.client_id)
+            .chain(&self.policy)
+            .map(String::as_str)
+    }
+
     /// Reads the grants from `claims`. A configured claim of the wrong JSON type
     /// is an error (type confusion), never silently ignored.
     pub(crate) fn read(&self, claims: &Object<'_>) -> Result<Grants, Error> {

@@ -185,14 +185,20 @@ pub(crate) fn payload_text(payload: Vec<u8>) -> Result<String, Error> {
 
 const INVALID_JSON: Error = Error::MalformedToken("claims are not valid JSON with unique names");
 
+/// The claims the checks themselves read, besides an issuer's [`ClaimMap`].
+pub(crate) const CHECKED_CLAIMS: [&str; 8] =
+    ["aud", "exp", "iat", "iss", "jti", "nbf", "sub", "tid"];
+
 impl<'a> Unverified<'a> {
     /// Parses the payload text. RFC 7519 §7.2 step 10: it must be a JSON
-    /// object, with unique claim names (RFC 7519 §4).
-    pub(crate) fn parse(payload: &'a str) -> Result<Self, Error> {
+    /// object, with unique claim names (RFC 7519 §4). Every value is checked;
+    /// only those of the claims named in `read` (sorted; `None`: all) are kept
+    /// for the checks: the rest are for the handler, through the claims text.
+    pub(crate) fn parse(payload: &'a str, read: Option<&[String]>) -> Result<Self, Error> {
         if !crate::jws::is_json_object(payload.as_bytes()) {
             return Err(Error::ClaimsNotObject);
         }
-        let claims = Object::parse(payload).map_err(|_| INVALID_JSON)?;
+        let claims = Object::parse_keeping(payload, read).map_err(|_| INVALID_JSON)?;
         Ok(Unverified { claims })
     }
 
@@ -330,7 +336,7 @@ pub(crate) fn check_claims(
     rules: &ClaimRules,
     now: i64,
 ) -> Result<Authenticated, Error> {
-    let checked = Unverified::parse(payload)?.validate(rules, now)?;
+    let checked = Unverified::parse(payload, None)?.validate(rules, now)?;
     Ok(checked.with_payload(payload.to_owned()))
 }
 
@@ -362,7 +368,7 @@ pub(crate) fn fuzz_claims(data: &[u8]) {
     let Ok(text) = payload_text(data.to_vec()) else {
         return;
     };
-    let Ok(unverified) = Unverified::parse(&text) else {
+    let Ok(unverified) = Unverified::parse(&text, None) else {
         return;
     };
     let iss = unverified.issuer().map(Cow::into_owned);

@@ -25,17 +25,28 @@ pub(crate) enum NotAnObject {
 /// A JSON object's members, borrowed from its text and sorted by name.
 #[derive(Debug)]
 pub(crate) struct Object<'a> {
-    members: Vec<(Cow<'a, str>, &'a RawValue)>,
+    members: Vec<(Cow<'a, str>, Option<&'a RawValue>)>,
 }
 
 impl<'a> Object<'a> {
-    /// Parses `text` as one JSON object whose member names are unique.
+    /// Parses `text` as one JSON object whose member names are unique,
+    /// keeping every member's value.
     pub(crate) fn parse(text: &'a str) -> Result<Self, NotAnObject> {
-        // Raw values are only scanned, so check the whole text first as a
-        // full parse would: numbers in range, escapes that decode (no lone
-        // surrogates), nesting within serde_json's depth limit.
-        serde_json::from_str::<Valid>(text).map_err(|_| NotAnObject::Invalid)?;
-        let Members(mut members) = serde_json::from_str(text).map_err(|_| NotAnObject::Invalid)?;
+        Object::parse_keeping(text, None)
+    }
+
+    /// Like [`parse`](Object::parse), but keeps the values of the members
+    /// named in `wanted` (sorted) only; the others are checked and dropped,
+    /// in one pass over their text. Every name still counts for uniqueness.
+    pub(crate) fn parse_keeping(
+        text: &'a str,
+        wanted: Option<&[String]>,
+    ) -> Result<Self, NotAnObject> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let Members(mut members) =
+            serde::de::DeserializeSeed::deserialize(Keep(wanted), &mut deserializer)
+                .map_err(|_| NotAnObject::Invalid)?;
+        deserializer.end().map_err(|_| NotAnObject::Invalid)?;
         members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if members
             .windows(2)
@@ -46,13 +57,13 @@ impl<'a> Object<'a> {
         Ok(Object { members })
     }
 
-    /// The raw value of the member `name`.
+    /// The raw value of the member `name`, if it was kept.
     pub(crate) fn get(&self, name: &str) -> Option<&'a RawValue> {
         let at = self
             .members
             .binary_search_by(|(n, _)| n.as_ref().cmp(name))
             .ok()?;
-        self.members.get(at).map(|(_, value)| *value)
+        self.members.get(at).and_then(|(_, value)| *value)
     }
 }
 
@@ -202,13 +213,28 @@ impl<'de> Deserialize<'de> for Texts<'de> {
     }
 }
 
-/// A JSON object's members in document order.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+/// A JSON object's members in document order: each name, and its value if kept.
+struct Members<'a>(Vec<(Cow<'a, str>, Option<&'a RawValue>)>);
 
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
+/// Which members' values to keep: all, or those named (sorted).
+struct Keep<'w>(Option<&'w [String]>);
+
+impl Keep<'_> {
+    fn wants(&self, name: &str) -> bool {
+        self.0
+            .is_none_or(|names| names.binary_search_by(|n| n.as_str().cmp(name)).is_ok())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Keep<'_> {
+    type Value = Members<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Members<'de>, D::Error> {
+        struct Visit<'w>(Keep<'w>);
+        impl<'de> Visitor<'de> for Visit<'_> {
             type Value = Members<'de>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -219,13 +245,24 @@ impl<'de> Deserialize<'de> for Members<'de> {
                 // serde_json gives no size hint; room for a typical access
                 // token's claims saves the reallocations on the way there.
                 let mut members = Vec::with_capacity(32);
-                while let Some((Text(name), value)) = access.next_entry::<Text<'de>, &RawValue>()? {
-                    members.push((name, value));
+                while let Some(Text(name)) = access.next_key::<Text<'de>>()? {
+                    if self.0.wants(&name) {
+                        // Raw values are only scanned: check a kept one as
+                        // strictly as a full parse would (numbers in range,
+                        // escapes that decode, nesting within the limit).
+                        let raw: &'de RawValue = access.next_value()?;
+                        serde_json::from_str::<Valid>(raw.get())
+                            .map_err(serde::de::Error::custom)?;
+                        members.push((name, Some(raw)));
+                    } else {
+                        access.next_value::<Valid>()?;
+                        members.push((name, None));
+                    }
                 }
                 Ok(Members(members))
             }
         }
-        deserializer.deserialize_map(Visit)
+        deserializer.deserialize_map(Visit(self))
     }
 }
 

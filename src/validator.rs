@@ -9,7 +9,9 @@ use std::sync::Arc;
 use http::HeaderMap;
 use jsonwebtoken::Algorithm;
 
-use crate::claims::{Authenticated, ClaimRules, Unverified, now_secs, payload_text};
+use crate::claims::{
+    Authenticated, CHECKED_CLAIMS, ClaimRules, Unverified, now_secs, payload_text,
+};
 use crate::config::TypPolicy;
 use crate::error::{Error, truncated};
 use crate::issuer::IssuerName;
@@ -35,6 +37,9 @@ struct Inner {
     /// is known.
     algorithms: Vec<Algorithm>,
     max_token_bytes: usize,
+    /// The claims any issuer's checks read (sorted): the only values the
+    /// claims parser keeps.
+    read_claims: Vec<String>,
     /// Tokens verified before; `None` when caching is off.
     tokens: Option<TokenCache>,
 }
@@ -105,8 +110,17 @@ impl Validator {
                 algorithms.push(*alg);
             }
         }
+        let mut read_claims: Vec<String> = issuers
+            .iter()
+            .flat_map(|i| i.rules.map.top_level_names())
+            .chain(CHECKED_CLAIMS)
+            .map(str::to_owned)
+            .collect();
+        read_claims.sort_unstable();
+        read_claims.dedup();
         Validator {
             inner: Arc::new(Inner {
+                read_claims,
                 issuers,
                 algorithms,
                 max_token_bytes,
@@ -166,7 +180,7 @@ impl Validator {
         let inner = &*self.inner;
         let jws = jws::parse(token, &inner.algorithms)?;
         let payload = payload_text(jws.payload)?;
-        let claims = Unverified::parse(&payload)?;
+        let claims = Unverified::parse(&payload, Some(&inner.read_claims))?;
         // Choose the issuer from the unverified iss (and tid) before any key
         // lookup, so a token from an untrusted issuer causes no traffic. The
         // signature checked below covers both values.
