@@ -1,0 +1,1007 @@
+//! Interop with issuers bearer-guard did not write (issue 7): tokens from a real
+//! OpenID provider over HTTP on loopback, and tokens signed by a second JOSE
+//! implementation, each checked by the layer as an API would check them.
+//!
+//! - `oidc-provider` (node, `tests/interop/provider.mjs`): RFC 9068 `at+jwt`
+//!   access tokens through RFC 8707 resource indicators, one resource per
+//!   signing algorithm (RS256, PS256, ES256, ES384, EdDSA). Grants: client
+//!   credentials; authorization code with PKCE (S256), log-in and consent
+//!   driven over plain HTTP with a cookie jar (no browser), then the refresh
+//!   token grant. Cases: valid → 200 with the right claims; another resource's
+//!   token (wrong `aud`) → 401; a scope not granted → 403; the ID token as an
+//!   access token → 401; a refreshed access token → 200; key rotation: new
+//!   tokens → 200, old ones still 200 while their key is published, 401 once it
+//!   is removed.
+//! - `jose` (`tests/interop/jose-tokens.mjs`): one token per algorithm the crate
+//!   accepts (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA) → 200; each
+//!   with one signature byte flipped → 401; wrong `aud` → 401; a key that is
+//!   not published → 401.
+//!
+//! Every refusal asserts the exact status, `WWW-Authenticate` value and empty
+//! body, and the validator's internal reason code.
+//!
+//! Runs under `cargo test` with its own `main` (`harness = false`): it installs
+//! `tests/interop/node_modules` with `npm ci` when missing or stale (a failed
+//! install fails the run), and prints one `interop: SKIPPED` line and passes
+//! when `node` is not on PATH. Accepts a name filter, `--exact`, `--skip` and
+//! `--list` like libtest.
+
+mod common;
+
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bearer_guard::{Algorithm, BearerAuthLayer, Claims, Issuer, Requirement, require};
+use common::{Outcome, get_with, insufficient, invalid_token, send};
+use http::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Printed, alone, when the tests cannot run here.
+const SKIPPED: &str = "interop: SKIPPED — node not found on PATH; install Node.js >= 20 to run the oidc-provider interop tests";
+
+/// How long a node script may take to print its first line.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one HTTP exchange with the provider may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one case may take, all included.
+const CASE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The resource (audience) prefix the provider script serves.
+const RESOURCE: &str = "urn:bearer-guard:interop:";
+/// The redirect URI registered for the authorization-code client.
+const REDIRECT_URI: &str = "http://127.0.0.1/callback";
+
+type CaseFn = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+const CASES: &[(&str, CaseFn)] = &[
+    ("oidc_provider_client_credentials_every_algorithm", || {
+        Box::pin(client_credentials_every_algorithm())
+    }),
+    ("oidc_provider_authorization_code_pkce_and_refresh", || {
+        Box::pin(authorization_code_pkce_and_refresh())
+    }),
+    ("oidc_provider_key_rotation", || Box::pin(key_rotation())),
+    ("jose_every_accepted_algorithm", || {
+        Box::pin(jose_every_accepted_algorithm())
+    }),
+];
+
+// ---------------------------------------------------------------------------
+// The runner
+// ---------------------------------------------------------------------------
+
+fn main() -> ExitCode {
+    let selected = match select(std::env::args().skip(1).collect()) {
+        Selection::List => {
+            for (name, _) in CASES {
+                println!("{name}: test");
+            }
+            return ExitCode::SUCCESS;
+        }
+        Selection::Run(selected) => selected,
+    };
+    let filtered_out = CASES.len() - selected.len();
+    if selected.is_empty() {
+        println!("\nrunning 0 tests\n");
+        println!(
+            "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n"
+        );
+        return ExitCode::SUCCESS;
+    }
+    let node = match std::process::Command::new("node").arg("--version").output() {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            println!("{SKIPPED}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => panic!("interop: `node --version` could not run: {e}"),
+        Ok(out) if !out.status.success() => panic!(
+            "interop: `node --version` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Ok(out) => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+    };
+    let major = node
+        .strip_prefix('v')
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    assert!(
+        major.is_some_and(|m| m >= 20),
+        "interop: node {node} is on PATH, but the interop tests need Node.js >= 20"
+    );
+    install_node_modules();
+
+    let started = Instant::now();
+    println!(
+        "\nrunning {} tests (node {node}, oidc-provider {}, jose {})",
+        selected.len(),
+        package_version("oidc-provider"),
+        package_version("jose"),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut failed = Vec::new();
+    for (name, case) in selected {
+        let case_started = Instant::now();
+        let outcome = runtime.block_on(async {
+            let mut task = tokio::spawn(case());
+            match tokio::time::timeout(CASE_TIMEOUT, &mut task).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) if e.is_panic() => Err("panicked (message above)".to_owned()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => {
+                    task.abort();
+                    Err(format!("timed out after {CASE_TIMEOUT:?}"))
+                }
+            }
+        });
+        let secs = case_started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(()) => println!("test {name} ... ok ({secs:.2}s)"),
+            Err(why) => {
+                println!("test {name} ... FAILED ({secs:.2}s): {why}");
+                failed.push(name);
+            }
+        }
+    }
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let passed = CASES.len() - filtered_out - failed.len();
+    let status = if failed.is_empty() { "ok" } else { "FAILED" };
+    if !failed.is_empty() {
+        println!("\nfailures:");
+        for name in &failed {
+            println!("    {name}");
+        }
+    }
+    println!(
+        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+enum Selection {
+    List,
+    Run(Vec<(&'static str, CaseFn)>),
+}
+
+/// The cases the command line selects, libtest-style: name filters
+/// (substrings, or whole names with `--exact`), `--skip`, `--list`,
+/// `--ignored` (there are none). Other libtest flags are accepted and ignored.
+fn select(args: Vec<String>) -> Selection {
+    let mut filters = Vec::new();
+    let mut skips = Vec::new();
+    let mut exact = false;
+    let mut ignored_only = false;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--list" => return Selection::List,
+            "--exact" => exact = true,
+            "--ignored" => ignored_only = true,
+            "--skip" => skips.extend(args.next()),
+            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" => {
+                args.next();
+            }
+            flag if flag.starts_with('-') => {}
+            filter => filters.push(filter.to_owned()),
+        }
+    }
+    let matches = |name: &str, pattern: &str| {
+        if exact {
+            name == pattern
+        } else {
+            name.contains(pattern)
+        }
+    };
+    let selected = CASES
+        .iter()
+        .filter(|_| !ignored_only)
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| matches(name, f)))
+        .filter(|(name, _)| !skips.iter().any(|s| matches(name, s)))
+        .copied()
+        .collect();
+    Selection::Run(selected)
+}
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// Runs `npm ci` unless `node_modules` was installed from this very
+/// `package.json` and lockfile (a stamp file holds both). Fails the run, with
+/// npm's output, if the install fails.
+fn install_node_modules() {
+    let dir = interop_dir();
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .unwrap_or_else(|e| panic!("interop: cannot read tests/interop/{name}: {e}"))
+    };
+    let wanted = format!(
+        "{}\n--- package-lock.json ---\n{}",
+        read("package.json"),
+        read("package-lock.json")
+    );
+    let stamp = dir.join("node_modules/.bearer-guard-stamp");
+    let installed = dir.join("node_modules/.package-lock.json").is_file()
+        && std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted);
+    if installed {
+        return;
+    }
+    println!("interop: npm ci in tests/interop (first run, or the lockfile changed)");
+    let started = Instant::now();
+    let out = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("interop: node is on PATH but `npm` could not run: {e}"));
+    assert!(
+        out.status.success(),
+        "interop: `npm ci` failed ({}) in tests/interop:\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&stamp, wanted).expect("write the install stamp");
+    println!(
+        "interop: npm ci done in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn package_version(name: &str) -> String {
+    let path = interop_dir().join(format!("node_modules/{name}/package.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let package: Value = serde_json::from_str(&text).expect("package.json is JSON");
+    package["version"].as_str().expect("version").to_owned()
+}
+
+// ---------------------------------------------------------------------------
+// Node processes
+// ---------------------------------------------------------------------------
+
+/// A node script started by a test: killed when dropped; what it prints
+/// (besides its JSON line) is kept, and shown if the test panics.
+struct NodeScript {
+    name: &'static str,
+    /// Holds the child's stdin open (the provider exits when it closes).
+    _child: Child,
+    output: Arc<Mutex<String>>,
+}
+
+impl NodeScript {
+    /// Starts `node <script> <args>` in tests/interop and returns it with the
+    /// first line it prints that is a JSON object. Both output pipes are read
+    /// to the end, so the script never writes into a closed pipe.
+    async fn start(name: &'static str, args: &[&str]) -> (NodeScript, Value) {
+        let mut child = Command::new("node")
+            .arg(name)
+            .args(args)
+            .current_dir(interop_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn node {name}: {e}"));
+        let output = Arc::new(Mutex::new(String::new()));
+        let append = |log: &Mutex<String>, line: &str| {
+            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+            log.push_str(line);
+            log.push('\n');
+        };
+
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let log = Arc::clone(&output);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                append(&log, &line);
+            }
+        });
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let log = Arc::clone(&output);
+        tokio::spawn(async move {
+            let mut first_tx = Some(first_tx);
+            while let Ok(Some(line)) = stdout.next_line().await {
+                if first_tx.is_some()
+                    && let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(&line)
+                    && let Some(tx) = first_tx.take()
+                {
+                    let _ = tx.send(value);
+                } else {
+                    append(&log, &line);
+                }
+            }
+        });
+
+        let script = NodeScript {
+            name,
+            _child: child,
+            output,
+        };
+        let first = match tokio::time::timeout(START_TIMEOUT, first_rx).await {
+            Ok(Ok(first)) => first,
+            Ok(Err(_)) => panic!("node {name} exited without printing its JSON line"),
+            Err(_) => panic!("node {name} printed no JSON line within {START_TIMEOUT:?}"),
+        };
+        (script, first)
+    }
+}
+
+impl Drop for NodeScript {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.output.lock().unwrap_or_else(|p| p.into_inner());
+            eprintln!("--- output of node {} ---\n{log}--- end ---", self.name);
+        }
+    }
+}
+
+/// The oidc-provider script, and an HTTP client with a cookie jar that plays
+/// the user agent and the clients.
+struct Provider {
+    _node: NodeScript,
+    issuer: String,
+    http: reqwest::Client,
+}
+
+/// A token endpoint response.
+struct Tokens {
+    access_token: String,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+    scope: Option<String>,
+}
+
+impl Provider {
+    async fn start() -> Provider {
+        let (node, first) = NodeScript::start("provider.mjs", &[]).await;
+        let issuer = first["issuer"].as_str().expect("issuer").to_owned();
+        assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer}");
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(HTTP_TIMEOUT)
+            .connect_timeout(HTTP_TIMEOUT)
+            .build()
+            .expect("HTTP client");
+        Provider {
+            _node: node,
+            issuer,
+            http,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// The client-credentials grant for `resource`.
+    async fn client_credentials(&self, resource: &str, scope: &str) -> Tokens {
+        let response = self
+            .http
+            .post(self.url("/token"))
+            .basic_auth("interop-service", Some("interop-service-secret"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", scope),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .expect("POST /token");
+        tokens(response).await
+    }
+
+    /// The authorization-code grant with PKCE for `resource`: the user `alice`
+    /// logs in and consents to `granted` of the `requested` scopes.
+    async fn authorization_code(&self, resource: &str, requested: &str, granted: &str) -> Tokens {
+        let verifier = random_urlsafe();
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let state = random_urlsafe();
+        let authorize = reqwest::Url::parse_with_params(
+            &self.url("/auth"),
+            [
+                ("client_id", "interop-app"),
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", requested),
+                ("resource", resource),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                ("state", &state),
+                ("prompt", "consent"),
+            ],
+        )
+        .expect("authorization URL");
+
+        // No session: to the log-in interaction.
+        let login = self.redirect(self.http.get(authorize)).await;
+        let details = self.interaction(&login).await;
+        assert_eq!(details["prompt"], "login", "{details}");
+        assert_eq!(details["client_id"], "interop-app", "{details}");
+        let resume = self
+            .redirect(
+                self.http
+                    .post(format!("{login}/login"))
+                    .form(&[("account", "alice")]),
+            )
+            .await;
+        assert!(resume.path().starts_with("/auth/"), "{resume}");
+
+        // Logged in: to the consent interaction, which lists what is asked.
+        let consent = self.redirect(self.http.get(resume)).await;
+        let details = self.interaction(&consent).await;
+        assert_eq!(details["prompt"], "consent", "{details}");
+        let asked: Vec<&str> = requested
+            .split(' ')
+            .filter(|s| s.starts_with("notes."))
+            .collect();
+        assert_eq!(
+            details["details"]["missingResourceScopes"][resource],
+            json!(asked),
+            "{details}"
+        );
+        let resume = self
+            .redirect(
+                self.http
+                    .post(format!("{consent}/consent"))
+                    .form(&[("scope", granted)]),
+            )
+            .await;
+
+        // Consented: back to the client with a code, the state and the issuer.
+        let callback = self.redirect(self.http.get(resume)).await;
+        assert_eq!(
+            format!(
+                "{}://{}{}",
+                callback.scheme(),
+                callback.host_str().unwrap_or_default(),
+                callback.path()
+            ),
+            REDIRECT_URI,
+            "{callback}"
+        );
+        let query = |name: &str| {
+            callback
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        assert_eq!(query("error"), None, "{callback}");
+        assert_eq!(
+            query("state").as_deref(),
+            Some(state.as_str()),
+            "{callback}"
+        );
+        assert_eq!(query("iss").as_deref(), Some(self.issuer.as_str()));
+        let code = query("code").expect("an authorization code");
+
+        let response = self
+            .http
+            .post(self.url("/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", "interop-app"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", &verifier),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .expect("POST /token");
+        tokens(response).await
+    }
+
+    /// The refresh-token grant.
+    async fn refresh(&self, refresh_token: &str, resource: &str) -> Tokens {
+        let response = self
+            .http
+            .post(self.url("/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", "interop-app"),
+                ("refresh_token", refresh_token),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .expect("POST /token");
+        tokens(response).await
+    }
+
+    /// Sends `request`, which must answer with a redirect, and returns where to.
+    async fn redirect(&self, request: reqwest::RequestBuilder) -> reqwest::Url {
+        let response = request.send().await.expect("request to the provider");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|v| v.to_str().expect("ascii Location").to_owned());
+        let Some(location) = location.filter(|_| status.is_redirection()) else {
+            let body = response.text().await.unwrap_or_default();
+            panic!("expected a redirect from the provider, got {status}: {body}");
+        };
+        reqwest::Url::parse(&self.issuer)
+            .and_then(|base| base.join(&location))
+            .expect("Location is a URL")
+    }
+
+    /// The interaction's details, from the script's JSON interaction page.
+    async fn interaction(&self, url: &reqwest::Url) -> Value {
+        assert!(url.path().starts_with("/interaction/"), "{url}");
+        let response = self.http.get(url.clone()).send().await.expect("GET");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str(&body).expect("interaction JSON")
+    }
+
+    /// Calls one of the script's test-only admin routes; returns the key ids
+    /// published afterwards.
+    async fn admin(&self, path: &str) -> Value {
+        let response = self.http.post(self.url(path)).send().await.expect("POST");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        serde_json::from_str::<Value>(&body).expect("JSON")["kids"].take()
+    }
+}
+
+async fn tokens(response: reqwest::Response) -> Tokens {
+    let status = response.status();
+    let body = response.text().await.expect("token response body");
+    assert_eq!(status, StatusCode::OK, "token endpoint: {body}");
+    let value: Value = serde_json::from_str(&body).expect("token response JSON");
+    assert_eq!(value["token_type"], "Bearer", "{value}");
+    let text = |name: &str| value[name].as_str().map(str::to_owned);
+    Tokens {
+        access_token: text("access_token").expect("access_token"),
+        refresh_token: text("refresh_token"),
+        id_token: text("id_token"),
+        scope: text("scope"),
+    }
+}
+
+/// 32 random bytes, base64url: a PKCE verifier or a `state`.
+fn random_urlsafe() -> String {
+    let bytes: Vec<u8> = (0..4u64)
+        .flat_map(|i| {
+            let mut h = std::hash::RandomState::new().build_hasher();
+            h.write_u64(i);
+            h.finish().to_le_bytes()
+        })
+        .collect();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+// ---------------------------------------------------------------------------
+// The protected API
+// ---------------------------------------------------------------------------
+
+/// `GET /notes` needs `notes.read`, `POST /notes` needs `notes.write`, `GET
+/// /me` answers what the layer read from the token, as JSON.
+fn api(layer: BearerAuthLayer) -> Router {
+    Router::new()
+        .route(
+            "/notes",
+            get(|| async { "notes" }).route_layer(require(Requirement::scope("notes.read"))),
+        )
+        .route(
+            "/notes",
+            post(|| async { "created" }).route_layer(require(Requirement::scope("notes.write"))),
+        )
+        .route("/me", get(me))
+        .layer(layer)
+}
+
+async fn me(claims: Claims<Value>) -> String {
+    let token = claims.token();
+    json!({
+        "sub": token.registered().sub,
+        "aud": token.registered().aud,
+        "iss": token.registered().iss,
+        "client_id": token.client_id(),
+        "scopes": token.scopes().iter().collect::<Vec<_>>(),
+        "claims": claims.custom,
+    })
+    .to_string()
+}
+
+/// `GET /me` with `token`: must be 200; returns what the handler saw.
+async fn me_ok(app: &Router, token: &str) -> Value {
+    let outcome = get_with(app, "/me", token).await;
+    assert_eq!(
+        (outcome.status, outcome.www_authenticate.as_deref()),
+        (StatusCode::OK, None),
+        "GET /me: {outcome:?}"
+    );
+    serde_json::from_str(&outcome.body).expect("/me answers JSON")
+}
+
+/// The validator's reason for refusing `token`.
+async fn code(layer: &BearerAuthLayer, token: &str) -> &'static str {
+    layer
+        .validator()
+        .validate(token)
+        .await
+        .expect_err("the token must be refused")
+        .code()
+}
+
+/// The token's JOSE header.
+fn header(token: &str) -> Value {
+    let part = token.split('.').next().expect("a JWS");
+    let bytes = URL_SAFE_NO_PAD.decode(part).expect("base64url header");
+    serde_json::from_slice(&bytes).expect("JSON header")
+}
+
+/// The token's claims, read without verification (what the issuer put in).
+fn payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).expect("a JWS");
+    let bytes = URL_SAFE_NO_PAD.decode(part).expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON payload")
+}
+
+/// `token` with one byte in the middle of its signature flipped.
+fn flip_signature_byte(token: &str) -> String {
+    let (signed, signature) = token.rsplit_once('.').expect("a JWS");
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn layer(builder: bearer_guard::Builder) -> BearerAuthLayer {
+    builder.build().expect("valid configuration")
+}
+
+// ---------------------------------------------------------------------------
+// oidc-provider
+// ---------------------------------------------------------------------------
+
+/// The provider's resources: name, signing algorithm.
+const PROVIDER_ALGORITHMS: [(&str, Algorithm); 5] = [
+    ("rs256", Algorithm::RS256),
+    ("ps256", Algorithm::PS256),
+    ("es256", Algorithm::ES256),
+    ("es384", Algorithm::ES384),
+    ("eddsa", Algorithm::EdDSA),
+];
+
+/// Client credentials, for each resource: an API that accepts exactly that
+/// audience and that one algorithm (RFC 9068 preset: `at+jwt`, `scope`,
+/// `client_id`) reads the right claims; the scope not requested is 403; a
+/// token for another API is 401.
+async fn client_credentials_every_algorithm() {
+    let provider = Provider::start().await;
+    let issuer = provider.issuer.clone();
+    for (name, alg) in PROVIDER_ALGORITHMS {
+        let audience = format!("{RESOURCE}{name}");
+        let api_layer = layer(
+            BearerAuthLayer::builder().trust(Issuer::rfc9068(&issuer, &audience).algorithms([alg])),
+        );
+        let app = api(api_layer.clone());
+        let tokens = provider.client_credentials(&audience, "notes.read").await;
+        assert_eq!(tokens.scope.as_deref(), Some("notes.read"));
+        let token = &tokens.access_token;
+        assert_eq!(
+            header(token),
+            json!({"alg": format!("{alg:?}"), "typ": "at+jwt", "kid": format!("{name}-1")}),
+            "{name}"
+        );
+
+        let seen = me_ok(&app, token).await;
+        assert_eq!(seen["sub"], "interop-service", "{seen}");
+        assert_eq!(seen["client_id"], "interop-service", "{seen}");
+        assert_eq!(seen["iss"], json!(issuer), "{seen}");
+        assert_eq!(seen["aud"], json!([audience]), "{seen}");
+        assert_eq!(seen["scopes"], json!(["notes.read"]), "{seen}");
+        assert_eq!(seen["claims"]["scope"], "notes.read", "{seen}");
+        assert_eq!(get_with(&app, "/notes", token).await, common::ok("notes"));
+        assert_eq!(
+            send(&app, "POST", "/notes", Some(&format!("Bearer {token}"))).await,
+            insufficient("notes.write"),
+            "{name}: a scope the client did not get"
+        );
+
+        // The same client's token for another API.
+        let other = provider
+            .client_credentials(&format!("{RESOURCE}other"), "notes.read notes.write")
+            .await;
+        assert_eq!(
+            payload(&other.access_token)["aud"],
+            format!("{RESOURCE}other")
+        );
+        if alg == Algorithm::RS256 {
+            assert_eq!(
+                get_with(&app, "/me", &other.access_token).await,
+                invalid_token()
+            );
+            assert_eq!(
+                code(&api_layer, &other.access_token).await,
+                "audience_mismatch"
+            );
+        } else {
+            // Signed with RS256, which this API does not accept.
+            assert_eq!(
+                get_with(&app, "/me", &other.access_token).await,
+                invalid_token()
+            );
+            assert_eq!(
+                code(&api_layer, &other.access_token).await,
+                "disallowed_algorithm"
+            );
+        }
+    }
+
+    // One API accepting every algorithm: the other API's token is refused for
+    // its audience alone.
+    let mut every = Issuer::rfc9068(&issuer, &format!("{RESOURCE}rs256"));
+    for (name, _) in &PROVIDER_ALGORITHMS[1..] {
+        every = every.audience(format!("{RESOURCE}{name}"));
+    }
+    let app_layer = layer(BearerAuthLayer::builder().trust(every));
+    let app = api(app_layer.clone());
+    let other = provider
+        .client_credentials(&format!("{RESOURCE}other"), "notes.read notes.write")
+        .await;
+    assert_eq!(other.scope.as_deref(), Some("notes.read notes.write"));
+    assert_eq!(
+        get_with(&app, "/me", &other.access_token).await,
+        invalid_token()
+    );
+    assert_eq!(
+        code(&app_layer, &other.access_token).await,
+        "audience_mismatch"
+    );
+    for (name, _) in PROVIDER_ALGORITHMS {
+        let token = provider
+            .client_credentials(&format!("{RESOURCE}{name}"), "notes.read notes.write")
+            .await
+            .access_token;
+        assert_eq!(
+            send(&app, "POST", "/notes", Some(&format!("Bearer {token}"))).await,
+            common::ok("created"),
+            "{name}"
+        );
+    }
+}
+
+/// Authorization code with PKCE, log-in and consent over HTTP: the user grants
+/// `notes.read` of `notes.read notes.write`; the access token reads, cannot
+/// write (403), names the user and the app; the ID token is not an access
+/// token (401); the refreshed access token passes the same way.
+async fn authorization_code_pkce_and_refresh() {
+    let provider = Provider::start().await;
+    let audience = format!("{RESOURCE}es256");
+    let api_layer =
+        layer(BearerAuthLayer::builder().trust(Issuer::rfc9068(&provider.issuer, &audience)));
+    let app = api(api_layer.clone());
+
+    let tokens = provider
+        .authorization_code(
+            &audience,
+            "openid offline_access notes.read notes.write",
+            "notes.read",
+        )
+        .await;
+    let access = &tokens.access_token;
+    assert_eq!(header(access)["typ"], "at+jwt");
+    assert_eq!(header(access)["alg"], "ES256");
+    let seen = me_ok(&app, access).await;
+    assert_eq!(seen["sub"], "alice", "{seen}");
+    assert_eq!(seen["client_id"], "interop-app", "{seen}");
+    assert_eq!(seen["aud"], json!([audience]), "{seen}");
+    assert_eq!(seen["scopes"], json!(["notes.read"]), "{seen}");
+    assert_eq!(get_with(&app, "/notes", access).await, common::ok("notes"));
+    assert_eq!(
+        send(&app, "POST", "/notes", Some(&format!("Bearer {access}"))).await,
+        insufficient("notes.write"),
+        "the user did not grant notes.write"
+    );
+
+    // The ID token is for the client, not for the API.
+    let id_token = tokens.id_token.as_deref().expect("an ID token (openid)");
+    assert_eq!(payload(id_token)["aud"], "interop-app");
+    assert_eq!(get_with(&app, "/me", id_token).await, invalid_token());
+    assert_eq!(code(&api_layer, id_token).await, "wrong_type");
+
+    // Refresh: a new access token, same user, same grant.
+    let refresh_token = tokens
+        .refresh_token
+        .as_deref()
+        .expect("a refresh token (offline_access)");
+    let refreshed = provider.refresh(refresh_token, &audience).await;
+    let new_access = &refreshed.access_token;
+    assert_ne!(new_access, access);
+    assert_ne!(payload(new_access)["jti"], payload(access)["jti"]);
+    let seen = me_ok(&app, new_access).await;
+    assert_eq!(seen["sub"], "alice", "{seen}");
+    assert_eq!(seen["client_id"], "interop-app", "{seen}");
+    assert_eq!(seen["scopes"], json!(["notes.read"]), "{seen}");
+    assert_eq!(
+        send(
+            &app,
+            "POST",
+            "/notes",
+            Some(&format!("Bearer {new_access}"))
+        )
+        .await,
+        insufficient("notes.write")
+    );
+}
+
+/// The provider rotates its RS256 key: a token signed with the new key passes
+/// (one fetch for its unknown `kid`), the old token still passes while its key
+/// is published, and is refused once the provider stops publishing it (the key
+/// set is at most one second old).
+async fn key_rotation() {
+    const COOLDOWN: Duration = Duration::from_millis(250);
+    let provider = Provider::start().await;
+    let audience = format!("{RESOURCE}rs256");
+    let api_layer = layer(
+        BearerAuthLayer::builder()
+            .trust(Issuer::rfc9068(&provider.issuer, &audience))
+            .refresh_cooldown(COOLDOWN)
+            .key_set_max_age(Duration::from_secs(1)),
+    );
+    let app = api(api_layer.clone());
+
+    let old = provider
+        .client_credentials(&audience, "notes.read")
+        .await
+        .access_token;
+    assert_eq!(header(&old)["kid"], "rs256-1");
+    me_ok(&app, &old).await;
+
+    let kids = provider.admin("/__test/rotate").await;
+    assert_eq!(kids["rs256"], json!(["rs256-2", "rs256-1"]));
+    let new = provider
+        .client_credentials(&audience, "notes.read")
+        .await
+        .access_token;
+    assert_eq!(header(&new)["kid"], "rs256-2");
+    // The first fetch (for rs256-1) started the unknown-kid cooldown.
+    tokio::time::sleep(COOLDOWN + Duration::from_millis(50)).await;
+    me_ok(&app, &new).await;
+    // The set that has just been fetched for rs256-2 still holds rs256-1.
+    me_ok(&app, &old).await;
+
+    let kids = provider.admin("/__test/retire-old").await;
+    assert_eq!(kids["rs256"], json!(["rs256-2"]));
+    let retired = Instant::now();
+    let deadline = retired + Duration::from_secs(10);
+    let refused = loop {
+        let outcome: Outcome = get_with(&app, "/me", &old).await;
+        if outcome.status != StatusCode::OK {
+            break outcome;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the old token still passes 10 s after its key was removed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refused, invalid_token());
+    assert_eq!(code(&api_layer, &old).await, "unknown_kid");
+    me_ok(&app, &new).await;
+}
+
+// ---------------------------------------------------------------------------
+// jose
+// ---------------------------------------------------------------------------
+
+/// Every algorithm the crate accepts, each signed by `jose` with its own key:
+/// 200 with the claims jose put in; one flipped signature byte → 401; a wrong
+/// `aud` → 401; a `kid` of the set with a key that is not → 401. The key set
+/// (served here, on loopback) is fetched once.
+async fn jose_every_accepted_algorithm() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let audience = format!("{RESOURCE}jose");
+    let (_node, minted) = NodeScript::start("jose-tokens.mjs", &[&base, &audience]).await;
+
+    let jwks = minted["jwks"].clone();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&fetches);
+    let keys = Router::new().route(
+        "/jwks",
+        get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = jwks.to_string();
+            async move { ([(http::header::CONTENT_TYPE, "application/json")], body) }
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, keys).await });
+
+    let api_layer = layer(
+        BearerAuthLayer::builder()
+            .issuer(&base)
+            .audience(&audience)
+            .jwks_uri(format!("{base}/jwks")),
+    );
+    let app = api(api_layer.clone());
+
+    let tokens = minted["tokens"].as_array().expect("tokens");
+    let algorithms: Vec<&str> = tokens
+        .iter()
+        .map(|t| t["alg"].as_str().expect("alg"))
+        .collect();
+    let accepted: Vec<String> = bearer_guard::DEFAULT_ALGORITHMS
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect();
+    assert_eq!(
+        algorithms, accepted,
+        "jose signs every algorithm the crate accepts"
+    );
+    for entry in tokens {
+        let alg = entry["alg"].as_str().expect("alg");
+        let token = entry["token"].as_str().expect("token");
+        assert_eq!(
+            header(token),
+            json!({"alg": alg, "kid": alg, "typ": "at+jwt"}),
+            "{alg}"
+        );
+        let seen = me_ok(&app, token).await;
+        assert_eq!(seen["sub"], format!("jose-{alg}"), "{seen}");
+        assert_eq!(seen["iss"], json!(base), "{seen}");
+        assert_eq!(seen["aud"], json!([audience]), "{seen}");
+        assert_eq!(seen["client_id"], "jose-client", "{seen}");
+        assert_eq!(seen["scopes"], json!(["notes.read"]), "{seen}");
+        assert_eq!(seen["claims"]["jti"], payload(token)["jti"], "{seen}");
+        assert_eq!(get_with(&app, "/notes", token).await, common::ok("notes"));
+        assert_eq!(
+            send(&app, "POST", "/notes", Some(&format!("Bearer {token}"))).await,
+            insufficient("notes.write")
+        );
+
+        let tampered = flip_signature_byte(token);
+        assert_eq!(
+            get_with(&app, "/me", &tampered).await,
+            invalid_token(),
+            "{alg} with a flipped signature byte"
+        );
+        assert_eq!(
+            code(&api_layer, &tampered).await,
+            "invalid_signature",
+            "{alg}"
+        );
+    }
+
+    let wrong_aud = minted["wrong_aud"].as_str().expect("wrong_aud");
+    assert_eq!(get_with(&app, "/me", wrong_aud).await, invalid_token());
+    assert_eq!(code(&api_layer, wrong_aud).await, "audience_mismatch");
+    let unpublished = minted["unpublished_key"].as_str().expect("unpublished_key");
+    assert_eq!(get_with(&app, "/me", unpublished).await, invalid_token());
+    assert_eq!(code(&api_layer, unpublished).await, "invalid_signature");
+
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "one key-set fetch");
+    server.abort();
+}

@@ -1,0 +1,270 @@
+// A real, independently written OpenID provider (oidc-provider) on loopback,
+// for bearer-guard's interop tests (tests/interop.rs starts it; nothing else
+// should).
+//
+//   node provider.mjs
+//
+// It listens on 127.0.0.1 on a free port, then prints ONE line of JSON on
+// stdout: {"issuer": "http://127.0.0.1:<port>", "kids": {...}}. It exits when
+// its standard input closes, so it never outlives the test that started it.
+//
+// What it issues (RFC 8707 resource indicators, RFC 9068 JWT access tokens):
+// - One resource (an audience) per signing algorithm:
+//   urn:bearer-guard:interop:{rs256,ps256,es256,es384,eddsa}, each signed with
+//   its own key (one key per algorithm, `alg` published in the JWKS), scopes
+//   `notes.read notes.write`; and urn:bearer-guard:interop:other, an API the
+//   tests do not accept (the wrong-`aud` case).
+// - Client `interop-service` (client_secret_basic): client-credentials grant.
+// - Client `interop-app` (native, public, PKCE S256 required): authorization
+//   code grant and refresh tokens (`offline_access`, with `prompt=consent`).
+//
+// Log-in and consent: instead of HTML pages, small JSON/form routes that the
+// test drives over plain HTTP (oidc-provider's own interaction API behind them):
+//   GET  /interaction/:uid           -> {"prompt": "login"|"consent", ...}
+//   POST /interaction/:uid/login     form `account=<id>`: logs that account in
+//   POST /interaction/:uid/consent   form `scope=<granted scopes>`: grants the
+//        requested OpenID scopes and, of the requested API scopes, only those
+//        listed (the others are rejected, so the token lacks them)
+// Each POST answers 303 to the provider's resume URL, as a login page would.
+//
+// Key rotation (test-only admin routes, loopback only): oidc-provider's key
+// set is fixed when a Provider is constructed, so rotation builds a new
+// Provider with the same issuer, clients and configuration behind the same
+// HTTP server. Its in-memory store is module-wide, so grants, sessions and
+// refresh tokens survive the swap.
+//   POST /__test/rotate      a new RS256 key signs from now on; the old one is
+//                            still published (and may verify old tokens)
+//   POST /__test/retire-old  the old RS256 key is no longer published
+// Both answer {"kids": {...}}: the key ids now published, per algorithm.
+//
+// On stderr, oidc-provider 9 warns that Node.js 20 is not a supported runtime
+// (it supports the LTS lines from 22 on) and that its in-memory adapter is for
+// development only; both are expected here. The test shows this script's
+// stderr only when a case fails.
+
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import { promisify } from 'node:util';
+
+import Provider, { errors } from 'oidc-provider';
+
+const RESOURCE_PREFIX = 'urn:bearer-guard:interop:';
+const API_SCOPES = 'notes.read notes.write';
+const ALGORITHMS = { rs256: 'RS256', ps256: 'PS256', es256: 'ES256', es384: 'ES384', eddsa: 'EdDSA' };
+const REDIRECT_URI = 'http://127.0.0.1/callback';
+
+const generateKeyPair = promisify(crypto.generateKeyPair);
+
+async function generate(alg, kid) {
+  const [type, options] = {
+    RS256: ['rsa', { modulusLength: 2048 }],
+    PS256: ['rsa', { modulusLength: 2048 }],
+    ES256: ['ec', { namedCurve: 'P-256' }],
+    ES384: ['ec', { namedCurve: 'P-384' }],
+    EdDSA: ['ed25519', {}],
+  }[alg];
+  const { privateKey } = await generateKeyPair(type, options);
+  return { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
+}
+
+// The keys, per algorithm: `signing` signs, `also` is only published.
+const keys = Object.fromEntries(
+  await Promise.all(
+    Object.entries(ALGORITHMS).map(async ([name, alg]) => [name, { signing: await generate(alg, `${name}-1`), also: [] }]),
+  ),
+);
+let rotations = 1;
+
+function publishedKids() {
+  return Object.fromEntries(
+    Object.entries(keys).map(([name, k]) => [name, [k.signing.kid, ...k.also.map((a) => a.kid)]]),
+  );
+}
+
+function getResourceServerInfo(_ctx, indicator) {
+  if (!indicator.startsWith(RESOURCE_PREFIX)) {
+    throw new errors.InvalidTarget();
+  }
+  const name = indicator.slice(RESOURCE_PREFIX.length);
+  if (name === 'other') {
+    return {
+      scope: API_SCOPES,
+      audience: indicator,
+      accessTokenFormat: 'jwt',
+      accessTokenTTL: 300,
+      jwt: { sign: { alg: 'RS256', kid: keys.rs256.signing.kid } },
+    };
+  }
+  const k = Object.hasOwn(keys, name) ? keys[name] : undefined;
+  if (!k) {
+    throw new errors.InvalidTarget();
+  }
+  return {
+    scope: API_SCOPES,
+    audience: indicator,
+    accessTokenFormat: 'jwt',
+    accessTokenTTL: 300,
+    jwt: { sign: { alg: k.signing.alg, kid: k.signing.kid } },
+  };
+}
+
+function build(issuer) {
+  const jwks = { keys: Object.values(keys).flatMap((k) => [k.signing, ...k.also]) };
+  return new Provider(issuer, {
+    clients: [
+      {
+        client_id: 'interop-service',
+        client_secret: 'interop-service-secret',
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      },
+      {
+        client_id: 'interop-app',
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [REDIRECT_URI],
+      },
+    ],
+    jwks,
+    cookies: { keys: ['bearer-guard interop cookie key, not a secret'] },
+    scopes: ['openid', 'offline_access'],
+    claims: { openid: ['sub'] },
+    findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => undefined,
+        useGrantedResource: () => true,
+        getResourceServerInfo,
+      },
+    },
+    ttl: {
+      AccessToken: 300,
+      ClientCredentials: 300,
+      AuthorizationCode: 60,
+      IdToken: 300,
+      RefreshToken: 3600,
+      Interaction: 300,
+      Session: 3600,
+      Grant: 3600,
+    },
+  });
+}
+
+function json(res, status, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function form(req) {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 16 * 1024) throw new Error('form too large');
+  }
+  return new URLSearchParams(body);
+}
+
+async function interaction(provider, req, res, uid, action) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) {
+    return json(res, 400, { error: 'interaction uid does not match its cookie' });
+  }
+  const { prompt, params, session, grantId } = details;
+  if (req.method === 'GET' && !action) {
+    return json(res, 200, {
+      uid,
+      prompt: prompt.name,
+      reasons: prompt.reasons,
+      details: prompt.details,
+      client_id: params.client_id,
+      scope: params.scope,
+      resource: params.resource,
+    });
+  }
+  if (req.method !== 'POST') {
+    return json(res, 405, { error: 'method not allowed' });
+  }
+  const submitted = await form(req);
+  if (action === 'login') {
+    if (prompt.name !== 'login') return json(res, 409, { error: `prompt is ${prompt.name}, not login` });
+    const account = submitted.get('account');
+    if (!account) return json(res, 400, { error: 'account is required' });
+    return provider.interactionFinished(req, res, { login: { accountId: account } }, { mergeWithLastSubmission: false });
+  }
+  if (action === 'consent') {
+    if (prompt.name !== 'consent') return json(res, 409, { error: `prompt is ${prompt.name}, not consent` });
+    const granted = new Set((submitted.get('scope') || '').split(' ').filter(Boolean));
+    const grant = grantId
+      ? await provider.Grant.find(grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const { missingOIDCScope, missingResourceScopes } = prompt.details;
+    if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
+    for (const [indicator, scopes] of Object.entries(missingResourceScopes || {})) {
+      const yes = scopes.filter((s) => granted.has(s));
+      const no = scopes.filter((s) => !granted.has(s));
+      if (yes.length) grant.addResourceScope(indicator, yes.join(' '));
+      if (no.length) grant.rejectResourceScope(indicator, no.join(' '));
+    }
+    const id = await grant.save();
+    return provider.interactionFinished(req, res, { consent: { grantId: id } }, { mergeWithLastSubmission: true });
+  }
+  return json(res, 404, { error: 'no such interaction action' });
+}
+
+const server = http.createServer();
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  let provider = build(issuer);
+  let callback = provider.callback();
+  const swap = () => {
+    provider = build(issuer);
+    callback = provider.callback();
+  };
+
+  server.on('request', (req, res) => {
+    const url = new URL(req.url, issuer);
+    const route = async () => {
+      if (url.pathname === '/__test/rotate' && req.method === 'POST') {
+        rotations += 1;
+        const next = await generate('RS256', `rs256-${rotations}`);
+        keys.rs256.also.unshift(keys.rs256.signing);
+        keys.rs256.signing = next;
+        swap();
+        return json(res, 200, { kids: publishedKids() });
+      }
+      if (url.pathname === '/__test/retire-old' && req.method === 'POST') {
+        keys.rs256.also = [];
+        swap();
+        return json(res, 200, { kids: publishedKids() });
+      }
+      const m = /^\/interaction\/([\w-]+)(?:\/(login|consent))?$/.exec(url.pathname);
+      if (m) {
+        return interaction(provider, req, res, m[1], m[2]);
+      }
+      return callback(req, res);
+    };
+    route().catch((err) => {
+      console.error('provider.mjs:', err);
+      if (!res.headersSent) json(res, 500, { error: String(err?.message || err) });
+      else res.destroy();
+    });
+  });
+
+  process.stdout.write(`${JSON.stringify({ issuer, kids: publishedKids() })}\n`);
+});
+
+// The test holds our stdin open; when it goes away, so do we.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
