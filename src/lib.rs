@@ -6,7 +6,11 @@
 //! cached), verifies the signature with the key's own algorithm, checks `iss`,
 //! `aud`, `exp`/`nbf` and `typ`, and stores the result, an [`Authenticated`],
 //! in the request extensions. Per-route guards ([`require`]) check scopes and
-//! app roles; extractors ([`Claims<T>`]) hand handlers typed claims.
+//! app roles; extractors ([`Claims<T>`]) hand handlers typed claims. A token
+//! seen before is answered from a bounded cache of verified tokens (a hash and
+//! a lookup instead of a signature check), its `exp`/`nbf` still checked on
+//! every request and dropped once its key leaves the key set
+//! ([`Builder::token_cache_bytes`]).
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};

@@ -21,7 +21,7 @@ use crate::token_cache::{Digest, TokenCache};
 use crate::{extract, jws};
 
 /// Validates bearer tokens for the trusted issuers. Cheap to clone (one `Arc`);
-/// every clone shares the same key caches.
+/// every clone shares the same key caches and verified-token cache.
 ///
 /// The layer uses it for every request; use it directly to validate a token
 /// outside a tower stack.
