@@ -241,8 +241,10 @@ enum Lookup<'a> {
     Hit(Result<Authenticated, Error>),
 }
 
-/// RFC 8725 §3.1: the algorithm is the key's, never the token's choice; the
-/// signature is checked by jsonwebtoken with the key parsed at load time.
+/// RFC 8725 §3.1: the algorithm is the key's, never the token's choice. The
+/// signature is checked with the key parsed at load time: by aws-lc-rs itself
+/// on that backend (jsonwebtoken 11 would rebuild the key, Montgomery context
+/// included, for every signature), by jsonwebtoken on the RustCrypto one.
 fn verify_signature(
     key: &VerifyingKey,
     alg: Algorithm,
@@ -255,10 +257,25 @@ fn verify_signature(
             key: key.alg,
         });
     }
-    match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key.key, key.alg) {
-        Ok(true) => Ok(()),
-        Ok(false) | Err(_) => Err(Error::InvalidSignature),
-    }
+    check_signature(key, signing_input.as_bytes(), signature)
+        .then_some(())
+        .ok_or(Error::InvalidSignature)
+}
+
+/// aws-lc-rs backend: the key aws-lc parsed when the set loaded, with the
+/// signature decoded as jsonwebtoken decodes it (base64url, no padding).
+#[cfg(feature = "aws-lc-rs")]
+fn check_signature(key: &VerifyingKey, message: &[u8], signature: &str) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .is_ok_and(|signature| key.parsed.verify_sig(message, &signature).is_ok())
+}
+
+/// RustCrypto backend: jsonwebtoken's own verification.
+#[cfg(not(feature = "aws-lc-rs"))]
+fn check_signature(key: &VerifyingKey, message: &[u8], signature: &str) -> bool {
+    jsonwebtoken::crypto::verify(signature, message, &key.key, key.alg).unwrap_or(false)
 }
 
 fn describe_typ(typ: Option<&str>) -> std::borrow::Cow<'static, str> {

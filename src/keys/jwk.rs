@@ -29,6 +29,10 @@ pub struct VerifyingKey {
     pub alg: Algorithm,
     /// The key material, parsed once when the set is loaded.
     pub key: DecodingKey,
+    /// The same key inside aws-lc, parsed once: what signatures are checked
+    /// with on the aws-lc-rs backend.
+    #[cfg(feature = "aws-lc-rs")]
+    pub(crate) parsed: aws_lc_rs::signature::ParsedPublicKey,
     /// Set once the key has left its issuer's key set: tokens it verified
     /// earlier are no longer served from the verified-token cache.
     retired: AtomicBool,
@@ -130,12 +134,54 @@ pub fn bind(value: &serde_json::Value, allowed: &[Algorithm]) -> Result<Verifyin
     }
     let key =
         DecodingKey::from_jwk(&jwk).map_err(|_| KeyRejected::InvalidParameters("key material"))?;
+    #[cfg(feature = "aws-lc-rs")]
+    let parsed =
+        parse_for_aws_lc(&key, alg).ok_or(KeyRejected::InvalidParameters("key material"))?;
     Ok(VerifyingKey {
         kid,
         alg,
         key,
+        #[cfg(feature = "aws-lc-rs")]
+        parsed,
         retired: AtomicBool::new(false),
     })
+}
+
+/// The key as aws-lc's own parsed public key for `alg`, with the same
+/// verification parameters jsonwebtoken's aws-lc backend uses for `alg`; `None`
+/// when aws-lc refuses it (an EC point off its curve, say).
+#[cfg(feature = "aws-lc-rs")]
+fn parse_for_aws_lc(
+    key: &DecodingKey,
+    alg: Algorithm,
+) -> Option<aws_lc_rs::signature::ParsedPublicKey> {
+    use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
+    use jsonwebtoken::DecodingKeyKind::{RsaModulusExponent, SecretOrDer};
+    match key.kind() {
+        RsaModulusExponent { n, e } => {
+            let params: &'static sig::RsaParameters = match alg {
+                Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+                Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+                _ => return None,
+            };
+            RsaPublicKeyComponents { n, e }
+                .to_parsed_public_key(params)
+                .ok()
+        }
+        SecretOrDer(bytes) => {
+            let params: &'static dyn sig::VerificationAlgorithm = match alg {
+                Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
+                Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+                Algorithm::EdDSA => &sig::ED25519,
+                _ => return None,
+            };
+            ParsedPublicKey::new(params, bytes).ok()
+        }
+    }
 }
 
 /// The key's one algorithm: its `alg` when present (checked against `kty`/`crv`),
