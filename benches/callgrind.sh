@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by valgrind's callgrind: deterministic, so
+# it holds on a noisy shared machine. See BENCHMARKS.md.
+#
+#   bash benches/callgrind.sh
+#
+# For each token size and mode it runs `benches/instructions.rs` twice, with N
+# and 2N requests, collecting only inside `callgrind_measured_section`; the
+# figure per request is (Ir(2N) - Ir(N)) / N, which cancels any fixed cost in
+# the section. Then it prints the ratios of the issue's targets and the top
+# inclusive functions of the protected paths.
+#
+# Environment (all optional):
+#   N=200          requests in the short run (the long run has 2N)
+#   N_FIRST=100    the same for cold_first_sight (every token is minted under
+#                  valgrind, which is slow: about 0.1 s per RSA signature)
+#   SIZES="small entra"  token sizes (benches/support/mod.rs)
+#   MODES="plain raw_verify raw_decode cold cold_first_sight cached"
+#   JOBS=2         valgrind processes at once (the counts do not depend on it)
+#   OUT=target/callgrind  where the callgrind files and annotations go
+#   TOP=20         how many functions the annotations show
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-200}
+N_FIRST=${N_FIRST:-100}
+SIZES=${SIZES:-small entra}
+MODES=${MODES:-plain raw_verify raw_decode cold cold_first_sight cached}
+JOBS=${JOBS:-2}
+OUT=${OUT:-target/callgrind}
+TOP=${TOP:-20}
+
+if ! command -v valgrind >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "valgrind is missing: installing it with apt-get" >&2
+    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
+  fi
+  command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is required (apt-get install valgrind)" >&2; exit 1; }
+fi
+
+echo "building the instructions bench (release profile)..." >&2
+BIN=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null |
+  grep '"name":"instructions"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
+[ -x "$BIN" ] || { echo "callgrind.sh: could not build benches/instructions.rs" >&2; exit 1; }
+mkdir -p "$OUT"
+rm -f "$OUT"/cg.*
+
+# One job per line: "mode size n".
+jobs=()
+for size in $SIZES; do
+  for mode in $MODES; do
+    n=$N
+    [ "$mode" = cold_first_sight ] && n=$N_FIRST
+    jobs+=("$mode $size $n" "$mode $size $((2 * n))")
+  done
+done
+echo "running ${#jobs[@]} callgrind runs, $JOBS at a time..." >&2
+export BIN OUT
+printf '%s\n' "${jobs[@]}" | xargs -P "$JOBS" -L 1 bash -c '
+  valgrind --tool=callgrind --toggle-collect="*callgrind_measured_section*" \
+    --callgrind-out-file="$OUT/cg.$0.$1.$2" "$BIN" "$0" "$2" "$1" \
+    >"$OUT/log.$0.$1.$2" 2>&1 || { echo "failed: $0 $1 $2 (see $OUT/log.$0.$1.$2)" >&2; exit 255; }'
+
+ir() { sed -n 's/^totals: *//p' "$OUT/cg.$1.$2.$3"; }
+# Per-request figure of a mode: (Ir(2N) - Ir(N)) / N.
+declare -A PER
+printf '\n%-18s %-6s %6s %14s %14s %16s\n' mode size N "Ir(N)/N" "Ir(2N)/2N" "(Ir(2N)-Ir(N))/N"
+for size in $SIZES; do
+  for mode in $MODES; do
+    n=$N
+    [ "$mode" = cold_first_sight ] && n=$N_FIRST
+    a=$(ir "$mode" "$size" "$n")
+    b=$(ir "$mode" "$size" $((2 * n)))
+    [ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ] ||
+      { echo "callgrind.sh: no collection for $mode $size (is the toggle matching?)" >&2; exit 1; }
+    PER[$mode.$size]=$(((b - a) / n))
+    printf '%-18s %-6s %6d %14d %14d %16d\n' "$mode" "$size" "$n" $((a / n)) $((b / (2 * n))) "${PER[$mode.$size]}"
+  done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+echo
+echo "ratios (instructions per request, from the (Ir(2N)-Ir(N))/N column):"
+for size in $SIZES; do
+  p=${PER[plain.$size]:-}
+  v=${PER[raw_verify.$size]:-}
+  d=${PER[raw_decode.$size]:-}
+  [ -n "$p" ] || continue
+  if [ -n "$v" ]; then
+    for m in cold cold_first_sight; do
+      [ -n "${PER[$m.$size]:-}" ] &&
+        echo "  $size: $m / (plain + raw_verify) = $(ratio "${PER[$m.$size]}" $((p + v)))   (target <= 1.10 for cold)"
+    done
+  fi
+  if [ -n "$d" ] && [ -n "${PER[cold.$size]:-}" ]; then
+    echo "  $size: cold / (plain + raw_decode) = $(ratio "${PER[cold.$size]}" $((p + d)))   (a hand-written jsonwebtoken middleware)"
+  fi
+  [ -n "${PER[cached.$size]:-}" ] &&
+    echo "  $size: cached / plain = $(ratio "${PER[cached.$size]}" "$p")   (target <= 2)"
+done
+
+# top FILE REQUESTS yes|no: cost per request of each function, inclusive or
+# exclusive, leaving out the frames above the measured section (all 100%).
+top() {
+  callgrind_annotate --inclusive="$3" "$1" 2>/dev/null |
+    awk -v n="$2" '
+      /^-+$/ { dash++; next }
+      dash >= 5 && /^ *[0-9,]+ \(/ {
+        ir = $1; gsub(",", "", ir)
+        fn = $0; sub(/^ *[0-9,]+ \( *[0-9.]+%\) +/, "", fn); sub(/ \[[^]]*\]$/, "", fn); sub(/^[^:]*:/, "", fn)
+        if (fn ~ /libc_start|below main|^0x|^main$|lang_start|begin_short_backtrace|::main$|callgrind_measured_section|block_on|enter_runtime|Scoped<T>::set|Context::enter|^instructions::/) next
+        printf "%10d  %s\n", ir / n, fn
+      }'
+}
+
+echo
+for size in $SIZES; do
+  for mode in cold cold_first_sight cached; do
+    n=$N
+    [ "$mode" = cold_first_sight ] && n=$N_FIRST
+    f="$OUT/cg.$mode.$size.$((2 * n))"
+    [ -f "$f" ] || continue
+    top "$f" $((2 * n)) yes >"$OUT/top.$mode.$size.txt"
+    top "$f" $((2 * n)) no >"$OUT/self.$mode.$size.txt"
+    echo "top $TOP inclusive functions, $mode ($size tokens), instructions per request"
+    echo "(in full: $OUT/top.$mode.$size.txt; exclusive costs: $OUT/self.$mode.$size.txt):"
+    head -n "$TOP" "$OUT/top.$mode.$size.txt"
+    echo
+  done
+done

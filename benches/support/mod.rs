@@ -1,0 +1,166 @@
+//! What the bench targets share: tokens of two sizes, layers with the token
+//! cache on or off, the axum app under test, and the raw `jsonwebtoken` key.
+//! Each bench includes it with `mod support;` (a folder without `main.rs` is
+//! not a bench target of its own).
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use bearer_guard::testing::TestIssuer;
+use bearer_guard::{BearerAuthLayer, Requirement, TypPolicy, Validator, require};
+use http::{Request, header};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use serde_json::json;
+
+/// The claims set a token carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// The test issuer's defaults plus `scp` and `jti`: about 200 bytes of claims.
+    Small,
+    /// Shaped like a Microsoft Entra ID v2 access token: about 1 KB of claims.
+    Entra,
+}
+
+impl Size {
+    pub fn parse(s: &str) -> Option<Size> {
+        match s {
+            "small" => Some(Size::Small),
+            "entra" => Some(Size::Entra),
+            _ => None,
+        }
+    }
+}
+
+/// Token number `n` signed by `kid`: tokens with different `n` differ (in
+/// `jti`), so each is a first sight for the verified-token cache.
+pub fn token(issuer: &TestIssuer, kid: &str, size: Size, n: usize) -> String {
+    let b = issuer
+        .token()
+        .signed_by(kid)
+        .scope("notes.read profile")
+        .claim("jti", format!("bench-{n:08}"))
+        .expires_in(24 * 3600);
+    match size {
+        Size::Small => b.sign(),
+        Size::Entra => entra_claims(b, n).sign(),
+    }
+}
+
+/// The claims of a typical Entra ID access token (names, ids, groups), with
+/// made-up values of realistic length.
+fn entra_claims(
+    b: bearer_guard::testing::TokenBuilder<'_>,
+    n: usize,
+) -> bearer_guard::testing::TokenBuilder<'_> {
+    let guid = |i: usize| format!("{:08x}-1f2e-4d3c-9b8a-{:012x}", 0x5eed_0000 + i, n);
+    b.claim("aio", "AWQAm/8ZAAAA".repeat(10))
+        .claim("azp", guid(1))
+        .claim("azpacr", "0")
+        .claim(
+            "idp",
+            "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+        )
+        .claim("name", "Ada Lovelace")
+        .claim("oid", guid(2))
+        .claim("preferred_username", "ada.lovelace@contoso.example")
+        .claim(
+            "rh",
+            "1.AQEAv4j5cvGGr0GRqy180BHbR0ZoHbJzWD5Mn8f3u6pY5mwBAAA.",
+        )
+        .claim("sid", guid(3))
+        .claim("tid", "72f988bf-86f1-41af-91ab-2d7cd011db47")
+        .claim("uti", format!("bWVhc3VyZWQtdG9rZW4{n:08}"))
+        .claim("ver", "2.0")
+        .claim("wids", json!(["b79fbf4d-3ef9-4689-8143-76b194e85509"]))
+        .claim("groups", json!((10..20).map(guid).collect::<Vec<_>>()))
+        .claim("xms_tcdt", 1_289_241_547)
+}
+
+/// A layer trusting `issuer`; `cache` false turns the verified-token cache off.
+pub fn layer(issuer: &TestIssuer, cache: bool) -> BearerAuthLayer {
+    let builder = BearerAuthLayer::builder()
+        .issuer(issuer.issuer())
+        .audience(TestIssuer::AUDIENCE)
+        .typ(TypPolicy::AccessTokenOrJwt)
+        // No background key refresh in the middle of a long run.
+        .key_set_max_age(Duration::from_secs(3600));
+    let builder = if cache {
+        builder
+    } else {
+        builder.token_cache_bytes(0)
+    };
+    builder.build().expect("valid configuration")
+}
+
+/// A validator alone, as [`layer`] configures it.
+pub fn validator(issuer: &TestIssuer, cache: bool) -> Validator {
+    layer(issuer, cache).validator().clone()
+}
+
+/// The requirement guarding `/notes`.
+pub fn read_requirement() -> Requirement {
+    Requirement::scope("notes.read").or(Requirement::role("Notes.Read.All"))
+}
+
+/// The app under test: `/hello` with no authentication, `/notes` behind the
+/// layer and a scope guard. The same router serves both, so a request costs
+/// the same routing either way.
+///
+/// Finished with `with_state(())`, as `axum::serve` does (through
+/// `into_make_service`): otherwise axum turns each handler into a route on
+/// every request, a cost no server pays.
+pub fn app(layer: BearerAuthLayer) -> Router {
+    let protected = Router::new()
+        .route(
+            "/notes",
+            get(|| async { "notes" }).route_layer(require(read_requirement())),
+        )
+        .route_layer(layer);
+    Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .merge(protected)
+        .with_state(())
+}
+
+/// `GET path` with `Authorization: Bearer token`.
+pub fn request(path: &str, token: &str) -> Request<Body> {
+    Request::builder()
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// The public key `kid` as `jsonwebtoken` parses it from the issuer's JWKS,
+/// once: the raw baseline verifies with it.
+pub fn raw_key(issuer: &TestIssuer, kid: &str) -> DecodingKey {
+    let set: JwkSet = serde_json::from_str(&issuer.jwks_document()).expect("JWKS");
+    let jwk = set.find(kid).expect("kid in the JWKS");
+    DecodingKey::from_jwk(jwk).expect("usable JWK")
+}
+
+/// The checks a hand-written middleware would ask `jsonwebtoken::decode` for.
+pub fn raw_validation(issuer: &TestIssuer, alg: jsonwebtoken::Algorithm) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_issuer(&[issuer.issuer()]);
+    v.set_audience(&[TestIssuer::AUDIENCE]);
+    v.leeway = 60;
+    v
+}
+
+/// The raw verify of a compact token: the signature over `header.payload`.
+pub fn raw_verify(token: &str, key: &DecodingKey, alg: jsonwebtoken::Algorithm) -> bool {
+    let (input, signature) = token.rsplit_once('.').expect("compact JWS");
+    jsonwebtoken::crypto::verify(signature, input.as_bytes(), key, alg).expect("verifies")
+}
+
+/// Validates once so that keys are loaded and every lazy initialisation has
+/// happened before anything is measured.
+pub async fn warm(validator: &Validator, token: &str) {
+    assert!(validator.warm_up().await, "key set loads");
+    validator.validate(token).await.expect("token is valid");
+}
