@@ -220,9 +220,8 @@ impl Builder {
     /// then costs a hash and a lookup instead of a signature check; `exp`,
     /// `nbf` and the route's requirements are still checked on every request,
     /// and a token is dropped from the cache once the key that verified it
-    /// leaves the issuer's key set. An entry is weighed as twice its claims
-    /// text plus a fixed overhead (see `BENCHMARKS.md` for the measured cost
-    /// per entry). `0` turns the cache off. Default: 16 MiB.
+    /// leaves the issuer's key set. An entry is weighed as its claims text plus
+    /// 1 KiB (`BENCHMARKS.md` has the measured cost per entry). `0` turns the cache off. Default: 16 MiB.
     pub fn token_cache_bytes(mut self, bytes: u64) -> Self {
         self.token_cache_bytes = bytes;
         self
