@@ -15,7 +15,7 @@
 #   N_FIRST=100    the same for cold_first_sight (every token is minted under
 #                  valgrind, which is slow: about 0.1 s per RSA signature)
 #   SIZES="small entra"  token sizes (benches/support/mod.rs)
-#   MODES="plain raw_verify raw_decode cold cold_first_sight cached"
+#   MODES="plain raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached"
 #   JOBS=2         valgrind processes at once (the counts do not depend on it)
 #   OUT=target/callgrind  where the callgrind files and annotations go
 #   TOP=20         how many functions the annotations show
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 N=${N:-200}
 N_FIRST=${N_FIRST:-100}
 SIZES=${SIZES:-small entra}
-MODES=${MODES:-plain raw_verify raw_decode cold cold_first_sight cached}
+MODES=${MODES:-plain raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached}
 JOBS=${JOBS:-2}
 OUT=${OUT:-target/callgrind}
 TOP=${TOP:-20}
@@ -84,6 +84,7 @@ echo "ratios (instructions per request, from the (Ir(2N)-Ir(N))/N column):"
 for size in $SIZES; do
   p=${PER[plain.$size]:-}
   v=${PER[raw_verify.$size]:-}
+  vp=${PER[raw_verify_parsed.$size]:-}
   d=${PER[raw_decode.$size]:-}
   [ -n "$p" ] || continue
   if [ -n "$v" ]; then
@@ -91,6 +92,9 @@ for size in $SIZES; do
       [ -n "${PER[$m.$size]:-}" ] &&
         echo "  $size: $m / (plain + raw_verify) = $(ratio "${PER[$m.$size]}" $((p + v)))   (target <= 1.10 for cold)"
     done
+  fi
+  if [ -n "$vp" ] && [ -n "${PER[cold.$size]:-}" ]; then
+    echo "  $size: cold / (plain + raw_verify_parsed) = $(ratio "${PER[cold.$size]}" $((p + vp)))   (the floor with the key parsed into aws-lc once)"
   fi
   if [ -n "$d" ] && [ -n "${PER[cold.$size]:-}" ]; then
     echo "  $size: cold / (plain + raw_decode) = $(ratio "${PER[cold.$size]}" $((p + d)))   (a hand-written jsonwebtoken middleware)"

@@ -15,6 +15,7 @@
 //! |---|---|
 //! | `plain` | `GET /hello` through the router (no authentication) |
 //! | `raw_verify` | `jsonwebtoken::crypto::verify` of the token's signature, key pre-parsed |
+//! | `raw_verify_parsed` | aws-lc's `ParsedPublicKey::verify_sig`, key parsed into aws-lc once (aws-lc-rs backend only) |
 //! | `raw_decode` | `jsonwebtoken::decode` (signature and claims), key pre-parsed |
 //! | `cold` | `GET /notes`, token cache off: the full validation each time |
 //! | `cold_first_sight` | `GET /notes`, token cache on, N distinct tokens never seen |
@@ -37,7 +38,7 @@ use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
 const USAGE: &str = "usage: instructions MODE N [small|entra]
-  MODE: plain | raw_verify | raw_decode | cold | cold_first_sight | cached";
+  MODE: plain | raw_verify | raw_verify_parsed | raw_decode | cold | cold_first_sight | cached";
 
 type Work = Pin<Box<dyn Future<Output = usize>>>;
 
@@ -113,8 +114,35 @@ async fn prepare(mode: &str, n: usize, size: Size) -> Work {
             assert!(check(&repeated[0]), "baseline accepts the token");
             Box::pin(async move { repeated.iter().filter(|t| check(t)).count() })
         }
+        // The floor on the aws-lc-rs backend: the signature decoded and checked
+        // with the key parsed into aws-lc once, as bearer-guard now does.
+        #[cfg(feature = "aws-lc-rs")]
+        "raw_verify_parsed" => {
+            let key = parsed_rs256_key(&support::raw_key(issuer, kid));
+            let check = move |token: &str| {
+                use base64::Engine as _;
+                let (input, signature) = token.rsplit_once('.').expect("compact JWS");
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(signature)
+                    .is_ok_and(|s| key.verify_sig(input.as_bytes(), &s).is_ok())
+            };
+            assert!(check(&repeated[0]), "baseline accepts the token");
+            Box::pin(async move { repeated.iter().filter(|t| check(t)).count() })
+        }
         _ => usage(),
     }
+}
+
+/// The RSA key as aws-lc's parsed public key for RS256.
+#[cfg(feature = "aws-lc-rs")]
+fn parsed_rs256_key(key: &jsonwebtoken::DecodingKey) -> aws_lc_rs::signature::ParsedPublicKey {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    let jsonwebtoken::DecodingKeyKind::RsaModulusExponent { n, e } = key.kind() else {
+        panic!("an RSA key")
+    };
+    RsaPublicKeyComponents { n, e }
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .expect("aws-lc parses the key")
 }
 
 struct Fixture {

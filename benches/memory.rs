@@ -129,8 +129,9 @@ async fn per_token() {
         let slope = ((on_2 - off_2) - (on_1 - off_1)) / n;
         let mean = (on_2 - off_2) / (2 * n);
         let blocks = (on_blocks - off_blocks) as f64 / (2 * n) as f64;
-        // What src/token_cache.rs charges an entry against the byte budget.
-        let weight = 2 * claims_len + 640;
+        // What src/token_cache.rs charges an entry against the byte budget
+        // (`ENTRY_OVERHEAD_BYTES` = 1024).
+        let weight = claims_len + 1024;
         println!("{size:<6?} {claims_len:>12} {slope:>14} {mean:>14} {blocks:>15.1} {weight:>14}");
         println!("       (held: cache on {on_1} / {on_2} B, cache off {off_1} / {off_2} B)");
     }
