@@ -791,27 +791,46 @@ async fn request_after(app: &Router, server: &FaultServer, known: &str, after: D
     server.requests()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_age_sets_the_time_to_live() {
-    // max-age=1 within [200 ms, 60 s]: the set lives 1 s.
+/// Warms a layer up against a server sending `cache_control`, then checks
+/// the set's time to live: a known-key request `quiet` later causes no
+/// refresh; one `then` after that passes and starts exactly one background
+/// refresh. Returns the server, the app and the known-key token.
+async fn refreshes_between(
+    cache_control: Option<&str>,
+    cooldown: Duration,
+    key_set_max_age: Duration,
+    quiet: Duration,
+    then: Duration,
+) -> (FaultServer, Router, String) {
     let timing = Timing {
-        cooldown: Duration::from_millis(200),
-        max_age: Duration::from_secs(60),
+        cooldown,
+        max_age: key_set_max_age,
         fetch_timeout: Duration::from_secs(5),
     };
-    let (_issuer, server, app, known) = cached_with(Some("public, max-age=1"), timing).await;
-    // 400 ms in (past the cooldown, within max-age): no refresh.
+    let (_issuer, server, app, known) = cached_with(cache_control, timing).await;
     assert_eq!(
-        request_after(&app, &server, &known, Duration::from_millis(400)).await,
-        1
+        request_after(&app, &server, &known, quiet).await,
+        1,
+        "no refresh {quiet:?} after the warm-up"
     );
-    // Past 1 s: the next request refreshes in the background.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_ok(
-        &get_with(&app, "/me", &known).await,
-        "known key past max-age",
-    );
-    eventually("refresh after max-age", || server.requests() == 2).await;
+    tokio::time::sleep(then).await;
+    assert_ok(&get_with(&app, "/me", &known).await, "known key, set stale");
+    eventually("one background refresh", || server.requests() == 2).await;
+    (server, app, known)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_age_sets_the_time_to_live() {
+    // max-age=1 within [200 ms, 60 s]: the set lives 1 s; 400 ms in (past the
+    // cooldown, within max-age) no refresh, past 1 s one.
+    let (server, app, known) = refreshes_between(
+        Some("public, max-age=1"),
+        Duration::from_millis(200),
+        Duration::from_secs(60),
+        Duration::from_millis(400),
+        Duration::from_millis(600),
+    )
+    .await;
     // The refreshed set lives 1 s again.
     assert_eq!(
         request_after(&app, &server, &known, Duration::ZERO).await,
@@ -821,51 +840,30 @@ async fn max_age_sets_the_time_to_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_age_below_the_cooldown_is_clamped_up_to_it() {
-    // max-age=1 with a 2 s cooldown: the set lives 2 s.
-    let timing = Timing {
-        cooldown: Duration::from_secs(2),
-        max_age: Duration::from_secs(60),
-        fetch_timeout: Duration::from_secs(5),
-    };
-    let (_issuer, server, app, known) = cached_with(Some("max-age=1"), timing).await;
-    // 1.2 s in: past max-age, but not past the cooldown it is clamped to.
-    assert_eq!(
-        request_after(&app, &server, &known, Duration::from_millis(1_200)).await,
-        1
-    );
-    // Past 2 s.
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    assert_ok(
-        &get_with(&app, "/me", &known).await,
-        "known key past the cooldown",
-    );
-    eventually("refresh after the clamped time to live", || {
-        server.requests() == 2
-    })
+    // max-age=1 with a 2 s cooldown: the set lives 2 s, so 1.2 s in (past
+    // max-age, not past the cooldown) no refresh, past 2 s one.
+    let _served = refreshes_between(
+        Some("max-age=1"),
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+        Duration::from_millis(1_200),
+        Duration::from_millis(900),
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_store_is_clamped_up_to_the_cooldown() {
-    // no-store means a time to live of 0, clamped up to the 300 ms cooldown.
-    let timing = Timing {
-        cooldown: Duration::from_millis(300),
-        max_age: Duration::from_secs(60),
-        fetch_timeout: Duration::from_secs(5),
-    };
-    let (_issuer, server, app, known) = cached_with(Some("no-store"), timing).await;
-    // At once: within the cooldown, no refresh (not one per request).
-    assert_eq!(
-        request_after(&app, &server, &known, Duration::ZERO).await,
-        1
-    );
-    // Past the cooldown: one refresh.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_ok(
-        &get_with(&app, "/me", &known).await,
-        "known key past the cooldown",
-    );
-    eventually("refresh after the cooldown", || server.requests() == 2).await;
+    // no-store means a time to live of 0, clamped up to the 300 ms cooldown:
+    // at once no refresh (not one per request), past the cooldown one.
+    let (server, app, known) = refreshes_between(
+        Some("no-store"),
+        Duration::from_millis(300),
+        Duration::from_secs(60),
+        Duration::ZERO,
+        Duration::from_millis(200),
+    )
+    .await;
     assert_eq!(
         request_after(&app, &server, &known, Duration::ZERO).await,
         2
@@ -875,42 +873,25 @@ async fn no_store_is_clamped_up_to_the_cooldown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_cache_control_the_set_lives_key_set_max_age() {
     // Nothing from the server: the set lives key_set_max_age, 1 s.
-    let timing = Timing {
-        cooldown: Duration::from_millis(200),
-        max_age: Duration::from_secs(1),
-        fetch_timeout: Duration::from_secs(5),
-    };
-    let (_issuer, server, app, known) = cached_with(None, timing).await;
-    // Past the cooldown, within the maximum age: no refresh.
-    assert_eq!(
-        request_after(&app, &server, &known, Duration::from_millis(400)).await,
-        1
-    );
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_ok(
-        &get_with(&app, "/me", &known).await,
-        "known key past the maximum age",
-    );
-    eventually("refresh after the maximum age", || server.requests() == 2).await;
+    let _served = refreshes_between(
+        None,
+        Duration::from_millis(200),
+        Duration::from_secs(1),
+        Duration::from_millis(400),
+        Duration::from_millis(600),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_age_above_key_set_max_age_is_clamped_down_to_it() {
     // max-age of a day, key_set_max_age 1 s: the set lives 1 s.
-    let timing = Timing {
-        cooldown: Duration::from_millis(200),
-        max_age: Duration::from_secs(1),
-        fetch_timeout: Duration::from_secs(5),
-    };
-    let (_issuer, server, app, known) = cached_with(Some("max-age=86400"), timing).await;
-    assert_eq!(
-        request_after(&app, &server, &known, Duration::from_millis(400)).await,
-        1
-    );
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_ok(
-        &get_with(&app, "/me", &known).await,
-        "known key past the maximum age",
-    );
-    eventually("refresh after the maximum age", || server.requests() == 2).await;
+    let _served = refreshes_between(
+        Some("max-age=86400"),
+        Duration::from_millis(200),
+        Duration::from_secs(1),
+        Duration::from_millis(400),
+        Duration::from_millis(600),
+    )
+    .await;
 }
