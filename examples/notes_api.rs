@@ -26,7 +26,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bearer_guard::{BearerAuthLayer, Claims, Requirement, TypPolicy, require};
+use bearer_guard::{Authenticated, BearerAuthLayer, Claims, Requirement, TypPolicy, require};
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
@@ -110,7 +110,7 @@ async fn list_notes(State(notes): State<Notes>) -> Json<Vec<Note>> {
 
 async fn add_note(
     State(notes): State<Notes>,
-    claims: Claims<serde_json::Value>,
+    token: Authenticated,
     Json(new): Json<NewNote>,
 ) -> Result<(StatusCode, Json<Note>), (StatusCode, String)> {
     if new.text.len() > MAX_TEXT_BYTES {
@@ -121,15 +121,15 @@ async fn add_note(
     let note = Note {
         id: notes.len() + 1,
         text: new.text,
-        author: claims.token().registered().sub.clone(),
+        author: token.registered().sub.clone(),
     };
     notes.push(note.clone());
     Ok((StatusCode::CREATED, Json(note)))
 }
 
 /// The validated claims, as the token carried them.
-async fn me(claims: Claims<serde_json::Value>) -> Json<serde_json::Value> {
-    Json(claims.into_inner())
+async fn me(Claims(claims): Claims<serde_json::Value>) -> Json<serde_json::Value> {
+    Json(Arc::unwrap_or_clone(claims))
 }
 
 #[tokio::main]

@@ -1,79 +1,50 @@
 //! The builder: every setting, its default, and the checks that make the unsafe
-//! choice impossible to make by accident.
+//! choice impossible to make by accident. It sits above every stage: it
+//! compiles the issuers, builds the validator and wraps it in the layer;
+//! nothing in the request path imports it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
-use reqwest::Url;
+use crate::clock::{Clock, Time};
+use crate::error::{ConfigError, HttpClientError};
+use crate::issuer::Issuer;
+use crate::issuer::trusted::{CacheSettings, compile};
+use crate::issuer::typ::TypPolicy;
+use crate::keys::fetch::Fetcher;
+use crate::token::algorithm::Algorithm;
+use crate::tower::layer::BearerAuthLayer;
+use crate::validate::token_cache::TokenCache;
+use crate::validate::validator::Validator;
 
-use crate::claims::ClaimRules;
-use crate::error::ConfigError;
-use crate::issuer::{Issuer, IssuerName, KeysAt};
-use crate::jws::DEFAULT_ALGORITHMS;
-use crate::keys::cache::{KeyCache, KeyCacheConfig, KeySource};
-use crate::keys::fetch::{Fetcher, discovery_url, url_is_acceptable};
-use crate::layer::BearerAuthLayer;
-use crate::token_cache::TokenCache;
-use crate::validator::{IssuerKeys, TrustedIssuer, Validator};
-
-/// Which JOSE `typ` header values are accepted (RFC 8725 §3.11: explicit typing
-/// keeps one kind of JWT from passing as another).
-///
-/// Values compare case-insensitively, with or without the `application/`
-/// prefix (RFC 7515 §4.1.9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum TypPolicy {
-    /// RFC 9068 §2.1: `typ` must be `at+jwt`. An ID token (`JWT`) never passes.
-    /// The default.
-    #[default]
-    AccessToken,
-    /// `typ` is `JWT` or absent: for issuers that do not use RFC 9068 typing
-    /// (Microsoft Entra ID, Azure AD B2C, Auth0 by default).
-    Jwt,
-    /// Either of the above: `at+jwt`, `JWT` or absent.
-    AccessTokenOrJwt,
-}
-
-impl TypPolicy {
-    /// Whether a token with this `typ` header passes.
-    pub fn accepts(self, typ: Option<&str>) -> bool {
-        let is = |name: &str| typ.is_some_and(|t| media_type_eq(t, name));
-        match self {
-            TypPolicy::AccessToken => is("at+jwt"),
-            TypPolicy::Jwt => typ.is_none() || is("jwt"),
-            TypPolicy::AccessTokenOrJwt => typ.is_none() || is("jwt") || is("at+jwt"),
-        }
+impl BearerAuthLayer {
+    /// Starts configuring a layer.
+    pub fn builder() -> Builder {
+        Builder::default()
     }
-}
-
-fn media_type_eq(value: &str, short: &str) -> bool {
-    let bare = match value.get(..12) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => {
-            value.get(12..).unwrap_or_default()
-        }
-        _ => value,
-    };
-    bare.eq_ignore_ascii_case(short)
 }
 
 /// Configures a [`BearerAuthLayer`]. Start with [`BearerAuthLayer::builder`].
 ///
 /// One issuer: [`issuer`](Builder::issuer) and [`audience`](Builder::audience)
 /// (with [`jwks_uri`](Builder::jwks_uri), [`typ`](Builder::typ) and
-/// [`algorithms`](Builder::algorithms) for it). Several, or a provider preset:
-/// [`trust`](Builder::trust) an [`Issuer`] each. Every other setting applies to
-/// all issuers and has a secure default, documented on its setter. Setters
-/// never panic: [`build`](Builder::build) reports the first mistake.
+/// [`algorithms`](Builder::algorithms) for it), a shorthand for
+/// `trust(Issuer::new(..).audience(..))`. Several, or a provider preset:
+/// [`trust`](Builder::trust) an [`Issuer`] each, and set those four on the
+/// `Issuer`: set on the builder without [`issuer`](Builder::issuer), they
+/// would apply to nothing, and [`build`](Builder::build) refuses them
+/// ([`ConfigError::WithoutIssuer`]). Every other setting applies to all
+/// issuers and has a secure default, documented on its setter. Setters never
+/// panic: `build` reports the first mistake.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Builder {
     issuer: Option<String>,
     audiences: Vec<String>,
     jwks_uri: Option<String>,
-    algorithms: Vec<Algorithm>,
+    algorithms: Option<Vec<Algorithm>>,
     leeway: Duration,
-    typ: TypPolicy,
+    typ: Option<TypPolicy>,
     max_token_bytes: usize,
     refresh_cooldown: Duration,
     key_set_max_age: Duration,
@@ -85,6 +56,7 @@ pub struct Builder {
     token_cache_bytes: u64,
     token_cache_max_age: Duration,
     trusted: Vec<Issuer>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl Default for Builder {
@@ -93,9 +65,9 @@ impl Default for Builder {
             issuer: None,
             audiences: Vec::new(),
             jwks_uri: None,
-            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            algorithms: None,
             leeway: Duration::from_secs(60),
-            typ: TypPolicy::default(),
+            typ: None,
             max_token_bytes: 16 * 1024,
             refresh_cooldown: Duration::from_secs(30),
             key_set_max_age: Duration::from_secs(300),
@@ -107,6 +79,7 @@ impl Default for Builder {
             token_cache_bytes: 16 * 1024 * 1024,
             token_cache_max_age: Duration::from_secs(300),
             trusted: Vec::new(),
+            clock: None,
         }
     }
 }
@@ -136,12 +109,12 @@ impl Builder {
     }
 
     /// The accepted algorithms, for the issuer set with
-    /// [`issuer`](Builder::issuer). Default: RS256/384/512, PS256/384/512, ES256/384
-    /// and EdDSA. Symmetric (HS*) algorithms are refused by `build`: a key
-    /// published in a JWKS is public. Each key still verifies only the one
-    /// algorithm it is bound to.
+    /// [`issuer`](Builder::issuer). Default: every [`Algorithm`]
+    /// (RS256/384/512, PS256/384/512, ES256/384 and EdDSA); symmetric
+    /// algorithms have no variant, since a key published in a JWKS is public.
+    /// Each key still verifies only the one algorithm it is bound to.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms.into_iter().collect();
+        self.algorithms = Some(algorithms.into_iter().collect());
         self
     }
 
@@ -155,7 +128,7 @@ impl Builder {
     /// [`issuer`](Builder::issuer). Default: [`TypPolicy::AccessToken`]
     /// (RFC 9068 `at+jwt`).
     pub fn typ(mut self, policy: TypPolicy) -> Self {
-        self.typ = policy;
+        self.typ = Some(policy);
         self
     }
 
@@ -234,9 +207,10 @@ impl Builder {
         self
     }
 
-    /// Trusts one more issuer, with its own audiences, token type, claim
-    /// mapping, key cache and cooldown (see [`Issuer`] and its provider
-    /// presets). A token's unverified `iss` (and `tid`) chooses the issuer
+    /// Trusts one more issuer, with its own audiences, token type, algorithms,
+    /// claim mapping and key cache (see [`Issuer`] and its provider presets);
+    /// the refresh cooldown, timeouts and limits set on this builder apply to
+    /// every issuer's key cache alike. A token's unverified `iss` (and `tid`) chooses the issuer
     /// before any key lookup; issuers are tried in the order they were added,
     /// the one set with [`issuer`](Builder::issuer) first.
     pub fn trust(mut self, issuer: Issuer) -> Self {
@@ -244,9 +218,19 @@ impl Builder {
         self
     }
 
+    /// The clock every time-dependent check reads (`exp`, `nbf`, the
+    /// verified-token cache, key-set cooldowns, backoff and ages). Default:
+    /// [`SystemClock`](crate::SystemClock); tests pass a
+    /// [`ManualClock`](crate::ManualClock) and move it instead of sleeping.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
     /// Checks the configuration and builds the layer. No network traffic happens
     /// here; keys are fetched on first use, or by
-    /// [`Validator::warm_up`](crate::Validator::warm_up).
+    /// [`Validator::warm_up`](crate::Validator::warm_up). Keys are fetched on
+    /// tasks of the tokio runtime the layer runs in.
     pub fn build(self) -> Result<BearerAuthLayer, ConfigError> {
         Ok(BearerAuthLayer::new(self.build_validator()?))
     }
@@ -257,19 +241,33 @@ impl Builder {
         let mut issuers = Vec::new();
         match self.issuer {
             Some(name) => {
-                let mut primary = Issuer::new(name)
-                    .typ(self.typ)
-                    .algorithms(self.algorithms.iter().copied());
+                let mut primary = Issuer::new(name);
                 primary.audiences = self.audiences;
+                if let Some(policy) = self.typ {
+                    primary = primary.typ(policy);
+                }
+                if let Some(algorithms) = self.algorithms {
+                    primary = primary.algorithms(algorithms);
+                }
                 if let Some(uri) = self.jwks_uri {
                     primary = primary.jwks_uri(uri);
                 }
                 issuers.push(primary);
             }
-            None if !self.audiences.is_empty() || self.jwks_uri.is_some() => {
-                return Err(ConfigError::MissingIssuer);
+            None => {
+                // Settings of the shorthand issuer, with no shorthand issuer:
+                // they would silently apply to nothing.
+                for (setting, set) in [
+                    ("audience", !self.audiences.is_empty()),
+                    ("jwks_uri", self.jwks_uri.is_some()),
+                    ("typ", self.typ.is_some()),
+                    ("algorithms", self.algorithms.is_some()),
+                ] {
+                    if set {
+                        return Err(ConfigError::WithoutIssuer(setting));
+                    }
+                }
             }
-            None => {}
         }
         issuers.extend(self.trusted);
         if issuers.is_empty() {
@@ -301,7 +299,8 @@ impl Builder {
             self.max_jwks_bytes,
             self.allow_insecure_http,
         )
-        .map_err(ConfigError::HttpClient)?;
+        .map_err(|e| ConfigError::HttpClient(HttpClientError::new(e)))?;
+        let time = self.clock.map(Time::new).unwrap_or_default();
         let settings = CacheSettings {
             fetcher,
             max_keys: self.max_keys,
@@ -309,136 +308,15 @@ impl Builder {
             max_age: self.key_set_max_age,
             allow_insecure_http: self.allow_insecure_http,
             leeway_secs: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+            time: time.clone(),
         };
         let trusted = issuers
             .into_iter()
             .map(|issuer| compile(issuer, &settings))
             .collect::<Result<Vec<_>, _>>()?;
         let tokens = TokenCache::new(self.token_cache_bytes, self.token_cache_max_age);
-        Ok(Validator::new(trusted, self.max_token_bytes, tokens))
+        Ok(Validator::new(trusted, self.max_token_bytes, tokens, time))
     }
-}
-
-/// What every issuer's key caches and rules share.
-struct CacheSettings {
-    fetcher: Fetcher,
-    max_keys: usize,
-    refresh_cooldown: Duration,
-    max_age: Duration,
-    allow_insecure_http: bool,
-    leeway_secs: i64,
-}
-
-/// Checks one issuer and builds its key caches and rules.
-fn compile(issuer: Issuer, settings: &CacheSettings) -> Result<TrustedIssuer, ConfigError> {
-    let name = issuer.issuer.clone();
-    if name.is_empty() {
-        return Err(ConfigError::Empty("issuer"));
-    }
-    if issuer.audiences.is_empty() {
-        return Err(ConfigError::MissingAudience);
-    }
-    if issuer.audiences.iter().any(String::is_empty) {
-        return Err(ConfigError::Empty("audience"));
-    }
-    if issuer.algorithms.is_empty() {
-        return Err(ConfigError::NoAlgorithms);
-    }
-    if let Some(alg) = issuer
-        .algorithms
-        .iter()
-        .find(|a| !DEFAULT_ALGORITHMS.contains(a))
-    {
-        return Err(ConfigError::SymmetricAlgorithm(*alg));
-    }
-    if issuer.allowed_tenants.as_ref().is_some_and(Vec::is_empty) {
-        return Err(ConfigError::Empty("allowed tenants"));
-    }
-    let source = |keys: Option<&KeysAt>| -> Result<KeySource, ConfigError> {
-        let insecure = settings.allow_insecure_http;
-        Ok(match keys {
-            Some(KeysAt::Jwks(url)) => KeySource::Jwks(check_url("jwks_uri", url, insecure)?),
-            Some(KeysAt::Discovery(url)) => KeySource::Discovery {
-                url: check_url("discovery URL", url, insecure)?,
-                issuer: name.clone(),
-            },
-            None if issuer.is_template() => {
-                return Err(ConfigError::TemplateNeedsKeys(name.clone()));
-            }
-            None => {
-                check_url("issuer", &name, insecure)?;
-                let url = discovery_url(&name).ok_or_else(|| ConfigError::InvalidUrl {
-                    what: "issuer",
-                    url: name.clone(),
-                })?;
-                KeySource::Discovery {
-                    url,
-                    issuer: name.clone(),
-                }
-            }
-        })
-    };
-    let cache = |source: KeySource| {
-        KeyCache::new(
-            KeyCacheConfig {
-                source,
-                algorithms: issuer.algorithms.clone(),
-                max_keys: settings.max_keys,
-                refresh_cooldown: settings.refresh_cooldown,
-                max_age: settings.max_age,
-            },
-            settings.fetcher.clone(),
-        )
-    };
-    let keys = if issuer.policies.is_empty() {
-        IssuerKeys::Single(cache(source(issuer.keys.as_ref())?))
-    } else {
-        if issuer.claims.policy.is_empty() {
-            return Err(ConfigError::Empty("policy claims"));
-        }
-        let mut caches = Vec::with_capacity(issuer.policies.len());
-        for (policy, keys) in &issuer.policies {
-            caches.push((policy.clone(), cache(source(Some(keys))?)));
-        }
-        IssuerKeys::PerPolicy(caches)
-    };
-    Ok(TrustedIssuer {
-        name: IssuerName::new(&name),
-        rules: ClaimRules {
-            audiences: issuer.audiences,
-            leeway_secs: settings.leeway_secs,
-            map: issuer.claims,
-            require_permissions: issuer.require_permissions,
-        },
-        typ: issuer.typ,
-        algorithms: issuer.algorithms,
-        allowed_tenants: issuer.allowed_tenants,
-        keys,
-    })
-}
-
-fn check_url(
-    what: &'static str,
-    value: &str,
-    allow_insecure_http: bool,
-) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|_| ConfigError::InvalidUrl {
-        what,
-        url: value.to_owned(),
-    })?;
-    if url.host().is_none() || !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError::InvalidUrl {
-            what,
-            url: value.to_owned(),
-        });
-    }
-    if !url_is_acceptable(&url, allow_insecure_http) {
-        return Err(ConfigError::InsecureUrl {
-            what,
-            url: value.to_owned(),
-        });
-    }
-    Ok(url)
 }
 
 #[cfg(test)]
@@ -460,7 +338,22 @@ mod tests {
 
     #[test]
     fn builder_refuses_each_unsafe_or_incomplete_configuration() {
-        assert_eq!(err(Builder::default().audience("a")), "MissingIssuer");
+        assert_eq!(err(Builder::default()), "MissingIssuer");
+        assert_eq!(
+            err(Builder::default().audience("a")),
+            "WithoutIssuer(\"audience\")"
+        );
+        let preset = || Builder::default().trust(Issuer::new("https://i.example").audience("a"));
+        assert_eq!(err(preset()), "ok");
+        assert_eq!(err(preset().typ(TypPolicy::Jwt)), "WithoutIssuer(\"typ\")");
+        assert_eq!(
+            err(preset().algorithms([Algorithm::RS256])),
+            "WithoutIssuer(\"algorithms\")"
+        );
+        assert_eq!(
+            err(preset().jwks_uri("https://i.example/keys")),
+            "WithoutIssuer(\"jwks_uri\")"
+        );
         assert_eq!(
             err(Builder::default().issuer("https://i.example")),
             "MissingAudience"
@@ -475,10 +368,6 @@ mod tests {
         );
         assert!(err(base().jwks_uri("http://keys.example/jwks")).starts_with("InsecureUrl"));
         assert_eq!(err(base().algorithms([])), "NoAlgorithms");
-        assert_eq!(
-            err(base().algorithms([Algorithm::RS256, Algorithm::HS256])),
-            "SymmetricAlgorithm(HS256)"
-        );
         assert_eq!(
             err(base().max_token_bytes(0)),
             "ZeroLimit(\"max_token_bytes\")"
@@ -501,27 +390,5 @@ mod tests {
                 .dangerously_allow_insecure_http()),
             "ok"
         );
-    }
-
-    #[test]
-    fn typ_policies() {
-        use TypPolicy::*;
-        let cases: [(TypPolicy, Option<&str>, bool); 12] = [
-            (AccessToken, Some("at+jwt"), true),
-            (AccessToken, Some("application/AT+JWT"), true),
-            (AccessToken, Some("JWT"), false),
-            (AccessToken, None, false),
-            (AccessToken, Some("at+jwt2"), false),
-            (Jwt, Some("JWT"), true),
-            (Jwt, None, true),
-            (Jwt, Some("at+jwt"), false),
-            (Jwt, Some("id_token+jwt"), false),
-            (AccessTokenOrJwt, Some("at+jwt"), true),
-            (AccessTokenOrJwt, Some("application/jwt"), true),
-            (AccessTokenOrJwt, Some("logout+jwt"), false),
-        ];
-        for (policy, typ, want) in cases {
-            assert_eq!(policy.accepts(typ), want, "{policy:?} {typ:?}");
-        }
     }
 }

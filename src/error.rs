@@ -1,11 +1,17 @@
 //! The one error type for every rejection, and its classification on the wire.
 //!
 //! Each variant is one precise reason. The reason is logged (see
-//! [`crate::response`]); what reaches the client is only the RFC 6750 class the
+//! `tower::response`); what reaches the client is only the RFC 6750 class the
 //! variant belongs to ([`Error::challenge`]), so a client never learns *why* its
 //! token failed beyond `invalid_token`.
+//!
+//! The bottom of the import graph: every stage imports from here, and this
+//! module imports only the algorithm type.
 
 use std::borrow::Cow;
+use std::fmt;
+
+use crate::token::algorithm::Algorithm;
 
 /// Why a request was rejected.
 ///
@@ -57,9 +63,9 @@ pub enum Error {
     #[error("token alg {token:?} does not match its key's algorithm {key:?}")]
     AlgorithmMismatch {
         /// The algorithm named by the token.
-        token: jsonwebtoken::Algorithm,
+        token: Algorithm,
         /// The algorithm the key is bound to.
-        key: jsonwebtoken::Algorithm,
+        key: Algorithm,
     },
     /// The signature does not verify with the key.
     #[error("signature does not verify")]
@@ -213,8 +219,16 @@ impl Error {
 #[non_exhaustive]
 pub enum ConfigError {
     /// No issuer was set.
-    #[error("an issuer is required")]
+    #[error("an issuer is required: call issuer(..) or trust(..)")]
     MissingIssuer,
+    /// A setting of the [`issuer`](crate::Builder::issuer) shorthand
+    /// (`audience`, `jwks_uri`, `typ`, `algorithms`) was made without
+    /// `issuer(..)`: it would apply to nothing.
+    #[error(
+        "{0} was set on the builder without issuer(..), so it would apply to no issuer; \
+         set it on the Issuer passed to trust(..) instead"
+    )]
+    WithoutIssuer(&'static str),
     /// No audience was set; accepting any audience is never the default.
     #[error("at least one audience is required")]
     MissingAudience,
@@ -251,13 +265,34 @@ pub enum ConfigError {
     /// The algorithm allow-list is empty.
     #[error("the algorithm allow-list is empty")]
     NoAlgorithms,
-    /// A symmetric algorithm (HS*) was allowed: keys from a remote JWKS are public.
-    #[error("{0:?} is a symmetric algorithm and is never accepted from a remote JWKS")]
-    SymmetricAlgorithm(jsonwebtoken::Algorithm),
     /// A size or count limit was set to zero.
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
-    HttpClient(#[source] reqwest::Error),
+    HttpClient(#[source] HttpClientError),
+}
+
+/// Why the HTTP client for key fetches could not be built. Opaque: the HTTP
+/// library is not part of this crate's API; its error is the `source`, and
+/// `Display` shows its message.
+#[derive(Debug)]
+pub struct HttpClientError(Box<dyn std::error::Error + Send + Sync>);
+
+impl HttpClientError {
+    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        HttpClientError(Box::new(error))
+    }
+}
+
+impl fmt::Display for HttpClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for HttpClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }

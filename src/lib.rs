@@ -24,9 +24,10 @@
 //!     .build()?;
 //! let read = Requirement::scope("notes.read").or(Requirement::role("Notes.Read.All"));
 //! let app: Router = Router::new()
-//!     .route("/notes", get(|c: Claims<serde_json::Value>| async move { c.to_string() }))
-//!     .route_layer(require(read)) // route_layer: unknown paths stay 404
-//!     .layer(auth);
+//!     .route("/notes", get(|Claims(c): Claims<serde_json::Value>| async move { c.to_string() }))
+//!     .route_layer(require(read))
+//!     // route_layer, not layer: a request to an unknown path stays a 404.
+//!     .route_layer(auth);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, app).await?;
 //! # Ok(())
@@ -39,11 +40,46 @@
 //! lacking permission 403 `insufficient_scope` with the `scope` needed. The
 //! precise reason is logged with `tracing`.
 //!
+//! ## How a request flows
+//!
+//! Each stage is one module; each imports only from the stages below it, so
+//! the files read top-down and no two import each other
+//! (`python3 ../shared/tools/import_cycles.py src` lists any ring).
+//!
+//! 1. `tower::service`: [`BearerAuth`], made by [`BearerAuthLayer`], takes the
+//!    request and asks the validator.
+//! 2. `token::extract`: the `Authorization` header gives the token
+//!    (RFC 6750 §2.1); no header is a bare 401, a malformed one 400.
+//! 3. `validate::token_cache`: a token verified before is answered from
+//!    memory, its `exp`/`nbf` and its key re-checked; skip to 8.
+//! 4. `token::jws`: the compact JWS is split and its header checked (`alg`
+//!    against [`Algorithm`]s allowed, `crit`, `typ`, `kid`); `token::claims`
+//!    parses the claims once (`token::json`).
+//! 5. `issuer::name`: the unverified `iss` (and `tid`) picks a trusted
+//!    issuer, compiled at build time by `issuer::trusted` from an [`Issuer`],
+//!    before anything can reach the network.
+//! 6. `keys::cache`: the `kid` finds its key (`keys::jwk` bound it to one
+//!    algorithm when the set loaded; `keys::fetch` fetched it, within bounds).
+//! 7. `validate::signature` checks the signature; `token::claims` checks
+//!    `iss`, `aud`, `exp`, `nbf` and reads scopes and roles
+//!    (`token::claim_map`). `validate::validator` runs 3 to 7 in this order.
+//! 8. The [`Authenticated`] result goes into the request extensions; route
+//!    guards (`tower::require`, [`Requirement`]) and extractors
+//!    (`tower::axum`, [`Claims`]) read it there.
+//! 9. `tower::response`: every rejection is an [`Error`], logged once with its
+//!    precise reason and answered as RFC 6750 says.
+//!
+//! Beside the flow: `error` (the bottom: every stage's error type), `clock`
+//! (the one clock every check reads), `metrics`, and `config` (the
+//! [`Builder`], at the top: it compiles issuers and builds the validator and
+//! the layer; nothing in the request path imports it).
+//!
 //! ## Features
 //! - `axum` (default): the extractors and `IntoResponse` for [`Error`].
-//! - `aws-lc-rs` (default) or `rust-crypto`: the crypto backend of
-//!   `jsonwebtoken`. Exactly one must be enabled.
+//! - `aws-lc-rs` (default) or `rust-crypto`: the crypto backend. Exactly one
+//!   must be enabled.
 //! - `testing`: `testing::TestIssuer`, a local issuer for tests.
+//! - `fuzzing`: the harnesses `cargo fuzz` runs (`fuzzing`); not a stable API.
 //! - `metrics`: counters and gauges through the `metrics` facade ([`metrics`]).
 
 #![forbid(unsafe_code)]
@@ -68,45 +104,36 @@ compile_error!(
     "bearer-guard: no crypto backend; enable exactly one of the features `aws-lc-rs` (default) or `rust-crypto`"
 );
 
-#[cfg(feature = "axum")]
-mod axum;
-mod claim_map;
-mod claims;
+mod clock;
 mod config;
 mod error;
-mod extract;
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod issuer;
-mod json;
-mod jws;
-pub mod keys;
-mod layer;
+mod keys;
 pub mod metrics;
-pub mod profiles;
-mod require;
-pub mod response;
-mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod token_cache;
-mod validator;
+mod token;
+mod tower;
+mod validate;
 
-#[cfg(feature = "axum")]
-pub use crate::axum::Claims;
-pub use claim_map::ClaimMap;
-pub use claims::{Authenticated, Permissions, RegisteredClaims};
-pub use config::{Builder, TypPolicy};
-pub use error::{Challenge, ConfigError, Error};
-pub use extract::{bearer_token, parse_credentials};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Builder;
+pub use error::{Challenge, ConfigError, Error, HttpClientError};
+pub use issuer::typ::TypPolicy;
 pub use issuer::{Issuer, TENANT_PLACEHOLDER};
-pub use jsonwebtoken::Algorithm;
-pub use jws::DEFAULT_ALGORITHMS;
-pub use layer::BearerAuthLayer;
-pub use require::{Require, RequireLayer, Requirement, require};
-pub use response::{DefaultRejection, OnRejection};
-pub use service::{BearerAuth, ResponseFuture};
-pub use validator::Validator;
+pub use token::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
+pub use token::claims::{Authenticated, RegisteredClaims};
+pub use token::extract::{bearer_token, parse_credentials};
+pub use token::permissions::Permissions;
+#[cfg(feature = "axum")]
+pub use tower::axum::Claims;
+pub use tower::layer::BearerAuthLayer;
+pub use tower::require::{Require, RequireFuture, RequireLayer, Requirement, require};
+pub use tower::response::{DefaultRejection, OnRejection, rejection_parts};
+pub use tower::service::{BearerAuth, ResponseFuture};
+pub use validate::validator::Validator;
 
 /// The README's usage example, compiled as a doctest.
 #[cfg(doctest)]

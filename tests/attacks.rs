@@ -67,11 +67,12 @@ use axum::Router;
 use axum::body::Body;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use bearer_guard::response::rejection_parts;
+use bearer_guard::rejection_parts;
 use bearer_guard::testing::{KeyKind, TestIssuer, TokenBuilder};
-use bearer_guard::{Algorithm, BearerAuthLayer, Issuer, Requirement, TypPolicy};
+use bearer_guard::{BearerAuthLayer, Issuer, Requirement, TypPolicy};
 use common::{INVALID_REQUEST, INVALID_TOKEN, app};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -525,7 +526,7 @@ impl Ctx {
             App::Rs256Only => BearerAuthLayer::builder()
                 .issuer(self.r.issuer())
                 .audience(AUD)
-                .algorithms([Algorithm::RS256])
+                .algorithms([bearer_guard::Algorithm::RS256])
                 .build(),
         }
         .expect("valid configuration")
@@ -1066,7 +1067,7 @@ async fn algorithm_confusion() {
                     notes(
                         c.r.token()
                             .signed_by(&c.r_ps)
-                            .header_alg(Algorithm::RS256)
+                            .header_alg(bearer_guard::Algorithm::RS256)
                             .scope("notes.read")
                             .sign(),
                     )

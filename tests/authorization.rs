@@ -466,17 +466,19 @@ fn typed_app(issuer: &TestIssuer) -> Router {
     let protected = Router::new()
         .route(
             "/profile",
-            get(|c: Claims<Profile>| async move {
-                format!(
-                    "{} ({}) in {} groups={:?} sub={} scopes={:?}",
-                    c.name,
-                    c.tid,
-                    c.token().registered().iss,
-                    c.groups,
-                    c.token().registered().sub.clone().unwrap_or_default(),
-                    c.token().scopes().iter().collect::<Vec<_>>(),
-                )
-            }),
+            get(
+                |Claims(c): Claims<Profile>, token: Authenticated| async move {
+                    format!(
+                        "{} ({}) in {} groups={:?} sub={} scopes={:?}",
+                        c.name,
+                        c.tid,
+                        token.registered().iss,
+                        c.groups,
+                        token.registered().sub.clone().unwrap_or_default(),
+                        token.scopes().iter().collect::<Vec<_>>(),
+                    )
+                },
+            ),
         )
         .layer(layer(issuer));
     let optional = Router::new()

@@ -42,7 +42,9 @@ use axum::Router;
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bearer_guard::{Algorithm, BearerAuthLayer, Claims, Issuer, Requirement, require};
+use bearer_guard::{
+    Algorithm, Authenticated, BearerAuthLayer, Claims, Issuer, Requirement, require,
+};
 use common::{Outcome, get_with, insufficient, invalid_token, send};
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -618,15 +620,14 @@ fn api(layer: BearerAuthLayer) -> Router {
         .layer(layer)
 }
 
-async fn me(claims: Claims<Value>) -> String {
-    let token = claims.token();
+async fn me(Claims(claims): Claims<Value>, token: Authenticated) -> String {
     json!({
         "sub": token.registered().sub,
         "aud": token.registered().aud,
         "iss": token.registered().iss,
         "client_id": token.client_id(),
         "scopes": token.scopes().iter().collect::<Vec<_>>(),
-        "claims": claims.custom,
+        "claims": *claims,
     })
     .to_string()
 }

@@ -19,7 +19,7 @@ use axum::body::Body;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bearer_guard::response::rejection_parts;
+use bearer_guard::rejection_parts;
 use bearer_guard::testing::{KeyKind, TestIssuer, TokenBuilder};
 use bearer_guard::{Algorithm, BearerAuthLayer, Builder, Error, TypPolicy};
 use common::{
@@ -642,7 +642,8 @@ async fn hs256_signed_with_the_public_rsa_key_as_secret_is_rejected() {
     ];
 
     for secret in secrets {
-        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+        use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
+        for alg in [HS256, HS384, HS512] {
             let mut header = jsonwebtoken::Header::new(alg);
             header.kid = Some(kid.clone());
             header.typ = Some("at+jwt".to_owned());

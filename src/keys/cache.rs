@@ -17,16 +17,17 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
-use jsonwebtoken::Algorithm;
 use reqwest::Url;
 
 use super::fetch::{FetchError, Fetcher};
 use super::jwk::{MAX_KID_BYTES, VerifyingKey, parse_set};
+use crate::clock::Time;
 use crate::error::Error;
+use crate::token::algorithm::Algorithm;
 
 /// Where the key set comes from.
 #[derive(Debug, Clone)]
@@ -58,13 +59,14 @@ enum Cause {
     Scheduled,
 }
 
+/// Times are the clock's monotonic readings.
 #[derive(Default)]
 struct RefreshState {
     /// When the last fetch started, for any reason.
-    last_started: Option<Instant>,
+    last_started: Option<Duration>,
     /// When the last fetch caused by an unknown `kid` started: at most one per
     /// cooldown (backed off after failures), whatever the `kid`s.
-    last_unknown_kid: Option<Instant>,
+    last_unknown_kid: Option<Duration>,
     /// The fetch under way, shared by everyone who waits for it.
     in_flight: Option<(RefreshFuture, Cause)>,
     /// The `jwks_uri` found by discovery, kept for later refreshes.
@@ -83,15 +85,17 @@ pub(crate) struct KeyCache {
     config: KeyCacheConfig,
     fetcher: Fetcher,
     keys: moka::sync::Cache<String, Arc<VerifyingKey>>,
-    /// `kid`s looked for and not found, each for one cooldown.
-    missing: moka::sync::Cache<String, ()>,
+    /// `kid`s looked for and not found, each for one cooldown from the
+    /// monotonic time it holds (moka's own time to live only frees memory).
+    missing: moka::sync::Cache<String, Duration>,
     /// The discovery or JWKS URL, for logs and metrics.
     label: String,
     state: Mutex<RefreshState>,
-    /// When (in ms since `epoch`) a request that finds its key should start a
-    /// background refresh; `u64::MAX` until a set is loaded. Read without a lock.
+    /// When (in ms of the clock's monotonic time) a request that finds its
+    /// key should start a background refresh; `u64::MAX` until a set is
+    /// loaded. Read without a lock.
     refresh_due_ms: AtomicU64,
-    epoch: Instant,
+    time: Time,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -104,7 +108,7 @@ impl std::fmt::Debug for KeyCache {
 }
 
 impl KeyCache {
-    pub(crate) fn new(config: KeyCacheConfig, fetcher: Fetcher) -> Arc<Self> {
+    pub(crate) fn new(config: KeyCacheConfig, fetcher: Fetcher, time: Time) -> Arc<Self> {
         // Room for the old and the new set side by side during a rotation, so a
         // refresh never evicts a key still in use.
         let capacity = u64::try_from(config.max_keys.saturating_mul(2)).unwrap_or(u64::MAX);
@@ -122,13 +126,13 @@ impl KeyCache {
             fetcher,
             state: Mutex::new(RefreshState::default()),
             refresh_due_ms: AtomicU64::new(u64::MAX),
-            epoch: Instant::now(),
+            time,
         })
     }
 
     /// A cache holding `keys` that never fetches (a day-long cooldown that has
-    /// just started): for the whole-pipeline fuzz harness.
-    #[cfg(feature = "fuzzing")]
+    /// just started): for the whole-pipeline fuzz harness and unit tests.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn preloaded(
         keys: Vec<VerifyingKey>,
         algorithms: Vec<Algorithm>,
@@ -145,11 +149,12 @@ impl KeyCache {
                 max_age: day,
             },
             fetcher,
+            Time::default(),
         );
         cache.install(keys);
         {
             let mut state = cache.lock();
-            let now = Instant::now();
+            let now = cache.time.monotonic();
             state.loaded = true;
             state.last_started = Some(now);
             state.last_unknown_kid = Some(now);
@@ -159,7 +164,7 @@ impl KeyCache {
     }
 
     /// The key held for `kid`, without any refresh: for unit tests.
-    #[cfg(all(test, feature = "fuzzing"))]
+    #[cfg(test)]
     pub(crate) fn key_now(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
         self.keys.get(kid)
     }
@@ -179,9 +184,12 @@ impl KeyCache {
         if kid.len() > MAX_KID_BYTES {
             return Err(Error::UnknownKeyId);
         }
-        if self.missing.contains_key(kid) {
-            crate::metrics::unknown_kid_cache_hit(&self.label);
-            return Err(Error::UnknownKeyId);
+        if let Some(since) = self.missing.get(kid) {
+            if self.time.monotonic().saturating_sub(since) < self.config.refresh_cooldown {
+                crate::metrics::unknown_kid_cache_hit(&self.label);
+                return Err(Error::UnknownKeyId);
+            }
+            self.missing.invalidate(kid);
         }
         match self.start_refresh(Cause::UnknownKid) {
             Some((refresh, cause)) => {
@@ -203,7 +211,7 @@ impl KeyCache {
         }
         let error = self.not_found();
         if error == Error::UnknownKeyId {
-            self.missing.insert(kid.to_owned(), ());
+            self.missing.insert(kid.to_owned(), self.time.monotonic());
         }
         Err(error)
     }
@@ -254,7 +262,7 @@ impl KeyCache {
     }
 
     fn elapsed_ms(&self) -> u64 {
-        millis(self.epoch.elapsed())
+        millis(self.time.monotonic())
     }
 
     /// Loads the key set now unless the cooldown forbids it; for warming up.
@@ -284,7 +292,7 @@ impl KeyCache {
         if let Some(in_flight) = &state.in_flight {
             return Some(in_flight.clone());
         }
-        let now = Instant::now();
+        let now = self.time.monotonic();
         // Back off only while older keys serve; with none loaded the service
         // is down anyway, and one fetch per cooldown is cheap.
         let delay = if state.loaded {
@@ -302,7 +310,7 @@ impl KeyCache {
         } else {
             last
         };
-        if last.is_some_and(|t| now.duration_since(t) < delay) {
+        if last.is_some_and(|t| now.saturating_sub(t) < delay) {
             tracing::debug!("bearer-guard: key refresh skipped (cooldown)");
             return None;
         }
@@ -310,8 +318,17 @@ impl KeyCache {
         if cause == Cause::UnknownKid {
             state.last_unknown_kid = Some(now);
         }
+        // The fetch needs a tokio runtime to run on; outside one there is no
+        // way to fetch, and no reason to panic: the keys stay unloaded (503).
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(
+                source = %self.label,
+                "bearer-guard: no tokio runtime to fetch keys on; use the validator inside one"
+            );
+            return None;
+        };
         let this = Arc::clone(self);
-        let task = tokio::spawn(async move {
+        let task = runtime.spawn(async move {
             let outcome = this.fetch_and_install().await;
             let mut state = this.lock();
             state.in_flight = None;
@@ -380,7 +397,7 @@ impl KeyCache {
     /// Fetches and installs the key set; returns the JWKS URL used and the
     /// server's freshness for it.
     async fn fetch_and_install(&self) -> Result<(Url, Option<Duration>), FetchError> {
-        let started = Instant::now();
+        let started = self.time.monotonic();
         let known_uri = self.lock().jwks_uri.clone();
         let jwks_uri = match (&self.config.source, known_uri) {
             (KeySource::Jwks(uri), _) => uri.clone(),
@@ -398,7 +415,7 @@ impl KeyCache {
         self.install(keys);
         tracing::debug!(
             jwks_uri = %jwks_uri,
-            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            elapsed_ms = millis(self.time.monotonic().saturating_sub(started)),
             "bearer-guard: key set fetched"
         );
         Ok((jwks_uri, fetched.fresh_for))
@@ -443,7 +460,7 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-#[cfg(all(test, feature = "fuzzing"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

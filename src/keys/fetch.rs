@@ -19,7 +19,7 @@ use crate::error::truncated;
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// Connection, TLS, timeout or protocol failure.
     #[error("request to {url} failed: {source}")]
     Transport {
@@ -73,9 +73,6 @@ pub enum FetchError {
         /// Why.
         reason: super::jwk::SetRejected,
     },
-    /// The background task running the fetch failed.
-    #[error("refresh task failed")]
-    Task,
 }
 
 /// Limits and client for key fetches.

@@ -5,30 +5,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
-use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 use crate::error::truncated;
+use crate::token::algorithm::Algorithm;
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3: 2048 bits or larger).
-pub const MIN_RSA_BITS: usize = 2048;
+pub(crate) const MIN_RSA_BITS: usize = 2048;
 /// The largest RSA modulus accepted: larger keys only make verification slow.
-pub const MAX_RSA_BITS: usize = 8192;
+pub(crate) const MAX_RSA_BITS: usize = 8192;
 /// The longest `kid` kept.
-pub const MAX_KID_BYTES: usize = 256;
+pub(crate) const MAX_KID_BYTES: usize = 256;
 
 /// A public key from a JWKS, bound to the one algorithm it may verify.
 #[derive(Debug)]
-pub struct VerifyingKey {
+pub(crate) struct VerifyingKey {
     /// The key's `kid`.
-    pub kid: String,
+    pub(crate) kid: String,
     /// The one algorithm this key verifies.
-    pub alg: Algorithm,
+    pub(crate) alg: Algorithm,
     /// The key material, parsed once when the set is loaded.
-    pub key: DecodingKey,
+    pub(crate) key: DecodingKey,
     /// The same key inside aws-lc, parsed once: what signatures are checked
     /// with on the aws-lc-rs backend.
     #[cfg(feature = "aws-lc-rs")]
@@ -40,7 +41,7 @@ pub struct VerifyingKey {
 
 impl VerifyingKey {
     /// Whether the key has left its issuer's key set.
-    pub fn is_retired(&self) -> bool {
+    pub(crate) fn is_retired(&self) -> bool {
         self.retired.load(Ordering::Acquire)
     }
 
@@ -67,7 +68,7 @@ impl VerifyingKey {
 /// Why a JWK was dropped from its set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum KeyRejected {
+pub(crate) enum KeyRejected {
     /// Not a JWK this crate understands (bad JSON shape, unknown `kty` or `alg`).
     #[error("not a usable JWK: {0}")]
     Unparsable(String),
@@ -104,7 +105,10 @@ pub enum KeyRejected {
 }
 
 /// Binds one JWK (as JSON) to a verifying key.
-pub fn bind(value: &serde_json::Value, allowed: &[Algorithm]) -> Result<VerifyingKey, KeyRejected> {
+pub(crate) fn bind(
+    value: &serde_json::Value,
+    allowed: &[Algorithm],
+) -> Result<VerifyingKey, KeyRejected> {
     let jwk = Jwk::deserialize(value)
         .map_err(|e| KeyRejected::Unparsable(truncated(&e.to_string(), 120)))?;
     let kid = match &jwk.common.key_id {
@@ -250,7 +254,7 @@ fn bound_algorithm(jwk: &Jwk) -> Result<Algorithm, KeyRejected> {
 /// entry never poisons the rest; entries sharing a `kid` are all dropped
 /// (ambiguous); at most `max_keys` keys are kept. Every dropped entry is logged
 /// with its reason.
-pub fn parse_set(
+pub(crate) fn parse_set(
     body: &[u8],
     allowed: &[Algorithm],
     max_keys: usize,
@@ -259,7 +263,7 @@ pub fn parse_set(
     struct Set {
         keys: Vec<serde_json::Value>,
     }
-    if !crate::jws::is_json_object(body) {
+    if !crate::token::jws::is_json_object(body) {
         return Err(SetRejected::NotAnObject);
     }
     let set: Set = serde_json::from_slice(body).map_err(|_| SetRejected::NotAnObject)?;
@@ -293,7 +297,7 @@ pub fn parse_set(
 /// Why a whole JWKS document was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SetRejected {
+pub(crate) enum SetRejected {
     /// Not a JSON object with a `keys` array.
     #[error("not a JWKS (a JSON object with a keys array)")]
     NotAnObject,
@@ -335,59 +339,10 @@ fn decode(b64: &str, what: &'static str) -> Result<Vec<u8>, KeyRejected> {
         .map_err(|_| KeyRejected::InvalidParameters(what))
 }
 
-/// Fuzz harness: any bytes as a JWKS document. Whatever survives is bounded,
-/// has unique, non-empty, bounded `kid`s, and binds each key to one allowed
-/// algorithm that fits its key type; binding is deterministic.
-#[cfg(feature = "fuzzing")]
-#[allow(clippy::panic)]
-pub(crate) fn fuzz_jwks(data: &[u8]) {
-    use jsonwebtoken::AlgorithmFamily;
-    const MAX_KEYS: usize = 8;
-    let allowed = crate::jws::DEFAULT_ALGORITHMS;
-    let Ok(keys) = parse_set(data, &allowed, MAX_KEYS) else {
-        return;
-    };
-    assert!(
-        !keys.is_empty() && keys.len() <= MAX_KEYS,
-        "key count out of bounds"
-    );
-    for (i, key) in keys.iter().enumerate() {
-        assert!(
-            !key.kid.is_empty() && key.kid.len() <= MAX_KID_BYTES,
-            "kid out of bounds"
-        );
-        assert!(
-            keys.iter().skip(i + 1).all(|k| k.kid != key.kid),
-            "duplicate kid kept"
-        );
-        assert!(
-            allowed.contains(&key.alg),
-            "algorithm outside the allow-list"
-        );
-        assert_eq!(
-            key.alg.family(),
-            key.key.family(),
-            "algorithm does not fit the key type"
-        );
-        assert_ne!(
-            key.key.family(),
-            AlgorithmFamily::Hmac,
-            "symmetric key kept"
-        );
-    }
-    let again = parse_set(data, &allowed, MAX_KEYS)
-        .map(|k| k.iter().map(|k| (k.kid.clone(), k.alg)).collect::<Vec<_>>());
-    assert_eq!(
-        again,
-        Ok(keys.iter().map(|k| (k.kid.clone(), k.alg)).collect()),
-        "binding is not deterministic"
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jws::DEFAULT_ALGORITHMS;
+    use crate::token::algorithm::DEFAULT_ALGORITHMS;
     use serde_json::json;
 
     fn rsa_n(bits: usize) -> String {

@@ -1,9 +1,11 @@
-//! The issuer's signing keys: parsing JWKs ([`jwk`]), fetching them
-//! ([`fetch`]) and holding them (a moka cache per issuer).
+//! Stage 3 of a request: the issuer's signing keys. One JWK becomes one key
+//! bound to one algorithm ([`jwk`]); key sets and discovery documents are
+//! fetched within bounds ([`fetch`]) and held per issuer in a refreshing cache
+//! ([`cache`]).
+//!
+//! Imports only from `crate::token` (algorithms, JSON shape checks), the clock
+//! and `crate::error`.
 
 pub(crate) mod cache;
-pub mod fetch;
-pub mod jwk;
-
-pub use fetch::FetchError;
-pub use jwk::{KeyRejected, SetRejected, VerifyingKey};
+pub(crate) mod fetch;
+pub(crate) mod jwk;

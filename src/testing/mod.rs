@@ -38,12 +38,13 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::EncodingKey;
 use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
-use crate::claims::now_secs;
+use crate::clock::{Clock, SystemClock, Time};
+use crate::token::algorithm::Algorithm;
 
 /// A kind of signing key the test issuer can publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,6 +114,8 @@ struct Keys {
 
 struct Shared {
     issuer: String,
+    /// What `iat` and `exp` are minted from.
+    clock: Mutex<Time>,
     /// Extra discovery documents: path prefix -> (issuer named, times served).
     documents: Mutex<Vec<(String, String, usize)>>,
     keys: Mutex<Keys>,
@@ -155,6 +158,7 @@ impl TestIssuer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             issuer: format!("http://{addr}"),
+            clock: Mutex::new(Time::new(Arc::new(SystemClock))),
             keys: Mutex::new(Keys::default()),
             documents: Mutex::new(Vec::new()),
             discovery_requests: AtomicUsize::new(0),
@@ -180,6 +184,23 @@ impl TestIssuer {
         };
         issuer.add_key(KeyKind::Rs256);
         Ok(issuer)
+    }
+
+    /// Mints `iat` and `exp` from `clock` from now on (default: the system
+    /// clock): give it the [`ManualClock`](crate::ManualClock) the layer
+    /// under test reads, and tokens minted after the clock moves are current
+    /// for the layer.
+    pub fn use_clock(&self, clock: impl Clock) {
+        *self.shared.clock.lock().unwrap_or_else(|p| p.into_inner()) = Time::new(Arc::new(clock));
+    }
+
+    /// Seconds since the epoch on this issuer's clock.
+    fn now_secs(&self) -> i64 {
+        self.shared
+            .clock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .now_secs()
     }
 
     /// The issuer URL (`http://127.0.0.1:PORT`), also every token's `iss`.
@@ -294,7 +315,7 @@ impl TestIssuer {
     /// [`AUDIENCE`](Self::AUDIENCE), `sub` `test-user`, `iat` now, `exp` in one
     /// hour, header `typ` `at+jwt`, signed by the current key.
     pub fn token(&self) -> TokenBuilder<'_> {
-        let now = now_secs();
+        let now = self.now_secs();
         let mut claims = Map::new();
         claims.insert("iss".into(), json!(self.shared.issuer));
         claims.insert("aud".into(), json!(Self::AUDIENCE));
@@ -321,9 +342,8 @@ impl TestIssuer {
             URL_SAFE_NO_PAD.encode(header_json),
             URL_SAFE_NO_PAD.encode(payload_json)
         );
-        let signature =
-            jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, key.kind.algorithm())
-                .ok()?;
+        let alg = key.kind.algorithm().to_jsonwebtoken();
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, alg).ok()?;
         Some(format!("{message}.{signature}"))
     }
 }
@@ -375,7 +395,8 @@ impl TokenBuilder<'_> {
 
     /// `exp` this many seconds from now (negative: already expired).
     pub fn expires_in(self, secs: i64) -> Self {
-        self.claim("exp", now_secs() + secs)
+        let now = self.issuer.now_secs();
+        self.claim("exp", now + secs)
     }
 
     /// The header `typ` (`None`: absent). Default `at+jwt`.
@@ -431,7 +452,7 @@ impl TokenBuilder<'_> {
         };
         let mut header = Map::new();
         let alg = self.alg.unwrap_or(key.kind.algorithm());
-        header.insert("alg".into(), json!(alg));
+        header.insert("alg".into(), json!(alg.name()));
         if let Some(typ) = &self.typ {
             header.insert("typ".into(), json!(typ));
         }
@@ -451,7 +472,8 @@ impl TokenBuilder<'_> {
             URL_SAFE_NO_PAD.encode(header),
             URL_SAFE_NO_PAD.encode(payload)
         );
-        match jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, key.kind.algorithm()) {
+        let alg = key.kind.algorithm().to_jsonwebtoken();
+        match jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, alg) {
             Ok(signature) => format!("{message}.{signature}"),
             Err(e) => panic!("test issuer: signing with {} failed: {e}", key.kid),
         }
@@ -470,7 +492,7 @@ fn load(kind: KeyKind, pem: &str, kid: &str) -> (EncodingKey, Value) {
         KeyKind::EdDsa => EncodingKey::from_ed_pem(bytes),
     }
     .unwrap_or_else(|e| panic!("test issuer: bundled {kind:?} key does not load: {e}"));
-    let jwk = Jwk::from_encoding_key(&encoding, kind.algorithm())
+    let jwk = Jwk::from_encoding_key(&encoding, kind.algorithm().to_jsonwebtoken())
         .unwrap_or_else(|e| panic!("test issuer: no JWK for the bundled {kind:?} key: {e}"));
     let mut jwk =
         serde_json::to_value(jwk).unwrap_or_else(|e| panic!("test issuer: JWK to JSON: {e}"));

@@ -29,7 +29,7 @@ pub fn app(layer: BearerAuthLayer) -> Router {
         )
         .route(
             "/me",
-            get(|c: Claims<serde_json::Value>| async move { c.custom.to_string() }),
+            get(|Claims(c): Claims<serde_json::Value>| async move { c.to_string() }),
         )
         .layer(layer.clone());
     let public = Router::new()

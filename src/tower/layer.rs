@@ -2,17 +2,21 @@
 
 use tower::Layer;
 
-use crate::config::Builder;
-use crate::response::DefaultRejection;
-use crate::service::BearerAuth;
-use crate::validator::Validator;
+use super::response::DefaultRejection;
+use super::service::BearerAuth;
+use crate::validate::validator::Validator;
 
 /// A tower [`Layer`] that validates the bearer token of every request and puts
 /// the result, an [`Authenticated`](crate::Authenticated), into the request
 /// extensions for guards ([`require`](crate::require())) and extractors.
 ///
 /// Requests without a valid token are answered by the layer (RFC 6750) and never
-/// reach the inner service. Cheap to clone.
+/// reach the inner service. Cheap to clone. Start with
+/// [`BearerAuthLayer::builder`].
+///
+/// With axum, apply it with `route_layer` rather than `layer`: a router's
+/// `layer` also wraps its fallback, so a request without a valid token to a
+/// path that does not exist gets 401 instead of 404.
 ///
 /// ```
 /// use bearer_guard::BearerAuthLayer;
@@ -34,11 +38,6 @@ pub struct BearerAuthLayer<R = DefaultRejection> {
 }
 
 impl BearerAuthLayer {
-    /// Starts configuring a layer.
-    pub fn builder() -> Builder {
-        Builder::default()
-    }
-
     /// A layer around an existing validator (sharing its key cache).
     pub fn new(validator: Validator) -> Self {
         BearerAuthLayer {
@@ -55,10 +54,12 @@ impl<R> BearerAuthLayer<R> {
         &self.validator
     }
 
-    /// Lets requests *without* an `Authorization` header through, without an
+    /// Lets requests that carry no bearer token through, without an
     /// [`Authenticated`](crate::Authenticated) in their extensions, for routes
-    /// where a token is optional (extract `Option<Claims<T>>`). A request that
-    /// does carry a token still must carry a valid one. Default: off.
+    /// where a token is optional (extract `Option<Claims<T>>`): no
+    /// `Authorization` header, or one with another scheme (`Basic …`), which
+    /// RFC 6750 §3.1 treats as no bearer credentials. A request that does carry
+    /// a `Bearer` token must carry a valid one. Default: off.
     #[must_use]
     pub fn optional(mut self) -> Self {
         self.optional = true;

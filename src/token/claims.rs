@@ -2,16 +2,16 @@
 //! shared value handed to handlers ([`Authenticated`]).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use std::borrow::Cow;
 
 use serde::de::DeserializeOwned;
 use serde_json::Number;
 
-use crate::claim_map::{ClaimMap, Grants};
+use super::claim_map::{ClaimMap, Grants};
+use super::json::{self, Object};
+use super::permissions::Permissions;
 use crate::error::{Error, truncated};
-use crate::json::{self, Object};
 
 /// The registered claims of a validated token (RFC 7519 §4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,49 +30,6 @@ pub struct RegisteredClaims {
     pub iat: Option<i64>,
     /// `jti`: the token's identifier.
     pub jti: Option<String>,
-}
-
-/// A set of permission names (scopes or roles), matched exactly,
-/// case-sensitively and as whole tokens.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Permissions(Vec<String>);
-
-impl Permissions {
-    /// Whether `name` is in the set (`read` never matches `read.all`, `Read` or `reader`).
-    pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|p| p == name)
-    }
-
-    /// The names, in the order the token lists them, without duplicates.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
-    }
-
-    /// How many names the set holds.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub(crate) fn push(&mut self, name: &str) {
-        if !name.is_empty() && !self.contains(name) {
-            self.0.push(name.to_owned());
-        }
-    }
-}
-
-impl<'a> FromIterator<&'a str> for Permissions {
-    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
-        let mut set = Permissions::default();
-        for name in iter {
-            set.push(name);
-        }
-        set
-    }
 }
 
 /// A validated token: its registered claims, delegated scopes, app roles and the
@@ -98,8 +55,9 @@ impl Authenticated {
     }
 
     /// Delegated scopes: by default from `scp` (a space-separated string or an
-    /// array) and `scope` (a space-separated string); the issuer's
-    /// [`ClaimMap`](crate::ClaimMap) may name others. Empty for app-only tokens.
+    /// array) and `scope` (a space-separated string); an issuer may name
+    /// others ([`Issuer::scopes_claim`](crate::Issuer::scopes_claim)). Empty
+    /// for app-only tokens.
     pub fn scopes(&self) -> &Permissions {
         &self.0.grants.scopes
     }
@@ -114,8 +72,9 @@ impl Authenticated {
         self.0.grants.client_id.as_deref()
     }
 
-    /// The sign-in policy (user flow) that issued the token, for issuers whose
-    /// [`ClaimMap`](crate::ClaimMap) names one (Azure AD B2C: `tfp` or `acr`).
+    /// The sign-in policy (user flow) that issued the token, for issuers that
+    /// name a policy claim ([`Issuer::policy_claims`](crate::Issuer::policy_claims);
+    /// Azure AD B2C: `tfp` or `acr`).
     pub fn policy(&self) -> Option<&str> {
         self.0.grants.policy.as_deref()
     }
@@ -195,7 +154,7 @@ impl<'a> Unverified<'a> {
     /// only those of the claims named in `read` (sorted; `None`: all) are kept
     /// for the checks: the rest are for the handler, through the claims text.
     pub(crate) fn parse(payload: &'a str, read: Option<&[String]>) -> Result<Self, Error> {
-        if !crate::jws::is_json_object(payload.as_bytes()) {
+        if !super::jws::is_json_object(payload.as_bytes()) {
             return Err(Error::ClaimsNotObject);
         }
         let claims = Object::parse_keeping(payload, read).map_err(|_| INVALID_JSON)?;
@@ -338,86 +297,6 @@ pub(crate) fn check_claims(
 ) -> Result<Authenticated, Error> {
     let checked = Unverified::parse(payload, None)?.validate(rules, now)?;
     Ok(checked.with_payload(payload.to_owned()))
-}
-
-/// Seconds since the epoch, now.
-pub(crate) fn now_secs() -> i64 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    i64::try_from(secs).unwrap_or(i64::MAX)
-}
-
-/// Fuzz harness: any bytes as a claims set, checked with a claim map that reads
-/// nested roles too. Whatever passes satisfies every rule it was checked
-/// against, and its scope set round-trips through the `scope` string form.
-#[cfg(feature = "fuzzing")]
-#[allow(clippy::panic)]
-pub(crate) fn fuzz_claims(data: &[u8]) {
-    use crate::claim_map::{Form, Source};
-    const NOW: i64 = 1_700_000_000;
-    let mut map = ClaimMap::default();
-    map.roles
-        .push(Source::new(["realm_access", "roles"], Form::Array));
-    let rules = ClaimRules {
-        audiences: vec!["api://a".into()],
-        leeway_secs: 60,
-        map,
-        require_permissions: true,
-    };
-    let Ok(text) = payload_text(data.to_vec()) else {
-        return;
-    };
-    let Ok(unverified) = Unverified::parse(&text, None) else {
-        return;
-    };
-    let iss = unverified.issuer().map(Cow::into_owned);
-    let Ok(checked) = unverified.validate(&rules, NOW) else {
-        return;
-    };
-    let token = checked.with_payload(text.clone());
-    let registered = token.registered();
-    assert_eq!(
-        Ok(&registered.iss),
-        iss.as_ref(),
-        "iss changed between the checks"
-    );
-    assert!(
-        registered.aud.iter().any(|a| rules.audiences.contains(a)),
-        "foreign audience accepted"
-    );
-    assert!(
-        registered.exp.saturating_add(rules.leeway_secs) > NOW,
-        "expired token accepted"
-    );
-    assert!(
-        registered
-            .nbf
-            .is_none_or(|nbf| nbf <= NOW + rules.leeway_secs),
-        "future token accepted"
-    );
-    assert!(
-        !token.scopes().is_empty() || !token.roles().is_empty(),
-        "token granting nothing accepted"
-    );
-    for name in token.scopes().iter().chain(token.roles().iter()) {
-        assert!(!name.is_empty(), "empty permission name");
-    }
-    // Round trip: the scopes, written as one `scope` string, read back the same.
-    let joined: Vec<&str> = token.scopes().iter().collect();
-    if joined.iter().all(|s| !s.contains(' ')) {
-        let again = serde_json::json!({ "scope": joined.join(" ") }).to_string();
-        let again = Object::parse(&again).unwrap_or_else(|e| panic!("{e:?}"));
-        let reread = ClaimMap::default().read(&again).map(|g| g.scopes);
-        assert_eq!(
-            reread.as_ref(),
-            Ok(token.scopes()),
-            "scope set does not round-trip"
-        );
-    }
-    let value: serde_json::Value =
-        serde_json::from_str(token.claims_json()).unwrap_or(serde_json::Value::Null);
-    assert!(value.is_object(), "claims JSON is not an object");
 }
 
 #[cfg(test)]
@@ -575,16 +454,5 @@ mod tests {
         assert!(check_strict(&format!(r#"{{{base},"scp":"read"}}"#)).is_ok());
         assert!(check_strict(&format!(r#"{{{base},"roles":["Read.All"]}}"#)).is_ok());
         assert!(check(&format!("{{{base}}}"), NOW).is_ok());
-    }
-
-    #[test]
-    fn permission_matching_is_whole_token_and_case_sensitive() {
-        let set: Permissions = "read write Notes.Read".split(' ').collect();
-        assert!(set.contains("read"));
-        assert!(!set.contains("Read"));
-        assert!(!set.contains("read.all"));
-        assert!(!set.contains("rea"));
-        assert!(!set.contains("Notes"));
-        assert!(!set.contains(""));
     }
 }

@@ -2,46 +2,33 @@
 //!
 //! Decodes the header and the payload, and rejects, before any key lookup or
 //! network traffic, every header this layer will not process. The signature is
-//! left encoded for [`crate::verify`].
+//! left encoded; `validate::signature` checks it once the key is known.
 
 use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::algorithm::Algorithm;
 use crate::error::{Error, truncated};
-
-/// The asymmetric algorithms accepted when none are configured.
-pub const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
 
 /// A compact JWS split into its parts, header checked and payload decoded.
 #[derive(Debug)]
-pub struct Jws<'a> {
+pub(crate) struct Jws<'a> {
     /// The algorithm named by the header (already checked against the allow-list).
-    pub alg: Algorithm,
+    pub(crate) alg: Algorithm,
     /// The header's `kid`.
-    pub kid: Option<String>,
+    pub(crate) kid: Option<String>,
     /// The header's `typ`.
-    pub typ: Option<String>,
+    pub(crate) typ: Option<String>,
     /// `BASE64URL(header) '.' BASE64URL(payload)`: the bytes the signature covers.
-    pub signing_input: &'a str,
+    pub(crate) signing_input: &'a str,
     /// The third segment, still base64url.
-    pub signature: &'a str,
+    pub(crate) signature: &'a str,
     /// The decoded payload (JSON text, not yet parsed).
-    pub payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -63,7 +50,7 @@ struct RawHeader {
 }
 
 /// Splits and checks `token` against the `allowed` algorithms.
-pub fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<Jws<'a>, Error> {
+pub(crate) fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<Jws<'a>, Error> {
     let (signing_input, signature) = token
         .rsplit_once('.')
         .ok_or(Error::MalformedToken("not three segments"))?;
@@ -129,26 +116,10 @@ fn parse_header(json: &[u8]) -> Result<RawHeader, Error> {
 /// RFC 8725 §3.1: only algorithms in the allow-list; never `none`, never HMAC
 /// (keys from a JWKS are public).
 fn check_algorithm(name: &str, allowed: &[Algorithm]) -> Result<Algorithm, Error> {
-    let alg = algorithm_from_name(name)
+    let alg = Algorithm::from_name(name)
         .filter(|alg| allowed.contains(alg))
         .ok_or_else(|| Error::DisallowedAlgorithm(describe_alg(name)))?;
     Ok(alg)
-}
-
-/// The asymmetric algorithm named `name` (exact, case-sensitive: RFC 7515 §4.1.1).
-pub fn algorithm_from_name(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        _ => return None,
-    })
 }
 
 /// A log-safe name for an algorithm string: known names verbatim, anything else
@@ -179,6 +150,7 @@ pub(crate) fn is_json_object(json: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::algorithm::DEFAULT_ALGORITHMS;
 
     fn b64(s: &str) -> String {
         URL_SAFE_NO_PAD.encode(s)

@@ -6,9 +6,9 @@
 
 use serde_json::value::RawValue;
 
-use crate::claims::Permissions;
+use super::json::{self, Kind, Object};
+use super::permissions::Permissions;
 use crate::error::Error;
-use crate::json::{self, Kind, Object};
 
 /// The JSON forms a permission claim may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::Service;
 
-use crate::claims::Authenticated;
+use super::response::{OnRejection, reject};
 use crate::error::Error;
-use crate::response::{OnRejection, reject};
-use crate::validator::Validator;
+use crate::token::claims::Authenticated;
+use crate::validate::validator::Validator;
 
 /// The middleware made by [`BearerAuthLayer`](crate::BearerAuthLayer).
 #[derive(Debug, Clone)]

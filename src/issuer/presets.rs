@@ -18,9 +18,9 @@
 //! - Okta (`scp` as an array): <https://developer.okta.com/docs/guides/validate-access-tokens/>.
 //! - RFC 9068 (JWT profile for OAuth 2.0 access tokens).
 
-use crate::claim_map::{ClaimMap, Form, Source};
-use crate::config::TypPolicy;
-use crate::issuer::{Issuer, KeysAt};
+use super::typ::TypPolicy;
+use super::{Issuer, KeysAt};
+use crate::token::claim_map::{ClaimMap, Form, Source};
 
 const MICROSOFT_AUTHORITY: &str = "https://login.microsoftonline.com";
 

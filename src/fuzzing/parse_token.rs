@@ -1,35 +1,12 @@
-//! Harnesses for `cargo fuzz` (feature `fuzzing`; not a stable API).
-//!
-//! Each harness feeds arbitrary bytes through one stage of the request pipeline
-//! and asserts the invariants that stage promises, not only that it returns.
-//! The harnesses live beside the code they test; this module only names them.
-//! The fuzz targets in `fuzz/` are one line each, calling these.
-
-/// The `Authorization` header parser (`extract`).
-pub fn authorization(data: &[u8]) {
-    crate::extract::fuzz_authorization(data);
-}
-
-/// JWKS parsing and key binding (`keys::jwk`).
-pub fn jwks(data: &[u8]) {
-    crate::keys::jwk::fuzz_jwks(data);
-}
-
-/// Claims, scope and role parsing and the registered-claim checks (`claims`).
-pub fn claims(data: &[u8]) {
-    crate::claims::fuzz_claims(data);
-}
-
-/// The whole pipeline against a fixed key set, offline (`validator`).
-pub fn pipeline(data: &[u8]) {
-    let _accepted = crate::validator::fuzz_pipeline(data);
-}
+//! The token parser: `Authorization` value → JWS parts → checked claims.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::extract::parse_credentials;
-use crate::jws::{self, DEFAULT_ALGORITHMS};
+use super::claims;
+use crate::token::algorithm::DEFAULT_ALGORITHMS;
+use crate::token::extract::parse_credentials;
+use crate::token::jws;
 
 const MAX_TOKEN: usize = 16 * 1024;
 
@@ -91,5 +68,5 @@ pub fn parse_token(data: &[u8]) {
     assert!(DEFAULT_ALGORITHMS.contains(&parsed.alg));
 
     // 3. Payload -> claims: the claims harness and its invariants.
-    crate::claims::fuzz_claims(&parsed.payload);
+    claims(&parsed.payload);
 }

@@ -1,24 +1,35 @@
 //! axum 0.8 extractors: [`Authenticated`] and [`Claims<T>`], each also as
-//! `Option<…>` for routes where a token is optional.
+//! `Option<…>` for routes where a token is optional, and `IntoResponse` for
+//! [`Error`].
 //!
 //! They read what [`BearerAuthLayer`](crate::BearerAuthLayer) stored in the
 //! request extensions; nothing parses the token again.
+
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::claims::Authenticated;
+use super::response::{DefaultRejection, OnRejection, log_rejection};
 use crate::error::Error;
-use crate::response::{DefaultRejection, OnRejection, log_rejection};
+use crate::token::claims::Authenticated;
 
-/// The validated token, with the caller's own claims type `T` deserialized from
-/// its claims set.
+/// The validated token's claims, deserialized into the caller's own type `T`.
+///
+/// A tuple struct, as axum's own extractors are: destructure it in the
+/// handler's signature (`Claims(claims): Claims<MyClaims>`), or use it through
+/// `Deref` (`claims.name`). The value is an `Arc<T>`, so handing it on (to a
+/// spawned task, say) is a reference-count increment, never a copy. For the
+/// registered claims, scopes and roles, extract [`Authenticated`] beside it.
+///
+/// A token whose claims do not deserialize into `T` is refused with 401
+/// `invalid_token` ([`Error::ClaimsShape`]).
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use bearer_guard::Claims;
+/// use bearer_guard::{Authenticated, Claims};
 /// use serde::Deserialize;
 ///
 /// #[derive(Deserialize)]
@@ -27,30 +38,20 @@ use crate::response::{DefaultRejection, OnRejection, log_rejection};
 ///     tid: Option<String>,
 /// }
 ///
-/// async fn me(claims: Claims<MyClaims>) -> String {
+/// async fn me(Claims(claims): Claims<MyClaims>, token: Authenticated) -> String {
 ///     format!("{:?} from tenant {:?} with scopes {:?}",
-///         claims.name, claims.tid, claims.token().scopes().iter().collect::<Vec<_>>())
+///         claims.name, claims.tid, token.scopes().iter().collect::<Vec<_>>())
 /// }
 ///
 /// let app: Router = Router::new().route("/me", get(me));
 /// # let _ = app;
 /// ```
-#[derive(Debug, Clone)]
-pub struct Claims<T> {
-    /// The caller's own claims.
-    pub custom: T,
-    token: Authenticated,
-}
+#[derive(Debug)]
+pub struct Claims<T>(pub Arc<T>);
 
-impl<T> Claims<T> {
-    /// The validated token: registered claims, scopes and roles.
-    pub fn token(&self) -> &Authenticated {
-        &self.token
-    }
-
-    /// The caller's own claims, by value.
-    pub fn into_inner(self) -> T {
-        self.custom
+impl<T> Clone for Claims<T> {
+    fn clone(&self) -> Self {
+        Claims(Arc::clone(&self.0))
     }
 }
 
@@ -58,7 +59,7 @@ impl<T> std::ops::Deref for Claims<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.custom
+        &self.0
     }
 }
 
@@ -99,8 +100,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token =
             <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        let custom = token.claims()?;
-        Ok(Claims { custom, token })
+        Ok(Claims(Arc::new(token.claims()?)))
     }
 }
 
@@ -115,10 +115,7 @@ impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequestParts<S> for Claims
     ) -> Result<Option<Self>, Self::Rejection> {
         match parts.extensions.get::<Authenticated>() {
             None => Ok(None),
-            Some(token) => Ok(Some(Claims {
-                custom: token.claims()?,
-                token: token.clone(),
-            })),
+            Some(token) => Ok(Some(Claims(Arc::new(token.claims()?)))),
         }
     }
 }

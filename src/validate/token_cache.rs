@@ -14,12 +14,13 @@
 //! and the cache is bounded by an estimate of the bytes its entries hold.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crate::claims::{Authenticated, check_time};
+use crate::clock::{Time, until_secs};
 use crate::error::Error;
 use crate::keys::cache::KeyCache;
 use crate::keys::jwk::VerifyingKey;
+use crate::token::claims::{Authenticated, check_time};
 
 /// The cache key: BLAKE3 of the whole compact token. The token itself is
 /// never stored.
@@ -55,8 +56,12 @@ struct Entry {
     /// The cache that key came from: a hit counts as a use of its key set.
     keys: Arc<KeyCache>,
     leeway_secs: i64,
-    /// How long the entry may live, fixed when it is inserted.
+    /// How long the entry may live, fixed when it is inserted: what moka
+    /// frees memory by.
     lifetime: Duration,
+    /// The clock's monotonic time at which the entry stops answering: what
+    /// every hit is checked against, so that an injected clock governs it.
+    until: Duration,
     weight: u32,
 }
 
@@ -93,9 +98,9 @@ impl TokenCache {
     /// The verdict for a token verified before, at time `now`; `None` when the
     /// token is not cached (or its key has since left the key set), and the
     /// full pipeline must run.
-    pub(crate) fn get(&self, digest: &Digest, now: i64) -> Option<Result<Authenticated, Error>> {
+    pub(crate) fn get(&self, digest: &Digest, time: &Time) -> Option<Result<Authenticated, Error>> {
         let entry = self.entries.get(digest)?;
-        if entry.key.is_retired() {
+        if entry.key.is_retired() || time.monotonic() >= entry.until {
             self.entries.invalidate(digest);
             return None;
         }
@@ -103,8 +108,13 @@ impl TokenCache {
         crate::metrics::token_cache_hit();
         let registered = entry.authenticated.registered();
         Some(
-            check_time(registered.exp, registered.nbf, entry.leeway_secs, now)
-                .map(|()| entry.authenticated),
+            check_time(
+                registered.exp,
+                registered.nbf,
+                entry.leeway_secs,
+                time.now_secs(),
+            )
+            .map(|()| entry.authenticated),
         )
     }
 
@@ -118,19 +128,16 @@ impl TokenCache {
         key: Arc<VerifyingKey>,
         keys: &Arc<KeyCache>,
         leeway_secs: i64,
+        time: &Time,
     ) {
         // Until the exact second `exp` names, not `exp - now` whole seconds
         // (which would overshoot by the fraction of the current second).
-        let Ok(exp) = u64::try_from(authenticated.registered().exp) else {
-            return;
-        };
-        let until_exp = (UNIX_EPOCH + Duration::from_secs(exp))
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
+        let until_exp = until_secs(time.now(), authenticated.registered().exp);
         if until_exp.is_zero() {
             return;
         }
         let lifetime = until_exp.min(self.max_age);
+        let until = time.monotonic().saturating_add(lifetime);
         let text = u32::try_from(authenticated.claims_json().len()).unwrap_or(u32::MAX);
         self.entries.insert(
             digest,
@@ -140,21 +147,46 @@ impl TokenCache {
                 keys: Arc::clone(keys),
                 leeway_secs,
                 lifetime,
+                until,
                 weight: text.saturating_add(ENTRY_OVERHEAD_BYTES),
             },
         );
     }
 }
 
-#[cfg(all(test, feature = "fuzzing"))]
+#[cfg(test)]
 mod tests {
-    use jsonwebtoken::Algorithm;
+    use std::time::UNIX_EPOCH;
 
     use super::*;
-    use crate::claim_map::ClaimMap;
-    use crate::claims::{ClaimRules, check_claims, now_secs};
+    use crate::clock::ManualClock;
+    use crate::token::algorithm::Algorithm;
+    use crate::token::claim_map::ClaimMap;
+    use crate::token::claims::{ClaimRules, check_claims};
 
-    fn fixture(claims: &str) -> (TokenCache, Digest, Arc<KeyCache>) {
+    const NOW: i64 = 1_700_000_000;
+
+    struct Fixture {
+        cache: TokenCache,
+        digest: Digest,
+        keys: Arc<KeyCache>,
+        clock: ManualClock,
+        time: Time,
+    }
+
+    impl Fixture {
+        /// The verdict of a lookup at the wall-clock second `t`.
+        fn at(&self, t: i64) -> Option<Result<i64, Error>> {
+            let secs = u64::try_from(t).unwrap_or_default();
+            self.clock
+                .set_wall_clock(UNIX_EPOCH + Duration::from_secs(secs));
+            self.cache
+                .get(&self.digest, &self.time)
+                .map(|r| r.map(|a| a.registered().exp))
+        }
+    }
+
+    fn fixture(claims: &str, max_age: Duration) -> Fixture {
         let jwks = format!(
             r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k","x":"{}"}}]}}"#,
             "A".repeat(43)
@@ -169,39 +201,62 @@ mod tests {
             map: ClaimMap::default(),
             require_permissions: false,
         };
-        let authenticated = check_claims(claims, &rules, now_secs()).expect("valid claims");
-        let cache = TokenCache::new(1 << 20, Duration::from_secs(60)).expect("on");
+        let clock = ManualClock::starting_at(UNIX_EPOCH + Duration::from_secs(NOW as u64));
+        let time = Time::new(Arc::new(clock.clone()));
+        let authenticated = check_claims(claims, &rules, NOW).expect("valid claims");
+        let cache = TokenCache::new(1 << 20, max_age).expect("on");
         let digest = TokenCache::digest(claims.as_bytes());
-        cache.insert(digest, &authenticated, key, &keys, rules.leeway_secs);
-        (cache, digest, keys)
+        cache.insert(digest, &authenticated, key, &keys, rules.leeway_secs, &time);
+        Fixture {
+            cache,
+            digest,
+            keys,
+            clock,
+            time,
+        }
     }
 
     /// A hit checks `exp` and `nbf` against the clock it is given, with the
     /// leeway, exactly as `claims::validate` does cold.
     #[test]
     fn a_hit_checks_exp_and_nbf_with_the_leeway() {
-        let now = now_secs();
-        let (exp, nbf) = (now + 100, now - 5);
+        let (exp, nbf) = (NOW + 100, NOW - 5);
         let claims = format!(r#"{{"iss":"i","aud":"api","exp":{exp},"nbf":{nbf}}}"#);
-        let (cache, digest, _keys) = fixture(&claims);
-        let at = |t: i64| cache.get(&digest, t).map(|r| r.map(|a| a.registered().exp));
-        assert_eq!(at(now), Some(Ok(exp)));
-        assert_eq!(at(exp + 9), Some(Ok(exp)), "inside the leeway");
-        assert_eq!(at(exp + 10), Some(Err(Error::Expired)));
-        assert_eq!(at(nbf - 10), Some(Ok(exp)), "inside the leeway");
-        assert_eq!(at(nbf - 11), Some(Err(Error::NotYetValid)));
-        assert_eq!(cache.get(&[0; 32], now).map(|r| r.is_ok()), None, "a miss");
+        let f = fixture(&claims, Duration::from_secs(600));
+        assert_eq!(f.at(NOW), Some(Ok(exp)));
+        assert_eq!(f.at(exp + 9), Some(Ok(exp)), "inside the leeway");
+        assert_eq!(f.at(exp + 10), Some(Err(Error::Expired)));
+        assert_eq!(f.at(nbf - 10), Some(Ok(exp)), "inside the leeway");
+        assert_eq!(f.at(nbf - 11), Some(Err(Error::NotYetValid)));
+        assert!(f.cache.get(&[0; 32], &f.time).is_none(), "a miss");
+    }
+
+    /// An entry answers until the token's exact `exp` or the maximum age,
+    /// whichever is first, measured on the injected clock's monotonic time.
+    #[test]
+    fn an_entry_lives_until_exp_or_the_maximum_age() {
+        let claims = format!(r#"{{"iss":"i","aud":"api","exp":{}}}"#, NOW + 100);
+        let f = fixture(&claims, Duration::from_secs(30));
+        f.clock.advance(Duration::from_millis(29_999));
+        assert!(matches!(f.cache.get(&f.digest, &f.time), Some(Ok(_))));
+        f.clock.advance(Duration::from_millis(1));
+        assert!(f.cache.get(&f.digest, &f.time).is_none(), "max age reached");
+
+        let f = fixture(&claims, Duration::from_secs(600));
+        f.clock.advance(Duration::from_millis(99_999));
+        assert!(matches!(f.cache.get(&f.digest, &f.time), Some(Ok(_))));
+        f.clock.advance(Duration::from_millis(1));
+        assert!(f.cache.get(&f.digest, &f.time).is_none(), "exp reached");
     }
 
     /// Once its key is retired, an entry is gone: the token goes cold.
     #[test]
     fn an_entry_whose_key_is_retired_is_a_miss() {
-        let now = now_secs();
-        let claims = format!(r#"{{"iss":"i","aud":"api","exp":{}}}"#, now + 100);
-        let (cache, digest, keys) = fixture(&claims);
-        assert!(matches!(cache.get(&digest, now), Some(Ok(_))));
-        keys.key_now("k").expect("held").retire();
-        assert!(cache.get(&digest, now).is_none());
-        assert!(cache.get(&digest, now).is_none(), "and stays gone");
+        let claims = format!(r#"{{"iss":"i","aud":"api","exp":{}}}"#, NOW + 100);
+        let f = fixture(&claims, Duration::from_secs(60));
+        assert!(matches!(f.cache.get(&f.digest, &f.time), Some(Ok(_))));
+        f.keys.key_now("k").expect("held").retire();
+        assert!(f.cache.get(&f.digest, &f.time).is_none());
+        assert!(f.cache.get(&f.digest, &f.time).is_none(), "and stays gone");
     }
 }

@@ -1,15 +1,22 @@
 //! [`Issuer`]: one issuer the layer trusts: how its tokens are recognised, where
 //! its keys are, and where its tokens keep scopes and roles.
 //!
-//! Provider presets (Entra ID, Azure AD B2C, Auth0, Keycloak, Okta, RFC 9068)
-//! are constructors in [`crate::profiles`]; this module is the general shape
-//! and the matching of a token's `iss` (and `tid`) to an issuer.
+//! Stage 2½ of a request: which issuer a token claims to come from. This
+//! module is the configuration an application writes ([`Issuer`], with
+//! provider presets in `presets`, its [`TypPolicy`] in `typ`);
+//! `trusted` compiles it once, at `build()`, into what the validator uses
+//! (its name matcher from `name`, its key caches, its claim rules).
+//!
+//! Imports from `crate::keys` and `crate::token` only.
 
-use jsonwebtoken::Algorithm;
+pub(crate) mod name;
+mod presets;
+pub(crate) mod trusted;
+pub(crate) mod typ;
 
-use crate::claim_map::{ClaimMap, Form, Source};
-use crate::config::TypPolicy;
-use crate::jws::DEFAULT_ALGORITHMS;
+use crate::token::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
+use crate::token::claim_map::{ClaimMap, Form, Source};
+use typ::TypPolicy;
 
 /// The placeholder of a multi-tenant issuer template, as Microsoft writes it.
 pub const TENANT_PLACEHOLDER: &str = "{tenantid}";
@@ -65,8 +72,9 @@ impl Issuer {
     /// [`discovery_url`](Self::discovery_url) or [`jwks_uri`](Self::jwks_uri).
     ///
     /// Defaults: no audience (one is required), `typ` must be `at+jwt`, the
-    /// default asymmetric algorithms, the default [`ClaimMap`], permissions
-    /// not required, any tenant.
+    /// default asymmetric algorithms, scopes from `scp` and `scope`, roles
+    /// from `roles`, the calling app from `azp`, `appid` or `client_id`,
+    /// permissions not required, any tenant.
     pub fn new(issuer: impl Into<String>) -> Self {
         Issuer {
             issuer: issuer.into(),
@@ -108,7 +116,7 @@ impl Issuer {
     }
 
     /// The accepted algorithms. Default: the asymmetric set of
-    /// [`DEFAULT_ALGORITHMS`](crate::DEFAULT_ALGORITHMS).
+    /// [`DEFAULT_ALGORITHMS`].
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algorithms.into_iter().collect();
         self
@@ -204,88 +212,11 @@ impl Issuer {
     }
 }
 
-/// How a token's unverified `iss` (and `tid`) is matched to a configured issuer.
-#[derive(Debug, Clone)]
-pub(crate) enum IssuerName {
-    Exact(String),
-    Tenant { prefix: String, suffix: String },
-}
-
-impl IssuerName {
-    pub(crate) fn new(issuer: &str) -> Self {
-        match issuer.split_once(TENANT_PLACEHOLDER) {
-            Some((prefix, suffix)) => IssuerName::Tenant {
-                prefix: prefix.to_owned(),
-                suffix: suffix.to_owned(),
-            },
-            None => IssuerName::Exact(issuer.to_owned()),
-        }
-    }
-
-    /// Whether `iss` names this issuer: exactly, or for a template, exactly the
-    /// template with the placeholder replaced by this token's `tid`.
-    pub(crate) fn matches(&self, iss: &str, tid: Option<&str>) -> bool {
-        match self {
-            IssuerName::Exact(name) => iss == name,
-            IssuerName::Tenant { prefix, suffix } => tid.is_some_and(|tid| {
-                is_tenant_id(tid)
-                    && iss
-                        .strip_prefix(prefix.as_str())
-                        .and_then(|rest| rest.strip_suffix(suffix.as_str()))
-                        == Some(tid)
-            }),
-        }
-    }
-}
-
-/// A tenant id as it may stand in a URL path segment: a GUID or a domain name.
-fn is_tenant_id(tid: &str) -> bool {
-    !tid.is_empty()
-        && tid.len() <= 64
-        && tid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-
-    #[test]
-    fn template_matches_only_the_tokens_own_tenant_exactly() {
-        let name = IssuerName::new("https://login.microsoftonline.com/{tenantid}/v2.0");
-        let iss = format!("https://login.microsoftonline.com/{TID}/v2.0");
-        assert!(name.matches(&iss, Some(TID)));
-        // Another tenant's tid, a missing tid, or an iss that only shares a prefix.
-        assert!(!name.matches(&iss, Some("00000000-0000-0000-0000-000000000000")));
-        assert!(!name.matches(&iss, None));
-        assert!(!name.matches(&format!("{iss}/"), Some(TID)));
-        assert!(!name.matches(&format!("{iss}.evil.example"), Some(TID)));
-        assert!(!name.matches(
-            &format!("https://login.microsoftonline.com/{TID}/v2.0"),
-            Some(&format!("{TID}/v2.0"))
-        ));
-        assert!(!name.matches(
-            "https://login.microsoftonline.com/evil.example/x/v2.0",
-            Some("evil.example/x")
-        ));
-        assert!(!name.matches("https://login.microsoftonline.com//v2.0", Some("")));
-        assert!(!name.matches(
-            "https://login.microsoftonline.com.evil/abc/v2.0",
-            Some("abc")
-        ));
-    }
-
-    #[test]
-    fn exact_names_compare_as_whole_strings() {
-        let name = IssuerName::new("https://idp.example.com/");
-        assert!(name.matches("https://idp.example.com/", None));
-        assert!(!name.matches("https://idp.example.com", None));
-        assert!(!name.matches("https://IDP.example.com/", None));
-        assert!(!name.matches("https://idp.example.com/x", None));
-    }
 
     #[test]
     fn authority_swaps_the_derived_urls_only_for_presets() {

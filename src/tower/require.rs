@@ -6,16 +6,18 @@
 //! [`route_layer`](https://docs.rs/axum/0.8/axum/routing/struct.Router.html#method.route_layer)
 //! so that a request to an unknown path stays a 404 instead of becoming a 401 or 403.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::future::{Either, Ready, ready};
 use http::{Request, Response};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::claims::Authenticated;
+use super::response::{DefaultRejection, OnRejection, reject};
 use crate::error::Error;
-use crate::response::{DefaultRejection, OnRejection, reject};
+use crate::token::claims::Authenticated;
 
 /// What a route needs from a validated token.
 ///
@@ -254,7 +256,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<Response<ResBody>, S::Error>>>;
+    type Future = RequireFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -266,8 +268,58 @@ where
             Some(token) => self.requirement.check(token),
         };
         match verdict {
-            Ok(()) => Either::Left(self.inner.call(request)),
-            Err(error) => Either::Right(ready(Ok(reject(&self.on_rejection, &error)))),
+            Ok(()) => RequireFuture {
+                state: State::Inner {
+                    future: self.inner.call(request),
+                },
+            },
+            Err(error) => RequireFuture {
+                state: State::Rejected {
+                    response: Some(reject(&self.on_rejection, &error)),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Require`]: the inner service's, or the
+    /// rejection, ready at once.
+    pub struct RequireFuture<F, B> {
+        #[pin]
+        state: State<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, B> {
+        Inner { #[pin] future: F },
+        Rejected { response: Option<Response<B>> },
+    }
+}
+
+impl<F, B> std::fmt::Debug for RequireFuture<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for RequireFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { future } => future.poll(cx),
+            StateProj::Rejected { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after completion: a contract violation by the
+                // caller, answered without panicking.
+                None => Poll::Pending,
+            },
         }
     }
 }

@@ -1,0 +1,192 @@
+//! An [`Issuer`] compiled once, at `build()`: its name matcher, its key
+//! caches (one, or one per sign-in policy) and its claim rules. This is what
+//! the validator consults on every request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::name::IssuerName;
+use super::typ::TypPolicy;
+use super::{Issuer, KeysAt};
+use crate::clock::Time;
+use crate::error::{ConfigError, Error};
+use crate::keys::cache::{KeyCache, KeyCacheConfig, KeySource};
+use crate::keys::fetch::{Fetcher, discovery_url, url_is_acceptable};
+use crate::token::algorithm::Algorithm;
+use crate::token::claims::{ClaimRules, Unverified};
+
+/// One trusted issuer, compiled from an [`Issuer`] at build time.
+#[derive(Debug)]
+pub(crate) struct TrustedIssuer {
+    pub name: IssuerName,
+    pub rules: ClaimRules,
+    pub typ: TypPolicy,
+    pub algorithms: Vec<Algorithm>,
+    pub allowed_tenants: Option<Vec<String>>,
+    pub keys: IssuerKeys,
+}
+
+/// An issuer's key caches: one, or one per sign-in policy.
+#[derive(Debug)]
+pub(crate) enum IssuerKeys {
+    Single(Arc<KeyCache>),
+    PerPolicy(Vec<(String, Arc<KeyCache>)>),
+}
+
+impl IssuerKeys {
+    pub(crate) fn caches(&self) -> Vec<&Arc<KeyCache>> {
+        match self {
+            IssuerKeys::Single(cache) => vec![cache],
+            IssuerKeys::PerPolicy(list) => list.iter().map(|(_, c)| c).collect(),
+        }
+    }
+}
+
+impl TrustedIssuer {
+    pub(crate) fn tenant_allowed(&self, tid: Option<&str>) -> bool {
+        match &self.allowed_tenants {
+            None => true,
+            Some(allowed) => {
+                tid.is_some_and(|tid| allowed.iter().any(|a| a.eq_ignore_ascii_case(tid)))
+            }
+        }
+    }
+
+    /// The key cache for this token: the issuer's, or its policy's.
+    pub(crate) fn key_cache(&self, claims: &Unverified) -> Result<&Arc<KeyCache>, Error> {
+        match &self.keys {
+            IssuerKeys::Single(cache) => Ok(cache),
+            IssuerKeys::PerPolicy(list) => {
+                let policy = claims
+                    .first_string(&self.rules.map.policy)
+                    .ok_or(Error::PolicyNotAccepted)?;
+                list.iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(&policy))
+                    .map(|(_, cache)| cache)
+                    .ok_or(Error::PolicyNotAccepted)
+            }
+        }
+    }
+}
+
+/// What every issuer's key caches and rules share.
+pub(crate) struct CacheSettings {
+    pub fetcher: Fetcher,
+    pub max_keys: usize,
+    pub refresh_cooldown: Duration,
+    pub max_age: Duration,
+    pub allow_insecure_http: bool,
+    pub leeway_secs: i64,
+    pub time: Time,
+}
+
+/// Checks one issuer and builds its key caches and rules.
+pub(crate) fn compile(
+    issuer: Issuer,
+    settings: &CacheSettings,
+) -> Result<TrustedIssuer, ConfigError> {
+    let name = issuer.issuer.clone();
+    if name.is_empty() {
+        return Err(ConfigError::Empty("issuer"));
+    }
+    if issuer.audiences.is_empty() {
+        return Err(ConfigError::MissingAudience);
+    }
+    if issuer.audiences.iter().any(String::is_empty) {
+        return Err(ConfigError::Empty("audience"));
+    }
+    if issuer.algorithms.is_empty() {
+        return Err(ConfigError::NoAlgorithms);
+    }
+    if issuer.allowed_tenants.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ConfigError::Empty("allowed tenants"));
+    }
+    let source = |keys: Option<&KeysAt>| -> Result<KeySource, ConfigError> {
+        let insecure = settings.allow_insecure_http;
+        Ok(match keys {
+            Some(KeysAt::Jwks(url)) => KeySource::Jwks(check_url("jwks_uri", url, insecure)?),
+            Some(KeysAt::Discovery(url)) => KeySource::Discovery {
+                url: check_url("discovery URL", url, insecure)?,
+                issuer: name.clone(),
+            },
+            None if issuer.is_template() => {
+                return Err(ConfigError::TemplateNeedsKeys(name.clone()));
+            }
+            None => {
+                check_url("issuer", &name, insecure)?;
+                let url = discovery_url(&name).ok_or_else(|| ConfigError::InvalidUrl {
+                    what: "issuer",
+                    url: name.clone(),
+                })?;
+                KeySource::Discovery {
+                    url,
+                    issuer: name.clone(),
+                }
+            }
+        })
+    };
+    let cache = |source: KeySource| {
+        KeyCache::new(
+            KeyCacheConfig {
+                source,
+                algorithms: issuer.algorithms.clone(),
+                max_keys: settings.max_keys,
+                refresh_cooldown: settings.refresh_cooldown,
+                max_age: settings.max_age,
+            },
+            settings.fetcher.clone(),
+            settings.time.clone(),
+        )
+    };
+    let keys = if issuer.policies.is_empty() {
+        IssuerKeys::Single(cache(source(issuer.keys.as_ref())?))
+    } else {
+        if issuer.claims.policy.is_empty() {
+            return Err(ConfigError::Empty("policy claims"));
+        }
+        let mut caches = Vec::with_capacity(issuer.policies.len());
+        for (policy, keys) in &issuer.policies {
+            caches.push((policy.clone(), cache(source(Some(keys))?)));
+        }
+        IssuerKeys::PerPolicy(caches)
+    };
+    Ok(TrustedIssuer {
+        name: IssuerName::new(&name),
+        rules: ClaimRules {
+            audiences: issuer.audiences,
+            leeway_secs: settings.leeway_secs,
+            map: issuer.claims,
+            require_permissions: issuer.require_permissions,
+        },
+        typ: issuer.typ,
+        algorithms: issuer.algorithms,
+        allowed_tenants: issuer.allowed_tenants,
+        keys,
+    })
+}
+
+fn check_url(
+    what: &'static str,
+    value: &str,
+    allow_insecure_http: bool,
+) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|_| ConfigError::InvalidUrl {
+        what,
+        url: value.to_owned(),
+    })?;
+    if url.host().is_none() || !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::InvalidUrl {
+            what,
+            url: value.to_owned(),
+        });
+    }
+    if !url_is_acceptable(&url, allow_insecure_http) {
+        return Err(ConfigError::InsecureUrl {
+            what,
+            url: value.to_owned(),
+        });
+    }
+    Ok(url)
+}

@@ -1,0 +1,15 @@
+//! Stages 6 to 8 of a request, the service side: the [`layer`] and the
+//! [`service`] it wraps around yours (the token is validated and handed over
+//! in the request extensions), per-route guards ([`require`]), axum
+//! extractors (`axum`), and the one place a rejection becomes a response
+//! ([`response`]).
+//!
+//! The top of the import graph: only `crate::config` (the builder) and the
+//! crate root import from here.
+
+#[cfg(feature = "axum")]
+pub(crate) mod axum;
+pub(crate) mod layer;
+pub(crate) mod require;
+pub(crate) mod response;
+pub(crate) mod service;

@@ -1,0 +1,200 @@
+//! The pipeline for one token: parse, choose the issuer, pick the key, verify,
+//! check claims.
+//!
+//! Each step rejects as early and as cheaply as it can; nothing reaches the
+//! network before the header and the unverified `iss` have passed.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use super::signature::verify_signature;
+use super::token_cache::{Digest, TokenCache};
+use crate::clock::Time;
+use crate::error::{Error, truncated};
+use crate::issuer::trusted::TrustedIssuer;
+use crate::token::algorithm::Algorithm;
+use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Unverified, payload_text};
+use crate::token::{extract, jws};
+
+/// Validates bearer tokens for the trusted issuers. Cheap to clone (one `Arc`);
+/// every clone shares the same key caches and verified-token cache.
+///
+/// The layer uses it for every request; use it directly to validate a token
+/// outside a tower stack.
+///
+/// Key sets are fetched on tasks spawned on the current tokio runtime, so use
+/// it inside one: outside a runtime no key set can ever load, and every token
+/// is refused with [`Error::KeysUnavailable`] (503), with an error logged.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    issuers: Vec<TrustedIssuer>,
+    /// Every algorithm some issuer accepts: the header check before the issuer
+    /// is known.
+    algorithms: Vec<Algorithm>,
+    max_token_bytes: usize,
+    /// The claims any issuer's checks read (sorted): the only values the
+    /// claims parser keeps.
+    read_claims: Vec<String>,
+    /// Tokens verified before; `None` when caching is off.
+    tokens: Option<TokenCache>,
+    time: Time,
+}
+
+impl Validator {
+    pub(crate) fn new(
+        issuers: Vec<TrustedIssuer>,
+        max_token_bytes: usize,
+        tokens: Option<TokenCache>,
+        time: Time,
+    ) -> Self {
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
+            if !algorithms.contains(alg) {
+                algorithms.push(*alg);
+            }
+        }
+        let mut read_claims: Vec<String> = issuers
+            .iter()
+            .flat_map(|i| i.rules.map.top_level_names())
+            .chain(CHECKED_CLAIMS)
+            .map(str::to_owned)
+            .collect();
+        read_claims.sort_unstable();
+        read_claims.dedup();
+        Validator {
+            inner: Arc::new(Inner {
+                read_claims,
+                issuers,
+                algorithms,
+                max_token_bytes,
+                tokens,
+                time,
+            }),
+        }
+    }
+
+    /// Takes the bearer token from `headers` and validates it.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Authenticated, Error> {
+        let token = extract::bearer_credentials(headers, self.inner.max_token_bytes)?;
+        let lookup = match self.cached(token) {
+            Lookup::Hit(verdict) => return verdict,
+            lookup => lookup,
+        };
+        self.validate_uncached(extract::b64token(token)?, lookup)
+            .await
+    }
+
+    /// Validates one compact JWS access token.
+    pub async fn validate(&self, token: &str) -> Result<Authenticated, Error> {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_bytes {
+            return Err(Error::TokenTooLarge {
+                len: token.len(),
+                max: inner.max_token_bytes,
+            });
+        }
+        let lookup = match self.cached(token.as_bytes()) {
+            Lookup::Hit(verdict) => return verdict,
+            lookup => lookup,
+        };
+        self.validate_uncached(token, lookup).await
+    }
+
+    /// The verdict for a token verified before, if the cache holds it.
+    fn cached(&self, token: &[u8]) -> Lookup<'_> {
+        match &self.inner.tokens {
+            None => Lookup::Off,
+            Some(tokens) => {
+                let digest = TokenCache::digest(token);
+                match tokens.get(&digest, &self.inner.time) {
+                    Some(verdict) => Lookup::Hit(verdict),
+                    None => Lookup::Miss(tokens, digest),
+                }
+            }
+        }
+    }
+
+    /// The whole pipeline, for a token not in the cache; remembers it there
+    /// when it passes.
+    async fn validate_uncached(
+        &self,
+        token: &str,
+        lookup: Lookup<'_>,
+    ) -> Result<Authenticated, Error> {
+        let inner = &*self.inner;
+        let jws = jws::parse(token, &inner.algorithms)?;
+        let payload = payload_text(jws.payload)?;
+        let claims = Unverified::parse(&payload, Some(&inner.read_claims))?;
+        // Choose the issuer from the unverified iss (and tid) before any key
+        // lookup, so a token from an untrusted issuer causes no traffic. The
+        // signature checked below covers both values.
+        let iss = claims.issuer()?;
+        let tid = claims.tenant_id();
+        let tid = tid.as_deref();
+        let issuer = inner
+            .issuers
+            .iter()
+            .find(|i| i.name.matches(&iss, tid) && i.tenant_allowed(tid))
+            .ok_or(Error::IssuerMismatch)?;
+        if !issuer.algorithms.contains(&jws.alg) {
+            return Err(Error::DisallowedAlgorithm(jws.alg.name().into()));
+        }
+        if !issuer.typ.accepts(jws.typ.as_deref()) {
+            return Err(Error::WrongType(describe_typ(jws.typ.as_deref())));
+        }
+        let keys = issuer.key_cache(&claims)?;
+        let kid = jws.kid.as_deref().ok_or(Error::MissingKeyId)?;
+        let key = keys.key(kid).await?;
+        verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
+        // The key lookup may have waited for a fetch: read the clock again.
+        let now = inner.time.now_secs();
+        let authenticated = claims.validate(&issuer.rules, now)?.with_payload(payload);
+        if let Lookup::Miss(tokens, digest) = lookup {
+            let leeway = issuer.rules.leeway_secs;
+            tokens.insert(digest, &authenticated, key, keys, leeway, &inner.time);
+        }
+        Ok(authenticated)
+    }
+
+    /// Fetches every key set now (discovery included), so the first request
+    /// does not pay for it. Returns whether all key sets are loaded.
+    pub async fn warm_up(&self) -> bool {
+        let mut all = true;
+        for cache in self.inner.issuers.iter().flat_map(|i| i.keys.caches()) {
+            all &= cache.refresh().await;
+        }
+        all
+    }
+
+    /// Whether every key set has been loaded: a readiness signal for health checks.
+    pub fn is_ready(&self) -> bool {
+        self.inner
+            .issuers
+            .iter()
+            .flat_map(|i| i.keys.caches())
+            .all(|cache| cache.is_loaded())
+    }
+}
+
+/// What the verified-token cache said about a token.
+enum Lookup<'a> {
+    /// The cache is off.
+    Off,
+    /// Not cached: remember it under this digest if it passes.
+    Miss(&'a TokenCache, Digest),
+    /// Verified before: the verdict, time checks done.
+    Hit(Result<Authenticated, Error>),
+}
+
+fn describe_typ(typ: Option<&str>) -> std::borrow::Cow<'static, str> {
+    match typ {
+        None => "absent".into(),
+        Some(t) => format!("{:?}", truncated(t, 32)).into(),
+    }
+}
