@@ -366,9 +366,17 @@ pub struct TokenBuilder<'a> {
 }
 
 impl TokenBuilder<'_> {
-    /// Sets any claim (replacing the default, if any).
-    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.claims.insert(name.to_owned(), value.into());
+    /// Sets any claim (replacing the default, if any) to any serializable
+    /// value (`"text"`, `42`, `serde_json::json!([..])`, your own type).
+    ///
+    /// # Panics
+    /// If `value` does not serialize to JSON: a test must fail loudly rather
+    /// than mint a token without the claim it meant to test.
+    #[allow(clippy::panic)]
+    pub fn claim(mut self, name: &str, value: impl serde::Serialize) -> Self {
+        let value = serde_json::to_value(value)
+            .unwrap_or_else(|e| panic!("test issuer: claim {name} does not serialize: {e}"));
+        self.claims.insert(name.to_owned(), value);
         self
     }
 
