@@ -5,12 +5,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
+use pin_project_lite::pin_project;
 use tower::Service;
 
 use super::response::{OnRejection, reject};
 use crate::error::Error;
 use crate::token::claims::Authenticated;
-use crate::validate::validator::Validator;
+use crate::validate::validator::{Start, Validator};
 
 /// The middleware made by [`BearerAuthLayer`](crate::BearerAuthLayer).
 #[derive(Debug, Clone)]
@@ -32,20 +33,72 @@ impl<S, R> BearerAuth<S, R> {
     }
 }
 
-/// The response future of [`BearerAuth`].
-pub struct ResponseFuture<T, E> {
-    inner: Pin<Box<dyn Future<Output = Result<T, E>> + Send>>,
+/// What the layer does with a verdict.
+enum Verdict {
+    /// Hand the request on, with this token in its extensions (`None`: an
+    /// optional route and no bearer token).
+    Pass(Option<Authenticated>),
+    /// Answer it with this rejection.
+    Reject(Error),
 }
 
-impl<T, E> Future for ResponseFuture<T, E> {
-    type Output = Result<T, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+impl<S, R> BearerAuth<S, R> {
+    fn verdict(&self, result: Result<Authenticated, Error>) -> Verdict {
+        match result {
+            Ok(authenticated) => {
+                crate::metrics::accepted();
+                Verdict::Pass(Some(authenticated))
+            }
+            Err(Error::MissingToken | Error::NotBearer) if self.optional => Verdict::Pass(None),
+            Err(error) => Verdict::Reject(error),
+        }
     }
 }
 
-impl<T, E> std::fmt::Debug for ResponseFuture<T, E> {
+pin_project! {
+    /// The response future of [`BearerAuth`]: the inner service's future
+    /// (a token answered from the verified-token cache, or an optional route
+    /// without one), a rejection ready at once, or, for a token that must be
+    /// verified, a boxed future that validates and then calls the inner
+    /// service. Only that last case allocates.
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        state: State<F, B, E>,
+    }
+}
+
+type Validating<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, B, E> {
+        Inner { #[pin] future: F },
+        Rejected { response: Option<Response<B>> },
+        Validating { future: Validating<B, E> },
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { future } => future.poll(cx),
+            StateProj::Validating { future } => future.as_mut().poll(cx),
+            StateProj::Rejected { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                // Polled again after completion: a contract violation by the
+                // caller, answered without panicking.
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
@@ -61,35 +114,58 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<Response<ResBody>, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // The service that was driven to readiness is the one that must be called.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let validator = self.validator.clone();
-        let optional = self.optional;
-        let on_rejection = self.on_rejection.clone();
-        ResponseFuture {
-            inner: Box::pin(async move {
-                // Only this layer may vouch for a request.
-                request.extensions_mut().remove::<Authenticated>();
-                match validator.authenticate(request.headers()).await {
-                    Ok(authenticated) => {
-                        crate::metrics::accepted();
-                        request.extensions_mut().insert(authenticated);
-                        inner.call(request).await
+        // Only this layer may vouch for a request.
+        request.extensions_mut().remove::<Authenticated>();
+        let state = match self.validator.start(request.headers()) {
+            // Decided at once (a cached token, or a header that is missing or
+            // malformed): no future of ours to allocate.
+            Start::Done(result) => match self.verdict(result) {
+                Verdict::Pass(token) => {
+                    if let Some(token) = token {
+                        request.extensions_mut().insert(token);
                     }
-                    Err(Error::MissingToken | Error::NotBearer) if optional => {
-                        inner.call(request).await
+                    State::Inner {
+                        future: self.inner.call(request),
                     }
-                    Err(error) => Ok(reject(&on_rejection, &error)),
                 }
-            }),
-        }
+                Verdict::Reject(error) => State::Rejected {
+                    response: Some(reject(&self.on_rejection, &error)),
+                },
+            },
+            Start::Cold(digest) => {
+                // The service that was driven to readiness is the one that
+                // must be called; a clone stays behind for the next request.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let this = BearerAuth {
+                    inner: (),
+                    validator: self.validator.clone(),
+                    optional: self.optional,
+                    on_rejection: self.on_rejection.clone(),
+                };
+                State::Validating {
+                    future: Box::pin(async move {
+                        let result = this.validator.finish(request.headers(), digest).await;
+                        match this.verdict(result) {
+                            Verdict::Pass(token) => {
+                                if let Some(token) = token {
+                                    request.extensions_mut().insert(token);
+                                }
+                                inner.call(request).await
+                            }
+                            Verdict::Reject(error) => Ok(reject(&this.on_rejection, &error)),
+                        }
+                    }),
+                }
+            }
+        };
+        ResponseFuture { state }
     }
 }

@@ -81,10 +81,40 @@ impl Validator {
 
     /// Takes the bearer token from `headers` and validates it.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Authenticated, Error> {
+        match self.start(headers) {
+            Start::Done(verdict) => verdict,
+            Start::Cold(digest) => self.finish(headers, digest).await,
+        }
+    }
+
+    /// What can be decided without waiting: the header's shape and the
+    /// verified-token cache. The layer serves a cached token from here
+    /// without allocating a future; anything else goes to [`finish`](Self::finish).
+    pub(crate) fn start(&self, headers: &HeaderMap) -> Start {
+        let token = match extract::bearer_credentials(headers, self.inner.max_token_bytes) {
+            Ok(token) => token,
+            Err(error) => return Start::Done(Err(error)),
+        };
+        match self.cached(token) {
+            Lookup::Hit(verdict) => Start::Done(verdict),
+            Lookup::Off => Start::Cold(None),
+            Lookup::Miss(_, digest) => Start::Cold(Some(digest)),
+        }
+    }
+
+    /// The rest of the pipeline for the same `headers` that [`start`](Self::start)
+    /// found no verdict for; `digest` is the cache key it computed.
+    pub(crate) async fn finish(
+        &self,
+        headers: &HeaderMap,
+        digest: Option<Digest>,
+    ) -> Result<Authenticated, Error> {
+        // The same bytes `start` read: extraction is a scan of the header,
+        // not worth carrying a borrow across the await for.
         let token = extract::bearer_credentials(headers, self.inner.max_token_bytes)?;
-        let lookup = match self.cached(token) {
-            Lookup::Hit(verdict) => return verdict,
-            lookup => lookup,
+        let lookup = match (&self.inner.tokens, digest) {
+            (Some(tokens), Some(digest)) => Lookup::Miss(tokens, digest),
+            _ => Lookup::Off,
         };
         self.validate_uncached(extract::b64token(token)?, lookup)
             .await
@@ -182,6 +212,15 @@ impl Validator {
     }
 }
 
+/// What [`Validator::start`] decided.
+pub(crate) enum Start {
+    /// The verdict: a malformed or missing header, or a cached token.
+    Done(Result<Authenticated, Error>),
+    /// The pipeline must run ([`Validator::finish`]), with this cache key
+    /// when the cache is on.
+    Cold(Option<Digest>),
+}
+
 /// What the verified-token cache said about a token.
 enum Lookup<'a> {
     /// The cache is off.
@@ -196,5 +235,36 @@ fn describe_typ(typ: Option<&str>) -> std::borrow::Cow<'static, str> {
     match typ {
         None => "absent".into(),
         Some(t) => format!("{:?}", truncated(t, 32)).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use crate::{BearerAuthLayer, Error};
+
+    /// Outside a tokio runtime no key set can be fetched: a token is refused
+    /// as 503 `KeysUnavailable`, at once and without a panic.
+    #[test]
+    fn outside_a_tokio_runtime_tokens_get_keys_unavailable_not_a_panic() {
+        let validator = BearerAuthLayer::builder()
+            .issuer("http://127.0.0.1:9")
+            .audience("api://a")
+            .build_validator()
+            .expect("valid configuration");
+        // A well-formed token from the trusted issuer, so the key lookup runs.
+        let header = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsiLCJ0eXAiOiJhdCtqd3QifQ"; // {"alg":"RS256","kid":"k","typ":"at+jwt"}
+        let payload = "eyJpc3MiOiJodHRwOi8vMTI3LjAuMC4xOjkifQ"; // {"iss":"http://127.0.0.1:9"}
+        let token = format!("{header}.{payload}.c2ln");
+        let mut future = pin!(validator.validate(&token));
+        let mut cx = Context::from_waker(Waker::noop());
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(verdict) => assert_eq!(verdict.err(), Some(Error::KeysUnavailable)),
+            Poll::Pending => panic!("the lookup waited for a fetch that cannot run"),
+        }
+        assert!(!validator.is_ready());
     }
 }
