@@ -103,7 +103,8 @@ pub enum Error {
     /// `nbf` is in the future (beyond the leeway).
     #[error("token not yet valid (nbf)")]
     NotYetValid,
-    /// The handler asked for claims of a shape this token does not have.
+    /// The handler asked for claims of a shape this token does not have (the
+    /// deserializer's message, escaped and bounded: it may quote claim text).
     #[error("claims do not deserialize into the handler's type: {0}")]
     ClaimsShape(String),
     /// No key set has ever been loaded for the issuer (it is unreachable or
@@ -125,10 +126,16 @@ pub enum Error {
     },
 }
 
-/// At most `max_chars` of `text`: what an error keeps of attacker-controlled or
-/// remote text, so a crafted value cannot flood the log.
-pub(crate) fn truncated(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
+/// Text that came from a token or a key server, as it may appear in an error
+/// and so in a log line: at most `max_chars` characters of it, quoted and
+/// escaped as Rust's debug form escapes a string (`\n`, `\u{1b}`, `\"`), with
+/// `…` after the quote when it was cut. A newline, a carriage return or an
+/// ANSI sequence in a signed claim can then neither forge a log line nor
+/// corrupt a terminal, and a huge value cannot flood the log.
+pub(crate) fn log_safe(text: &str, max_chars: usize) -> String {
+    let kept: String = text.chars().take(max_chars).collect();
+    let cut = kept.len() < text.len();
+    format!("{kept:?}{}", if cut { "…" } else { "" })
 }
 
 /// The RFC 6750 class of a rejection: what the client is told.
@@ -294,5 +301,23 @@ impl fmt::Display for HttpClientError {
 impl std::error::Error for HttpClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_safe_text_is_one_quoted_escaped_bounded_line() {
+        assert_eq!(log_safe("plain", 10), "\"plain\"");
+        assert_eq!(
+            log_safe("a\nINFO forged\r\u{1b}[31mred\u{7f}\"q\\", 64),
+            "\"a\\nINFO forged\\r\\u{1b}[31mred\\u{7f}\\\"q\\\\\""
+        );
+        assert_eq!(log_safe("abcdef", 3), "\"abc\"…");
+        assert_eq!(log_safe("ééé", 2), "\"éé\"…");
+        let line = log_safe(&"\n".repeat(10_000), 100);
+        assert!(!line.contains('\n') && line.len() < 260, "{line}");
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::error::truncated;
+use crate::error::log_safe;
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,7 @@ pub(crate) enum FetchError {
         url: String,
     },
     /// The discovery document names another issuer (OpenID Connect Discovery §4.3).
-    #[error("discovery document names issuer {found:?}, expected {expected:?}")]
+    #[error("discovery document names issuer {found}, expected {expected:?}")]
     IssuerMismatch {
         /// The configured issuer.
         expected: String,
@@ -60,7 +60,7 @@ pub(crate) enum FetchError {
         found: String,
     },
     /// A URL (from discovery) is not acceptable.
-    #[error("jwks_uri {url:?} is not an acceptable URL")]
+    #[error("jwks_uri {url} is not an acceptable URL")]
     InsecureUrl {
         /// The URL refused (truncated).
         url: String,
@@ -121,14 +121,14 @@ impl Fetcher {
         if metadata.issuer != issuer {
             return Err(FetchError::IssuerMismatch {
                 expected: issuer.to_owned(),
-                found: truncated(&metadata.issuer, 200),
+                found: log_safe(&metadata.issuer, 200),
             });
         }
         let jwks_uri = Url::parse(&metadata.jwks_uri)
             .ok()
             .filter(|u| url_is_acceptable(u, self.allow_insecure_http))
             .ok_or_else(|| FetchError::InsecureUrl {
-                url: truncated(&metadata.jwks_uri, 200),
+                url: log_safe(&metadata.jwks_uri, 200),
             })?;
         Ok(jwks_uri)
     }

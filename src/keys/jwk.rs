@@ -11,7 +11,7 @@ use jsonwebtoken::jwk::{
 };
 use serde::Deserialize;
 
-use crate::error::truncated;
+use crate::error::log_safe;
 use crate::token::algorithm::Algorithm;
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3: 2048 bits or larger).
@@ -110,7 +110,7 @@ pub(crate) fn bind(
     allowed: &[Algorithm],
 ) -> Result<VerifyingKey, KeyRejected> {
     let jwk = Jwk::deserialize(value)
-        .map_err(|e| KeyRejected::Unparsable(truncated(&e.to_string(), 120)))?;
+        .map_err(|e| KeyRejected::Unparsable(log_safe(&e.to_string(), 120)))?;
     let kid = match &jwk.common.key_id {
         Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_BYTES => kid.clone(),
         _ => return Err(KeyRejected::MissingKid),
@@ -277,7 +277,7 @@ pub(crate) fn parse_set(
         }
     }
     for kid in &duplicates {
-        tracing::warn!(kid = %kid, reason = %KeyRejected::DuplicateKid, "bearer-guard: JWK dropped");
+        tracing::warn!(kid = %log_safe(kid, 64), reason = %KeyRejected::DuplicateKid, "bearer-guard: JWK dropped");
     }
     keys.retain(|k| !duplicates.contains(&k.kid));
     if keys.len() > max_keys {

@@ -11,7 +11,7 @@ use serde_json::Number;
 use super::claim_map::{ClaimMap, Grants};
 use super::json::{self, Object};
 use super::permissions::Permissions;
-use crate::error::{Error, truncated};
+use crate::error::{Error, log_safe};
 
 /// The registered claims of a validated token (RFC 7519 §4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl Authenticated {
     /// Deserializes the claims set into the caller's own type.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_str(&self.0.payload)
-            .map_err(|e| Error::ClaimsShape(truncated(&e.to_string(), 200)))
+            .map_err(|e| Error::ClaimsShape(log_safe(&e.to_string(), 200)))
     }
 }
 

@@ -9,6 +9,10 @@ use crate::error::Error;
 
 /// Returns the token of the request's one `Authorization: Bearer` header.
 ///
+/// The layer does this itself; this is for code that handles requests
+/// outside a tower stack and then calls
+/// [`Validator::validate`](crate::Validator::validate).
+///
 /// - no header: [`Error::MissingToken`]; another scheme: [`Error::NotBearer`];
 /// - two or more headers: [`Error::MultipleAuthorizationHeaders`];
 /// - a token longer than `max_len` bytes: [`Error::TokenTooLarge`] (checked first);
@@ -34,7 +38,9 @@ pub(crate) fn bearer_credentials(headers: &HeaderMap, max_len: usize) -> Result<
     split_credentials(value.as_bytes(), max_len)
 }
 
-/// Parses one `Authorization` header value as `Bearer <b64token>`.
+/// Parses one `Authorization` header value as `Bearer <b64token>`, with the
+/// same rules and errors as [`bearer_token`]: for a header value that did not
+/// arrive in a [`HeaderMap`] (a WebSocket subprotocol, a message queue).
 pub fn parse_credentials(value: &[u8], max_len: usize) -> Result<&str, Error> {
     split_credentials(value, max_len).and_then(b64token)
 }

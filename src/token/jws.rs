@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::algorithm::Algorithm;
-use crate::error::{Error, truncated};
+use crate::error::{Error, log_safe};
 
 /// A compact JWS split into its parts, header checked and payload decoded.
 #[derive(Debug)]
@@ -131,7 +131,7 @@ fn describe_alg(name: &str) -> Cow<'static, str> {
     ];
     match KNOWN.iter().find(|k| **k == name) {
         Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(format!("{:?}", truncated(name, 16))),
+        None => Cow::Owned(log_safe(name, 16)),
     }
 }
 

@@ -11,7 +11,7 @@ use http::HeaderMap;
 use super::signature::verify_signature;
 use super::token_cache::{Digest, TokenCache};
 use crate::clock::Time;
-use crate::error::{Error, truncated};
+use crate::error::{Error, log_safe};
 use crate::issuer::trusted::TrustedIssuer;
 use crate::token::algorithm::Algorithm;
 use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Unverified, payload_text};
@@ -234,7 +234,7 @@ enum Lookup<'a> {
 fn describe_typ(typ: Option<&str>) -> std::borrow::Cow<'static, str> {
     match typ {
         None => "absent".into(),
-        Some(t) => format!("{:?}", truncated(t, 32)).into(),
+        Some(t) => log_safe(t, 32).into(),
     }
 }
 
