@@ -25,8 +25,13 @@
 //! install fails the run), and prints one `interop: SKIPPED` line and passes
 //! when `node` is not on PATH. Accepts a name filter, `--exact`, `--skip` and
 //! `--list` like libtest.
+//!
+//! A test binary of its own, not a module of `tests/it`: with its own `main`
+//! (`harness = false` in Cargo.toml) its skip line is printed, not captured.
+//! The shared helpers come from `tests/it/support` by `#[path]`.
 
-mod common;
+#[path = "it/support/mod.rs"]
+mod support;
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -45,10 +50,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::{
     Algorithm, Authenticated, BearerAuthLayer, Claims, Issuer, Requirement, require,
 };
-use common::{Outcome, get_with, insufficient, invalid_token, send};
 use http::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use support::{Outcome, code, get_with, insufficient, invalid_token, send};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -643,16 +648,6 @@ async fn me_ok(app: &Router, token: &str) -> Value {
     serde_json::from_str(&outcome.body).expect("/me answers JSON")
 }
 
-/// The validator's reason for refusing `token`.
-async fn code(layer: &BearerAuthLayer, token: &str) -> &'static str {
-    layer
-        .validator()
-        .validate(token)
-        .await
-        .expect_err("the token must be refused")
-        .code()
-}
-
 /// The token's JOSE header.
 fn header(token: &str) -> Value {
     let part = token.split('.').next().expect("a JWS");
@@ -722,7 +717,7 @@ async fn client_credentials_every_algorithm() {
         assert_eq!(seen["aud"], json!([audience]), "{seen}");
         assert_eq!(seen["scopes"], json!(["notes.read"]), "{seen}");
         assert_eq!(seen["claims"]["scope"], "notes.read", "{seen}");
-        assert_eq!(get_with(&app, "/notes", token).await, common::ok("notes"));
+        assert_eq!(get_with(&app, "/notes", token).await, support::ok("notes"));
         assert_eq!(
             send(&app, "POST", "/notes", Some(&format!("Bearer {token}"))).await,
             insufficient("notes.write"),
@@ -786,7 +781,7 @@ async fn client_credentials_every_algorithm() {
             .access_token;
         assert_eq!(
             send(&app, "POST", "/notes", Some(&format!("Bearer {token}"))).await,
-            common::ok("created"),
+            support::ok("created"),
             "{name}"
         );
     }
@@ -818,7 +813,7 @@ async fn authorization_code_pkce_and_refresh() {
     assert_eq!(seen["client_id"], "interop-app", "{seen}");
     assert_eq!(seen["aud"], json!([audience]), "{seen}");
     assert_eq!(seen["scopes"], json!(["notes.read"]), "{seen}");
-    assert_eq!(get_with(&app, "/notes", access).await, common::ok("notes"));
+    assert_eq!(get_with(&app, "/notes", access).await, support::ok("notes"));
     assert_eq!(
         send(&app, "POST", "/notes", Some(&format!("Bearer {access}"))).await,
         insufficient("notes.write"),
@@ -977,7 +972,7 @@ async fn jose_every_accepted_algorithm() {
         assert_eq!(seen["client_id"], "jose-client", "{seen}");
         assert_eq!(seen["scopes"], json!(["notes.read"]), "{seen}");
         assert_eq!(seen["claims"]["jti"], payload(token)["jti"], "{seen}");
-        assert_eq!(get_with(&app, "/notes", token).await, common::ok("notes"));
+        assert_eq!(get_with(&app, "/notes", token).await, support::ok("notes"));
         assert_eq!(
             send(&app, "POST", "/notes", Some(&format!("Bearer {token}"))).await,
             insufficient("notes.write")

@@ -1,6 +1,11 @@
 //! Metrics through the `metrics` facade (feature `metrics`, enabled for tests by
 //! the self dev-dependency, so plain `cargo test` runs this file).
 //!
+//! A test binary of its own, not a module of `tests/it`: it installs a
+//! process-global metrics recorder and asserts exact counts, which any other
+//! test running in the same process would pollute. The shared helpers come
+//! from `tests/it/support` by `#[path]`.
+//!
 //! Proves that the layer counts accepted requests, rejections by reason, key
 //! fetches by outcome, cooldown hits and unknown-`kid` answers from memory, and
 //! that the last-known-good gauge is 1 while a failed refresh leaves older keys
@@ -13,20 +18,18 @@
 //! into it.
 #![cfg(feature = "metrics")]
 
-mod common;
-#[path = "support/fault_server.rs"]
-mod fault_server;
+#[path = "it/support/mod.rs"]
+mod support;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bearer_guard::testing::TestIssuer;
 use bearer_guard::{BearerAuthLayer, TypPolicy};
-use common::{INVALID_TOKEN, app, get_with, send};
-use fault_server::{FaultServer, Mode};
 use http::StatusCode;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use support::fault_server::{FaultServer, Mode};
+use support::{INVALID_TOKEN, app, get_with, send};
 
 /// Totals of the counters recorded so far, and the gauges' latest values.
 ///
@@ -86,8 +89,7 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
         .install()
         .expect("the only recorder in this test binary");
 
-    let issuer = Arc::new(TestIssuer::start().await.expect("issuer"));
-    let server = FaultServer::start(Arc::clone(&issuer)).await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     let cooldown = Duration::from_secs(1);
     let layer = BearerAuthLayer::builder()
         .issuer(issuer.issuer())

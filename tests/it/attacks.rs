@@ -55,14 +55,12 @@
 //! (`ten_thousand_random_kids_cause_at_most_one_fetch_per_cooldown`); they are
 //! not repeated here.
 
-mod common;
-
-use common::der::{der, der_uint, pem, rsa_public_der};
+use crate::support::der::{der, der_uint, pem, rsa_public_der};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::support::{INVALID_REQUEST, INVALID_TOKEN, app, b64, now, serve};
 use axum::Router;
 use axum::body::Body;
 use base64::Engine as _;
@@ -70,7 +68,6 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use bearer_guard::rejection_parts;
 use bearer_guard::testing::{KeyKind, TestIssuer, TokenBuilder};
 use bearer_guard::{BearerAuthLayer, Issuer, Requirement, TypPolicy};
-use common::{INVALID_REQUEST, INVALID_TOKEN, app};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::EncodingKey;
@@ -230,7 +227,7 @@ struct Got {
     body: String,
 }
 
-/// The requirement `tests/common::app` puts on a route.
+/// The requirement `support::app` puts on a route.
 fn route_requirement(method: &str, path: &str) -> Option<Requirement> {
     match (method, path) {
         ("GET", "/notes") => {
@@ -372,9 +369,9 @@ async fn run(section: &str, cases: Vec<Case>) {
 /// encodings, PSS with a key published for PKCS#1 v1.5) with the private key
 /// of a published `kid`.
 const RSA_PEMS: [&str; 3] = [
-    include_str!("../src/testing/keys/rsa2048_1.pem"),
-    include_str!("../src/testing/keys/rsa2048_2.pem"),
-    include_str!("../src/testing/keys/rsa2048_3.pem"),
+    include_str!("../../src/testing/keys/rsa2048_1.pem"),
+    include_str!("../../src/testing/keys/rsa2048_2.pem"),
+    include_str!("../../src/testing/keys/rsa2048_3.pem"),
 ];
 
 struct Ctx {
@@ -443,14 +440,7 @@ async fn counting_server(document: String) -> (String, Arc<AtomicUsize>) {
         let document = document.clone();
         async move { ([(header::CONTENT_TYPE, "application/json")], document) }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
-    });
-    (base, hits)
+    (serve(router).await, hits)
 }
 
 impl Ctx {
@@ -677,18 +667,6 @@ struct RsaPublic {
 // ---------------------------------------------------------------------------
 // Byte-level helpers
 // ---------------------------------------------------------------------------
-
-fn now() -> i64 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs();
-    i64::try_from(secs).expect("fits")
-}
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
 
 fn unb64(text: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(text).expect("base64url")

@@ -9,13 +9,13 @@
 //! Every rejection asserts the exact status, the exact `WWW-Authenticate`
 //! value and the (empty) body.
 
-mod common;
-
+use crate::support::{
+    Outcome, app, bare, get_with, insufficient, invalid_token, layer, ok, send, start,
+};
 use axum::Router;
 use axum::routing::get;
 use bearer_guard::testing::{TestIssuer, TokenBuilder};
 use bearer_guard::{Authenticated, Claims, Requirement, require};
-use common::{Outcome, app, bare, get_with, insufficient, invalid_token, layer, ok, send};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -23,10 +23,6 @@ use serde_json::json;
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-async fn start() -> TestIssuer {
-    TestIssuer::start().await.expect("test issuer starts")
-}
 
 fn not_found() -> Outcome {
     Outcome {
@@ -307,7 +303,7 @@ async fn role_only_requirement_names_the_role_in_the_challenge() {
 
 #[tokio::test]
 async fn unknown_path_under_the_common_app_layering() {
-    // What the code does, documented: `common::app` applies the layer with
+    // What the code does, documented: `support::app` applies the layer with
     // `Router::layer`, which in axum 0.8 wraps the routes *and the fallback*.
     // It then merges the protected router into the `/public` one; when both
     // have the default fallback, axum keeps the second one's, i.e. the fallback
@@ -431,7 +427,7 @@ async fn optional_route_with_an_invalid_token_fails_closed() {
         send(&app, "GET", "/public", Some("Bearer a b")).await,
         Outcome {
             status: StatusCode::BAD_REQUEST,
-            www_authenticate: Some(common::INVALID_REQUEST.to_owned()),
+            www_authenticate: Some(crate::support::INVALID_REQUEST.to_owned()),
             body: String::new(),
         }
     );

@@ -25,24 +25,20 @@
 //! Sleeps only arrange time passing; no assertion is about how long anything
 //! took. Elapsed time is measured only to compute upper bounds on fetch counts.
 
-mod common;
-#[path = "support/fault_server.rs"]
-mod fault_server;
-
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use bearer_guard::testing::{KeyKind, TestIssuer};
 use bearer_guard::{BearerAuthLayer, TypPolicy, Validator};
-use common::{INVALID_TOKEN, Outcome, app, get_with};
-use fault_server::{DRIP_INTERVAL, FaultServer, HUGE_BYTES, Mode};
-use http::{HeaderMap, Request, StatusCode, header};
-use tower::ServiceExt;
+use http::StatusCode;
+
+use crate::support::fault_server::{DRIP_INTERVAL, FaultServer, HUGE_BYTES, Mode};
+use crate::support::{
+    INVALID_TOKEN, Outcome, app, assert_unavailable, eventually, get_headers, get_with,
+    random_kid_tokens,
+};
 
 /// The timing knobs of one scenario, short so that tests run fast.
 #[derive(Debug, Clone, Copy)]
@@ -71,13 +67,6 @@ fn builder_for(issuer: &TestIssuer, server: &FaultServer, timing: Timing) -> bea
         .refresh_cooldown(timing.cooldown)
         .key_set_max_age(timing.max_age)
         .fetch_timeout(timing.fetch_timeout)
-}
-
-/// An issuer (shared with its fault server) and the server, in normal mode.
-async fn start() -> (Arc<TestIssuer>, FaultServer) {
-    let issuer = Arc::new(TestIssuer::start().await.expect("issuer"));
-    let server = FaultServer::start(Arc::clone(&issuer)).await;
-    (issuer, server)
 }
 
 /// Warms the validator up and checks it took exactly one normal fetch.
@@ -109,41 +98,6 @@ fn assert_invalid_token(outcome: &Outcome, what: &str) {
         (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN), ""),
         "{what}"
     );
-}
-
-/// GET `/me` with `Bearer token`: the status and every response header.
-async fn get_headers(app: &Router, token: &str) -> (StatusCode, HeaderMap) {
-    let request = Request::get("/me")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    (response.status(), response.headers().clone())
-}
-
-/// Asserts the answer when no key set was ever loaded: 503, `Retry-After: 30`,
-/// no `WWW-Authenticate` (the token is not at fault).
-#[track_caller]
-fn assert_unavailable(status: StatusCode, headers: &HeaderMap, what: &str) {
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what}");
-    assert_eq!(
-        headers
-            .get(header::RETRY_AFTER)
-            .map(|v| v.to_str().expect("ascii")),
-        Some("30"),
-        "{what}"
-    );
-    assert_eq!(headers.get(header::WWW_AUTHENTICATE), None, "{what}");
-}
-
-/// Waits (bounded, polling) until `done` holds. The deadline only keeps a
-/// broken build from hanging; it asserts nothing about speed.
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// What a load run saw.
@@ -212,7 +166,7 @@ fn stop_after(duration: Duration) -> Arc<AtomicBool> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotation_under_continuous_load_fails_no_valid_request() {
-    let (issuer, server) = start().await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     // No scheduled refresh during the run (the set lives 60 s): every fetch
     // here is caused by a rotated-in kid, so the count is exact.
     let timing = Timing {
@@ -306,7 +260,7 @@ async fn rotation_under_continuous_load_fails_no_valid_request() {
 /// unknown-`kid` clock allowed a fetch of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_published_during_an_in_flight_scheduled_refresh_is_accepted() {
-    let (issuer, server) = start().await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     let timing = Timing {
         cooldown: Duration::from_millis(200),
         max_age: Duration::from_millis(300),
@@ -323,7 +277,7 @@ async fn key_published_during_an_in_flight_scheduled_refresh_is_accepted() {
     server.set_delay(Duration::from_millis(500));
     tokio::time::sleep(timing.max_age + Duration::from_millis(100)).await;
     assert_ok(&get_with(&app, "/me", &old).await, "known key");
-    eventually("scheduled refresh reached the server", || {
+    eventually("scheduled refresh reached the server", async || {
         server.requests() == 2
     })
     .await;
@@ -374,7 +328,7 @@ fn max_attempts_with_backoff(window: Duration, cooldown: Duration) -> usize {
 }
 
 async fn outage_after_warm_up(mode: Mode) {
-    let (issuer, server) = start().await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     let layer = layer_for(&issuer, &server, OUTAGE);
     let validator = layer.validator().clone();
     let app = app(layer);
@@ -407,7 +361,7 @@ async fn outage_after_warm_up(mode: Mode) {
     );
     // The first attempt starts on the first request after the time to live;
     // no request is sent after the load, so no attempt starts after it either.
-    eventually("a refresh attempt during the outage", || {
+    eventually("a refresh attempt during the outage", async || {
         server.faulted() >= 1
     })
     .await;
@@ -466,7 +420,7 @@ const COLD: Timing = Timing {
 };
 
 async fn cold_start_during_outage(mode: Mode) {
-    let (issuer, server) = start().await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     server.set(mode);
     let layer = layer_for(&issuer, &server, COLD);
     let validator = layer.validator().clone();
@@ -475,18 +429,18 @@ async fn cold_start_during_outage(mode: Mode) {
 
     // The first request waits for the one fetch, which fails: no key set was
     // ever loaded, so the answer is 503, not a challenge.
-    let (status, headers) = get_headers(&app, &token).await;
+    let (status, headers) = get_headers(&app, "/me", &token).await;
     assert_unavailable(status, &headers, "first request");
     assert_eq!(server.requests(), 1);
     // Right after, within the cooldown: 503 again, no new attempt.
-    let (status, headers) = get_headers(&app, &token).await;
+    let (status, headers) = get_headers(&app, "/me", &token).await;
     assert_unavailable(status, &headers, "within the cooldown");
     assert_eq!(server.requests(), 1);
     assert!(!validator.is_ready());
 
     // With no keys held there is no backoff: one attempt per cooldown.
     tokio::time::sleep(COLD.cooldown + Duration::from_millis(100)).await;
-    let (status, headers) = get_headers(&app, &token).await;
+    let (status, headers) = get_headers(&app, "/me", &token).await;
     assert_unavailable(status, &headers, "after a cooldown, still down");
     assert_eq!((server.requests(), server.faulted()), (2, 2));
 
@@ -534,7 +488,7 @@ per_fault! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_thousand_random_kids_cause_at_most_one_fetch_per_cooldown() {
-    let (issuer, server) = start().await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     // Ed25519 signs fast; only minting speed differs from RSA.
     issuer.add_key(KeyKind::EdDsa);
     let timing = Timing {
@@ -548,15 +502,7 @@ async fn ten_thousand_random_kids_cause_at_most_one_fetch_per_cooldown() {
     warm_up(&validator, &server).await;
     let good = issuer.token().sign();
 
-    let seed = RandomState::new();
-    let tokens: Vec<String> = (0..10_000)
-        .map(|i| {
-            let mut hasher = seed.build_hasher();
-            hasher.write_usize(i);
-            let kid = format!("forged-{i}-{:016x}", hasher.finish());
-            issuer.token().header_kid(&kid).sign()
-        })
-        .collect();
+    let tokens = random_kid_tokens(&issuer, "forged", 10_000);
 
     let started = Instant::now();
     for (batch, chunk) in tokens.chunks(500).enumerate() {
@@ -647,7 +593,7 @@ async fn known_keys_pass_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dripping_body_is_cut_off_at_the_fetch_timeout_while_known_keys_pass() {
-    let (issuer, server) = start().await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     let timing = Timing {
         cooldown: Duration::from_millis(100),
         max_age: Duration::from_millis(200),
@@ -678,7 +624,7 @@ async fn dripping_body_is_cut_off_at_the_fetch_timeout_while_known_keys_pass() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hanging_server_is_cut_off_at_the_fetch_timeout_while_known_keys_pass() {
-    let (issuer, server) = start().await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     let timing = Timing {
         cooldown: Duration::from_millis(100),
         max_age: Duration::from_millis(200),
@@ -706,7 +652,7 @@ async fn hanging_server_is_cut_off_at_the_fetch_timeout_while_known_keys_pass() 
 const HUGE_WRITE_BOUND: usize = 16 * 1024 * 1024;
 
 async fn huge_body_is_cut_off(mode: Mode) -> (usize, usize) {
-    let (issuer, server) = start().await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     let timing = Timing {
         cooldown: Duration::from_millis(100),
         max_age: Duration::from_millis(200),
@@ -769,7 +715,7 @@ async fn cached_with(
     cache_control: Option<&str>,
     timing: Timing,
 ) -> (Arc<TestIssuer>, FaultServer, Router, String) {
-    let (issuer, server) = start().await;
+    let (issuer, server) = FaultServer::with_issuer().await;
     server.set_cache_control(cache_control);
     let layer = layer_for(&issuer, &server, timing);
     let validator = layer.validator().clone();
@@ -815,7 +761,7 @@ async fn refreshes_between(
     );
     tokio::time::sleep(then).await;
     assert_ok(&get_with(&app, "/me", &known).await, "known key, set stale");
-    eventually("one background refresh", || server.requests() == 2).await;
+    eventually("one background refresh", async || server.requests() == 2).await;
     (server, app, known)
 }
 

@@ -12,24 +12,22 @@
 //! discovery document naming another issuer is refused without fetching its
 //! keys; and `Validator::warm_up` loads the keys before the first request.
 
-mod common;
-
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::testing::{KeyKind, TestIssuer};
 use bearer_guard::{BearerAuthLayer, TypPolicy};
-use common::{INVALID_TOKEN, Outcome, app, get_with, layer};
-use http::{HeaderMap, Request, StatusCode, header};
-use tower::ServiceExt;
+use http::{StatusCode, header};
+
+use crate::support::{
+    INVALID_TOKEN, Outcome, app, assert_unavailable, eventually, get_headers, get_with, layer,
+    random_kid_tokens, serve, start,
+};
 
 /// A layer trusting `issuer` with a short refresh cooldown, so a test can get
 /// past it by sleeping (the sleep only arranges the scenario; nothing is timed).
@@ -41,30 +39,6 @@ fn layer_with_cooldown(issuer: &TestIssuer, cooldown: Duration) -> BearerAuthLay
         .refresh_cooldown(cooldown)
         .build()
         .expect("valid configuration")
-}
-
-/// GET `path` with `Bearer token`; the status and every response header.
-async fn get_headers(app: &Router, path: &str, token: &str) -> (StatusCode, HeaderMap) {
-    let request = Request::get(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    (response.status(), response.headers().clone())
-}
-
-/// Asserts the response of a request refused because no key set could ever be
-/// loaded: 503, `Retry-After: 30`, and no `WWW-Authenticate` (the token is not
-/// at fault, so there is no challenge).
-fn assert_unavailable(status: StatusCode, headers: &HeaderMap) {
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        headers
-            .get(header::RETRY_AFTER)
-            .map(|v| v.to_str().expect("ascii")),
-        Some("30")
-    );
-    assert_eq!(headers.get(header::WWW_AUTHENTICATE), None);
 }
 
 /// Sends every token to `GET /me` at once, each from its own task, and returns
@@ -82,20 +56,6 @@ async fn fire(app: &Router, tokens: Vec<String>) -> Vec<Outcome> {
         outcomes.push(task.await.expect("request task"));
     }
     outcomes
-}
-
-/// `n` tokens signed by the current key, each naming its own `kid` that no key
-/// set holds (distinct, unpredictable values).
-fn random_kid_tokens(issuer: &TestIssuer, wave: &str, n: usize) -> Vec<String> {
-    let seed = RandomState::new();
-    (0..n)
-        .map(|i| {
-            let mut hasher = seed.build_hasher();
-            hasher.write_usize(i);
-            let kid = format!("{wave}-{i}-{:016x}", hasher.finish());
-            issuer.token().header_kid(&kid).sign()
-        })
-        .collect()
 }
 
 /// Asserts every outcome is a 401 `invalid_token` with an empty body.
@@ -123,7 +83,7 @@ fn unreachable_issuer() -> String {
 
 #[tokio::test]
 async fn first_request_fetches_once_and_later_requests_reuse_the_keys() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let app = app(layer(&issuer));
     // Building the layer causes no traffic.
     assert_eq!(
@@ -160,7 +120,7 @@ async fn first_request_fetches_once_and_later_requests_reuse_the_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_requests_share_exactly_one_fetch() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     // Holds the JWKS response so that the requests pile up on the one fetch
     // under way. Requests arriving after it find the key cached, so the counts
     // below hold whatever the timing.
@@ -182,7 +142,7 @@ async fn concurrent_first_requests_share_exactly_one_fetch() {
 
 #[tokio::test]
 async fn rotation_new_key_accepted_after_one_refresh_removed_key_refused_after_next() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let cooldown = Duration::from_millis(200);
     let past_cooldown = Duration::from_millis(300);
     let app = app(layer_with_cooldown(&issuer, cooldown));
@@ -244,24 +204,11 @@ async fn rotation_new_key_accepted_after_one_refresh_removed_key_refused_after_n
     assert_eq!(get_with(&app, "/me", &token_c).await.status, StatusCode::OK);
 }
 
-/// Waits (bounded, polling) until `done` holds; a deadline only keeps a broken
-/// build from hanging, it asserts nothing about speed.
-async fn eventually(mut done: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !done().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "condition never held"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawn_key_stops_verifying_once_the_set_passes_its_max_age() {
     // No new kid ever shows up here, so only the maximum age can make the layer
     // notice that the issuer withdrew key A.
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let app = app(BearerAuthLayer::builder()
         .issuer(issuer.issuer())
         .audience(TestIssuer::AUDIENCE)
@@ -293,11 +240,16 @@ async fn withdrawn_key_stops_verifying_once_the_set_passes_its_max_age() {
     for status in futures_util::future::join_all(requests).await {
         assert_eq!(status.expect("task"), StatusCode::OK);
     }
-    eventually(async || issuer.jwks_requests() == 2).await;
+    eventually("one background refresh", async || {
+        issuer.jwks_requests() == 2
+    })
+    .await;
 
     // Once that refresh has landed, A is refused as a bad token and B passes.
-    eventually(async || get_with(&app, "/me", &token_a).await.status == StatusCode::UNAUTHORIZED)
-        .await;
+    eventually("key A refused", async || {
+        get_with(&app, "/me", &token_a).await.status == StatusCode::UNAUTHORIZED
+    })
+    .await;
     let a = get_with(&app, "/me", &token_a).await;
     assert_eq!(
         (a.status, a.www_authenticate.as_deref(), a.body.as_str()),
@@ -308,7 +260,7 @@ async fn withdrawn_key_stops_verifying_once_the_set_passes_its_max_age() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn flood_of_random_kids_after_warm_up_causes_no_fetch_within_the_cooldown() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     // Sign the flood with Ed25519 (fast), not RSA: only minting speed differs.
     issuer.add_key(KeyKind::EdDsa);
     // Default cooldown: 30 s.
@@ -346,7 +298,7 @@ async fn flood_of_random_kids_after_warm_up_causes_no_fetch_within_the_cooldown(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn flood_of_random_kids_once_the_cooldown_has_passed_causes_exactly_one_fetch() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     // Sign the flood with Ed25519 (fast), not RSA: only minting speed differs.
     issuer.add_key(KeyKind::EdDsa);
     let cooldown = Duration::from_secs(2);
@@ -375,7 +327,7 @@ async fn flood_of_random_kids_once_the_cooldown_has_passed_causes_exactly_one_fe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cold_flood_of_random_kids_causes_exactly_one_fetch() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     // Sign the flood with Ed25519 (fast), not RSA: only minting speed differs.
     issuer.add_key(KeyKind::EdDsa);
     issuer.set_jwks_delay(Duration::from_millis(300));
@@ -408,7 +360,7 @@ async fn cold_flood_of_random_kids_causes_exactly_one_fetch() {
 
 #[tokio::test]
 async fn unreachable_issuer_on_cold_start_gives_503_with_retry_after_and_no_challenge() {
-    let token_issuer = TestIssuer::start().await.expect("issuer");
+    let token_issuer = start().await;
     let unreachable = unreachable_issuer();
     let layer = BearerAuthLayer::builder()
         .issuer(&unreachable)
@@ -426,10 +378,10 @@ async fn unreachable_issuer_on_cold_start_gives_503_with_retry_after_and_no_chal
         .sign();
 
     let (status, headers) = get_headers(&app, "/me", &token).await;
-    assert_unavailable(status, &headers);
+    assert_unavailable(status, &headers, "first request");
     // Again, within the cooldown: still unavailable (no key set ever loaded).
     let (status, headers) = get_headers(&app, "/notes", &token).await;
-    assert_unavailable(status, &headers);
+    assert_unavailable(status, &headers, "within the cooldown");
     assert!(!validator.is_ready());
     // Our own issuer was never asked.
     assert_eq!(
@@ -468,24 +420,12 @@ const WEAK_SIGNED_TOKEN: &str = concat!(
     "K-r8KAnCNCS4dYDwv1B9U0TC6NYpAX8N0NZkMyLSOYy3AaYnzFfandUv-CZNN7yE_1nwWdQUjwA",
 );
 
-/// Serves `router` on a free loopback port; returns its base URL.
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
-    });
-    base
-}
-
 #[tokio::test]
 async fn genuinely_signed_token_from_a_published_1024_bit_key_is_refused() {
     // aws-lc-rs refuses to sign with (or even load) a key under 2048 bits, so
     // the test issuer cannot publish one: a JWKS serving a real 1024-bit RSA JWK next to a
     // good 2048-bit one, and a token with a valid signature by the 1024-bit key.
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let good_kid = issuer.current_kid();
     let body = reqwest::get(issuer.jwks_uri())
         .await
@@ -555,7 +495,7 @@ async fn genuinely_signed_token_from_a_published_1024_bit_key_is_refused() {
 
 #[tokio::test]
 async fn explicit_jwks_uri_skips_discovery() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let layer = BearerAuthLayer::builder()
         .issuer(issuer.issuer())
         .audience(TestIssuer::AUDIENCE)
@@ -614,7 +554,7 @@ async fn discovery_server(jwks_uri: String) -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test]
 async fn discovery_document_naming_another_issuer_is_refused_without_fetching_keys() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let (base, served) = discovery_server(issuer.jwks_uri()).await;
 
     for prefix in ["slash", "other"] {
@@ -630,9 +570,9 @@ async fn discovery_document_naming_another_issuer_is_refused_without_fetching_ke
         let served_before = served.load(Ordering::SeqCst);
 
         let (status, headers) = get_headers(&app, "/me", &token).await;
-        assert_unavailable(status, &headers);
+        assert_unavailable(status, &headers, prefix);
         let (status, headers) = get_headers(&app, "/me", &token).await;
-        assert_unavailable(status, &headers);
+        assert_unavailable(status, &headers, prefix);
         assert!(!validator.is_ready(), "{prefix}");
         // One discovery (the second request is within the cooldown), and the
         // keys it points to were never fetched.
@@ -660,7 +600,7 @@ async fn discovery_document_naming_another_issuer_is_refused_without_fetching_ke
 
 #[tokio::test]
 async fn warm_up_loads_the_keys_before_the_first_request() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let layer = layer(&issuer);
     let validator = layer.validator().clone();
     assert!(!validator.is_ready());

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bearer_guard::testing::TestIssuer;
+
+use crate::support::start;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -124,7 +126,7 @@ fn json(body: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn serves_each_route_against_a_discovered_issuer() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let server = Server::start(&[
         "--issuer",
         issuer.issuer(),
@@ -252,7 +254,7 @@ async fn serves_each_route_against_a_discovered_issuer() {
 
 #[tokio::test]
 async fn jwks_uri_flag_skips_discovery() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let jwks_uri = issuer.jwks_uri();
     let server = Server::start(&[
         "--issuer",

@@ -37,17 +37,11 @@
 //! value and the (empty) body; where the internal reason matters, also its
 //! code; fetch counts are exact.
 
-mod common;
-
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use crate::support::{Outcome, code, get_with, insufficient, invalid_token, now, start};
 use axum::Router;
 use axum::routing::get;
 use bearer_guard::testing::{TestIssuer, TokenBuilder};
-use bearer_guard::{
-    Authenticated, BearerAuthLayer, ConfigError, Issuer, Requirement, Validator, require,
-};
-use common::{Outcome, get_with, insufficient, invalid_token};
+use bearer_guard::{Authenticated, BearerAuthLayer, ConfigError, Issuer, Requirement, require};
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -91,33 +85,8 @@ const OKTA_CLIENT: &str = "0oaoesxtxmPf08QHk0h7";
 // Helpers
 // ---------------------------------------------------------------------------
 
-async fn start() -> TestIssuer {
-    TestIssuer::start().await.expect("test issuer starts")
-}
-
-fn now() -> i64 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs();
-    i64::try_from(secs).expect("fits")
-}
-
 fn build(builder: bearer_guard::Builder) -> BearerAuthLayer {
     builder.build().expect("valid configuration")
-}
-
-/// The reason code the layer's own validator gives for `token`.
-async fn code(layer: &BearerAuthLayer, token: &str) -> &'static str {
-    code_of(layer.validator(), token).await
-}
-
-async fn code_of(validator: &Validator, token: &str) -> &'static str {
-    validator
-        .validate(token)
-        .await
-        .expect_err("the token must be refused")
-        .code()
 }
 
 /// What a handler sees of the validated token, as JSON.

@@ -8,21 +8,12 @@
 //! stored the first time, so its claims text sits at the same address, while a
 //! cold validation parses the token into a fresh value.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{INVALID_TOKEN, app, builder, get_with, insufficient, now, send, start};
 use bearer_guard::testing::TestIssuer;
-use bearer_guard::{Authenticated, BearerAuthLayer, Builder, Error, TypPolicy, Validator};
-use common::{INVALID_TOKEN, app, get_with, insufficient, send};
+use bearer_guard::{Authenticated, Builder, Error, Validator};
 use http::StatusCode;
-
-fn builder(issuer: &TestIssuer) -> Builder {
-    BearerAuthLayer::builder()
-        .issuer(issuer.issuer())
-        .audience(TestIssuer::AUDIENCE)
-        .typ(TypPolicy::AccessTokenOrJwt)
-}
 
 /// A validator with the cache off and one with it on, from the same settings.
 fn pair(settings: impl Fn(Builder) -> Builder, issuer: &TestIssuer) -> (Validator, Validator) {
@@ -66,17 +57,9 @@ async fn sleep_until_epoch(secs: i64) {
     }
 }
 
-fn now() -> i64 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    i64::try_from(secs).expect("seconds fit")
-}
-
 #[tokio::test]
 async fn a_repeated_token_is_a_hit_only_when_the_cache_is_on() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let (cold, cached) = pair(|b| b, &issuer);
     let token = issuer.token().scope("notes.read").sign();
     let (c1, h1) = both(&cold, &cached, &token, "first").await;
@@ -109,7 +92,7 @@ async fn a_repeated_token_is_a_hit_only_when_the_cache_is_on() {
 
 #[tokio::test]
 async fn expiry_gives_the_same_verdict_cold_and_cached_at_every_step() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let leeway: i64 = 2;
     let (cold, cached) = pair(
         |b| b.leeway(Duration::from_secs(leeway.unsigned_abs())),
@@ -147,7 +130,7 @@ async fn expiry_gives_the_same_verdict_cold_and_cached_at_every_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_token_is_dropped_once_its_key_leaves_the_set() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let (cold, cached) = pair(
         |b| {
             b.refresh_cooldown(Duration::from_millis(100))
@@ -197,7 +180,7 @@ async fn a_cached_token_is_dropped_once_its_key_leaves_the_set() {
 
 #[tokio::test]
 async fn an_entry_lives_no_longer_than_the_maximum_age() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let (cold, cached) = pair(
         |b| b.token_cache_max_age(Duration::from_millis(300)),
         &issuer,
@@ -217,7 +200,7 @@ async fn an_entry_lives_no_longer_than_the_maximum_age() {
 
 #[tokio::test]
 async fn a_cache_too_small_for_any_entry_still_gives_every_verdict() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let (cold, tiny) = pair(|b| b.token_cache_bytes(1), &issuer);
     let good = issuer.token().scope("notes.read").sign();
     let other_audience = issuer.token().audience("api://other").sign();
@@ -231,8 +214,8 @@ async fn a_cache_too_small_for_any_entry_still_gives_every_verdict() {
 
 #[tokio::test]
 async fn route_requirements_are_checked_on_every_cached_request() {
-    let issuer = TestIssuer::start().await.expect("issuer");
-    let app = app(common::layer(&issuer));
+    let issuer = start().await;
+    let app = app(crate::support::layer(&issuer));
     let reader = issuer.token().scope("notes.read").sign();
     for round in 0..3 {
         let read = get_with(&app, "/notes", &reader).await;

@@ -9,13 +9,10 @@
 //! `invalid_token`; a valid token without the scope 403 `insufficient_scope`
 //! naming the scope; and the same over HTTP/1.1 on 127.0.0.1.
 
-mod common;
-
 use std::convert::Infallible;
 
-use bearer_guard::testing::TestIssuer;
+use crate::support::{INVALID_TOKEN, layer, start};
 use bearer_guard::{Authenticated, BearerAuthLayer, Requirement, require};
-use common::{INVALID_TOKEN, layer};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -86,7 +83,7 @@ async fn call(
 
 #[tokio::test]
 async fn layer_and_guard_protect_a_plain_tower_service() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let layer = layer(&issuer);
 
     let reader = issuer.token().scope("notes.read notes.write").sign();
@@ -137,7 +134,7 @@ async fn layer_and_guard_protect_a_plain_tower_service() {
 
 #[tokio::test]
 async fn guard_alone_in_optional_mode_gives_bare_401_without_a_token() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     // Optional mode lets a request without a token through the auth layer; the
     // guard then finds no Authenticated and answers 401 with a bare challenge.
     let service = ServiceBuilder::new()
@@ -165,7 +162,7 @@ async fn guard_alone_in_optional_mode_gives_bare_401_without_a_token() {
 
 #[tokio::test]
 async fn layer_serves_over_hyper_http1_on_a_socket() {
-    let issuer = TestIssuer::start().await.expect("issuer");
+    let issuer = start().await;
     let service = protected::<Incoming>(layer(&issuer));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

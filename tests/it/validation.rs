@@ -8,12 +8,12 @@
 //! Every rejection asserts the exact status, the exact `WWW-Authenticate`
 //! value and the (empty) body; every acceptance asserts the handler's body.
 
-mod common;
+use crate::support::der::{pem, rsa_public_der};
 
-use common::der::{pem, rsa_public_der};
-
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use crate::support::{
+    INVALID_REQUEST, INVALID_TOKEN, Outcome, app, b64, bare, get_with, invalid_request,
+    invalid_token, layer, now, send, send_request, start,
+};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
@@ -22,28 +22,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::rejection_parts;
 use bearer_guard::testing::{KeyKind, TestIssuer, TokenBuilder};
 use bearer_guard::{Algorithm, BearerAuthLayer, Builder, Error, TypPolicy};
-use common::{
-    INVALID_REQUEST, INVALID_TOKEN, Outcome, app, bare, get_with, invalid_request, invalid_token,
-    layer, send, send_request,
-};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-async fn start() -> TestIssuer {
-    TestIssuer::start().await.expect("test issuer starts")
-}
-
-fn now() -> i64 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs();
-    i64::try_from(secs).expect("fits")
-}
 
 /// A builder trusting `issuer` with every other setting at its default
 /// (notably `TypPolicy::AccessToken`).
@@ -95,10 +79,6 @@ async fn header_reason(auth: &BearerAuthLayer, values: &[&str]) -> Option<&'stat
         .await
         .err()
         .map(|e| e.code())
-}
-
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The three segments of a compact JWS.

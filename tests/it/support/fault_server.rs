@@ -7,7 +7,6 @@
 //! key set, a redirect. It counts every request, by how it was answered, and
 //! every byte its streamed bodies handed to the connection, so tests assert
 //! exact or bounded traffic.
-#![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -114,6 +113,13 @@ impl FaultServer {
             axum::serve(listener, router).await.expect("serve");
         });
         FaultServer { shared, base, task }
+    }
+
+    /// A new test issuer (shared with its server) and a server for it.
+    pub async fn with_issuer() -> (Arc<TestIssuer>, FaultServer) {
+        let issuer = Arc::new(TestIssuer::start().await.expect("issuer"));
+        let server = FaultServer::start(Arc::clone(&issuer)).await;
+        (issuer, server)
     }
 
     /// The JWKS URL to give the layer.

@@ -1,16 +1,97 @@
 //! Shared helpers for the integration tests: a local issuer, an axum app
-//! protected by the layer, and one-shot requests against it.
+//! protected by the layer, and one-shot requests against it; DER for the
+//! attack tables (`der`) and the fault-injecting JWKS server (`fault_server`).
+//!
+//! `tests/it` uses all of it; `tests/interop.rs` and `tests/metrics.rs`
+//! include it by `#[path]` and use a part, hence `dead_code` is allowed.
 #![allow(dead_code)]
 
 pub mod der;
+pub mod fault_server;
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::testing::TestIssuer;
-use bearer_guard::{Authenticated, BearerAuthLayer, Claims, Requirement, TypPolicy, require};
-use http::{Request, StatusCode, header};
+use bearer_guard::{
+    Authenticated, BearerAuthLayer, Builder, Claims, Requirement, TypPolicy, require,
+};
+use http::{HeaderMap, Request, StatusCode, header};
 use tower::ServiceExt;
+
+/// Starts a local test issuer on a free loopback port.
+pub async fn start() -> TestIssuer {
+    TestIssuer::start().await.expect("test issuer starts")
+}
+
+/// Seconds since the Unix epoch on the system's clock, for claims crafted by
+/// hand (`exp`, `nbf`, `iat`) against a layer on the system clock.
+pub fn now() -> i64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    i64::try_from(secs).expect("fits")
+}
+
+/// Base64url without padding (RFC 7515 §2).
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How long [`eventually`] waits at most. Only there so that a broken build
+/// cannot hang; nothing asserts how fast anything is.
+pub const POLL_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Polls `done` until it holds, failing after [`POLL_DEADLINE`].
+///
+/// The one wall-clock wait of the tests' own logic. Time itself is a
+/// [`ManualClock`](bearer_guard::ManualClock) moved by hand; what no clock can
+/// hurry is work on other tasks: a key-set fetch runs over real loopback HTTP
+/// on a task the layer spawns (a background refresh, a fetch cut off by a real
+/// timeout), so a test that started one polls for its effect here.
+pub async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + POLL_DEADLINE;
+    while !done().await {
+        assert!(
+            Instant::now() < deadline,
+            "never happened within {POLL_DEADLINE:?}: {what}"
+        );
+        // Yields to the tasks doing the work; a poll interval, not a margin.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Serves `router` on a free loopback port; returns its base URL.
+pub async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    base
+}
+
+/// `n` tokens signed by `issuer`'s current key, each naming its own `kid`
+/// that no key set holds (distinct, unpredictable values).
+pub fn random_kid_tokens(issuer: &TestIssuer, wave: &str, n: usize) -> Vec<String> {
+    let seed = std::collections::hash_map::RandomState::new();
+    (0..n)
+        .map(|i| {
+            let mut hasher = seed.build_hasher();
+            hasher.write_usize(i);
+            let kid = format!("{wave}-{i}-{:016x}", hasher.finish());
+            issuer.token().header_kid(&kid).sign()
+        })
+        .collect()
+}
 
 /// The notes app of the examples: `/notes` needs `notes.read` or
 /// `Notes.Read.All`, `POST /notes` needs `notes.write` or `Notes.ReadWrite.All`,
@@ -48,12 +129,25 @@ pub fn app(layer: BearerAuthLayer) -> Router {
 
 /// A layer trusting `issuer`, accepting `at+jwt` and `JWT`.
 pub fn layer(issuer: &TestIssuer) -> BearerAuthLayer {
+    builder(issuer).build().expect("valid configuration")
+}
+
+/// The builder of [`layer`], for tests that change a setting.
+pub fn builder(issuer: &TestIssuer) -> Builder {
     BearerAuthLayer::builder()
         .issuer(issuer.issuer())
         .audience(TestIssuer::AUDIENCE)
         .typ(TypPolicy::AccessTokenOrJwt)
-        .build()
-        .expect("valid configuration")
+}
+
+/// The precise reason the layer's own validator gives for refusing `token`.
+pub async fn code(layer: &BearerAuthLayer, token: &str) -> &'static str {
+    layer
+        .validator()
+        .validate(token)
+        .await
+        .expect_err("the token must be refused")
+        .code()
 }
 
 /// What a test asserts about a response.
@@ -92,6 +186,32 @@ pub async fn send_request(app: &Router, request: Request<Body>) -> Outcome {
 
 pub async fn get_with(app: &Router, path: &str, token: &str) -> Outcome {
     send(app, "GET", path, Some(&format!("Bearer {token}"))).await
+}
+
+/// GET `path` with `Bearer token`: the status and every response header.
+pub async fn get_headers(app: &Router, path: &str, token: &str) -> (StatusCode, HeaderMap) {
+    let request = Request::get(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    (response.status(), response.headers().clone())
+}
+
+/// Asserts the answer when no key set was ever loaded: 503, `Retry-After: 30`,
+/// no `WWW-Authenticate` (the token is not at fault, so there is no
+/// challenge).
+#[track_caller]
+pub fn assert_unavailable(status: StatusCode, headers: &HeaderMap, what: &str) {
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what}");
+    assert_eq!(
+        headers
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().expect("ascii")),
+        Some("30"),
+        "{what}"
+    );
+    assert_eq!(headers.get(header::WWW_AUTHENTICATE), None, "{what}");
 }
 
 pub const INVALID_TOKEN: &str = "Bearer error=\"invalid_token\"";
