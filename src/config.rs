@@ -85,6 +85,9 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// The largest [`leeway`](Builder::leeway) `build` accepts.
+    pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+
     /// The issuer: `iss` must equal it exactly, and unless
     /// [`jwks_uri`](Builder::jwks_uri) is set, keys are found through
     /// `{issuer}/.well-known/openid-configuration`, whose `issuer` must equal it
@@ -118,7 +121,10 @@ impl Builder {
         self
     }
 
-    /// Clock-skew allowance for `exp` and `nbf`. Default: 60 seconds.
+    /// Clock-skew allowance for `exp` and `nbf`. Default: 60 seconds; at most
+    /// [`MAX_LEEWAY`](Builder::MAX_LEEWAY) (5 minutes, the most any common
+    /// peer allows by default): `build` refuses more, since a leeway that
+    /// large is a way of switching the expiry check off.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -284,6 +290,12 @@ impl Builder {
                 return Err(ConfigError::DuplicateIssuer(issuer.issuer.clone()));
             }
         }
+        if self.leeway > Self::MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge {
+                leeway: self.leeway,
+                max: Self::MAX_LEEWAY,
+            });
+        }
         for (what, value) in [
             ("max_token_bytes", self.max_token_bytes),
             ("max_jwks_bytes", self.max_jwks_bytes),
@@ -368,6 +380,11 @@ mod tests {
         );
         assert!(err(base().jwks_uri("http://keys.example/jwks")).starts_with("InsecureUrl"));
         assert_eq!(err(base().algorithms([])), "NoAlgorithms");
+        assert_eq!(err(base().leeway(Builder::MAX_LEEWAY)), "ok");
+        assert_eq!(
+            err(base().leeway(Builder::MAX_LEEWAY + Duration::from_secs(1))),
+            "LeewayTooLarge { leeway: 301s, max: 300s }"
+        );
         assert_eq!(
             err(base().max_token_bytes(0)),
             "ZeroLimit(\"max_token_bytes\")"

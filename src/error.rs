@@ -272,6 +272,16 @@ pub enum ConfigError {
     /// The algorithm allow-list is empty.
     #[error("the algorithm allow-list is empty")]
     NoAlgorithms,
+    /// The leeway is larger than [`Builder::MAX_LEEWAY`](crate::Builder::MAX_LEEWAY).
+    #[error(
+        "leeway of {leeway:?} is more than the {max:?} allowed: it would all but switch off the expiry check"
+    )]
+    LeewayTooLarge {
+        /// The leeway asked for.
+        leeway: std::time::Duration,
+        /// The largest allowed.
+        max: std::time::Duration,
+    },
     /// A size or count limit was set to zero.
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),
