@@ -1,7 +1,7 @@
 //! Hostile-input attack suite (issue 5, points 1 and 2): a table-driven
 //! catalogue of what has broken JWT libraries and bearer-token middlewares,
 //! each case naming its source (an RFC section or a published CVE) and
-//! asserting its exact outcome through the axum app of `tests/common`.
+//! asserting its exact outcome through the axum app of `support`.
 //!
 //! Attack classes, one table (and one `#[tokio::test]`) each:
 //! - algorithm confusion: `none` in any case, HMAC keyed with the issuer's
@@ -17,9 +17,11 @@
 //! - ECDSA and EdDSA forgeries: psychic signatures (r = s = 0, r = s = n),
 //!   wrong lengths, DER instead of R||S, high-S and S + L malleability,
 //!   base64 padding;
-//! - signature stripping and truncation, cut-and-paste signatures, non-canonical
-//!   base64 (padding, trailing bits, `+/`), whitespace, NUL, 2/4/5 segments,
-//!   empty segments, JSON-serialization polyglots, duplicate header names;
+//! - signature stripping and truncation, cut-and-paste signatures, header and
+//!   payload edits under the original signature, another published key's
+//!   signature, non-canonical base64 (padding, trailing bits, `+/`),
+//!   whitespace, NUL, 1/2/4/5 segments, empty segments, JSON-serialization
+//!   polyglots, duplicate header names;
 //! - critical and JWE-only headers: `crit`, `b64` (RFC 7797), `zip`, `enc`,
 //!   `cty` nested tokens;
 //! - claim type confusion: `exp`/`nbf`/`iat`/`aud`/`iss`/`sub` of the wrong
@@ -40,6 +42,10 @@
 //!   duplicate `kid`s, non-objects, more keys than `max_keys`) next to a good
 //!   key: the good key works, the unsafe entry never verifies.
 //!
+//! Hostile inputs live here only: the functional suites (`validation`,
+//! `authorization`) test what valid tokens and settings do, and leave every
+//! forged, altered, malformed or confusing input to these tables.
+//!
 //! Every case asserts the exact status, the exact `WWW-Authenticate` value, the
 //! precise reason (`Error::code`, asked of the layer's own validator, which
 //! shares its key cache; for a 403 the route requirement's verdict) and the
@@ -50,8 +56,8 @@
 //! refused earlier costs nothing. A refused request always has an empty body.
 //!
 //! Floods of random `kid`s (one fetch per cooldown) are proven in
-//! `tests/keys.rs` (`cold_flood_of_random_kids_causes_exactly_one_fetch`,
-//! `flood_of_random_kids_*`) and `tests/fault_injection.rs`
+//! `tests/it/keys.rs` (`cold_flood_of_random_kids_causes_exactly_one_fetch`,
+//! `flood_of_random_kids_*`) and `tests/it/fault_injection.rs`
 //! (`ten_thousand_random_kids_cause_at_most_one_fetch_per_cooldown`); they are
 //! not repeated here.
 
@@ -650,6 +656,7 @@ impl Ctx {
             spki_pem: pem("PUBLIC KEY", &spki),
             pkcs1_pem: pem("RSA PUBLIC KEY", &pkcs1),
             spki,
+            pkcs1,
             n,
             jwk_text: jwk.to_string(),
         }
@@ -660,6 +667,7 @@ struct RsaPublic {
     spki_pem: String,
     pkcs1_pem: String,
     spki: Vec<u8>,
+    pkcs1: Vec<u8>,
     n: Vec<u8>,
     jwk_text: String,
 }
@@ -853,6 +861,66 @@ async fn algorithm_confusion() {
                 invalid("disallowed_algorithm", 0),
             ),
             case(
+                "alg_none_with_a_signature",
+                "RFC 8725 §3.1; CVE-2022-23540 (node-jsonwebtoken none)",
+                |c| {
+                    notes(format!(
+                        "{}.{}.c2lnbmF0dXJl",
+                        b64(c.hdr("none", &c.rs)),
+                        b64(c.claims().to_string())
+                    ))
+                },
+                invalid("disallowed_algorithm", 0),
+            ),
+            case(
+                "alg_none_genuinely_signed",
+                "RFC 8725 §3.1",
+                |c| notes(c.raw(&c.hdr("none", &c.rs), c.claims().to_string())),
+                invalid("disallowed_algorithm", 0),
+            ),
+            case(
+                "alg_None_empty_signature",
+                "RFC 8725 §3.1; RFC 7519 §6 (Unsecured JWT)",
+                |c| {
+                    notes(format!(
+                        "{}.{}.",
+                        b64(c.hdr("None", &c.rs)),
+                        b64(c.claims().to_string())
+                    ))
+                },
+                invalid("malformed_token", 0),
+            ),
+            case(
+                "alg_None_genuinely_signed",
+                "RFC 8725 §3.1",
+                |c| notes(c.raw(&c.hdr("None", &c.rs), c.claims().to_string())),
+                invalid("disallowed_algorithm", 0),
+            ),
+            case(
+                "alg_NONE_empty_signature",
+                "RFC 8725 §3.1; RFC 7519 §6 (Unsecured JWT)",
+                |c| {
+                    notes(format!(
+                        "{}.{}.",
+                        b64(c.hdr("NONE", &c.rs)),
+                        b64(c.claims().to_string())
+                    ))
+                },
+                invalid("malformed_token", 0),
+            ),
+            case(
+                "alg_NONE_with_a_signature",
+                "RFC 8725 §3.1",
+                |c| {
+                    notes(format!(
+                        "{}.{}.c2lnbmF0dXJl",
+                        b64(c.hdr("NONE", &c.rs)),
+                        b64(c.claims().to_string())
+                    ))
+                },
+                invalid("disallowed_algorithm", 0),
+            ),
+            case(
                 "hs256_keyed_with_rsa_spki_pem",
                 "CVE-2015-9235 (node-jsonwebtoken HS/RS confusion)",
                 |c| {
@@ -880,6 +948,12 @@ async fn algorithm_confusion() {
                 "hs512_keyed_with_rsa_spki_der",
                 "CVE-2016-10555 (jwt-simple HS/RS confusion)",
                 |c| notes(c.hmac(Algorithm::HS512, "HS512", &c.rsa_public().spki)),
+                invalid("disallowed_algorithm", 0),
+            ),
+            case(
+                "hs384_keyed_with_rsa_pkcs1_der",
+                "CVE-2016-10555 family (PKCS#1 DER as HMAC secret)",
+                |c| notes(c.hmac(Algorithm::HS384, "HS384", &c.rsa_public().pkcs1)),
                 invalid("disallowed_algorithm", 0),
             ),
             case(
@@ -948,6 +1022,12 @@ async fn algorithm_confusion() {
                         Algorithm::RS256,
                     ))
                 },
+                invalid("algorithm_mismatch", COLD),
+            ),
+            case(
+                "rs256_key_claimed_as_rs384",
+                "RFC 8725 §3.1 (one key, one algorithm: same family, other hash)",
+                |c| notes(c.tok().header_alg(bearer_guard::Algorithm::RS384).sign()),
                 invalid("algorithm_mismatch", COLD),
             ),
             case(
@@ -1169,7 +1249,7 @@ async fn embedded_and_remote_keys() {
 
 /// `kid` is only ever a map key: no file, query or shell sees it. Unknown
 /// kids cost one shared fetch on a cold cache (the flood bound is proven in
-/// tests/keys.rs), kids longer than any stored one cost nothing.
+/// tests/it/keys.rs), kids longer than any stored one cost nothing.
 #[tokio::test]
 async fn kid_tricks() {
     run(
@@ -1204,6 +1284,12 @@ async fn kid_tricks() {
                 "RFC 7515 §4.1.4",
                 |c| notes(c.tok().header_kid("").sign()),
                 invalid("unknown_kid", COLD),
+            ),
+            case(
+                "kid_absent",
+                "RFC 7515 §4.1.4 (the key is chosen by kid only)",
+                |c| notes(c.tok().no_kid().sign()),
+                invalid("missing_kid", 0),
             ),
             case(
                 "kid_null",
@@ -1561,6 +1647,65 @@ async fn signature_and_encoding() {
                 invalid("invalid_signature", COLD),
             ),
             case(
+                "signature_one_byte_short",
+                "RFC 7515 §5.2 step 8 (RSA signature of the wrong length)",
+                |c| {
+                    let token = c.tok().sign();
+                    let sig = unb64(&parts(&token).2);
+                    notes(resign(&token, &sig[..sig.len() - 1]))
+                },
+                invalid("invalid_signature", COLD),
+            ),
+            case(
+                "signature_by_another_published_key_under_the_kid",
+                "RFC 7515 §5.2 step 8 (only the kid's key, never another of the set)",
+                |c| {
+                    notes(c.exact(
+                        &format!("{}.{}", b64(c.rs_hdr()), b64(c.claims().to_string())),
+                        &c.ps_key,
+                        Algorithm::RS256,
+                    ))
+                },
+                invalid("invalid_signature", COLD),
+            ),
+            case(
+                "payload_claim_edited_under_the_original_signature",
+                "RFC 7515 §5.2 step 8 (the signature covers the payload)",
+                |c| {
+                    let (h, p, s) = parts(&c.tok().sign());
+                    let claims = String::from_utf8(unb64(&p)).expect("UTF-8");
+                    let edited = claims.replace("\"test-user\"", "\"test-usex\"");
+                    assert_ne!(edited, claims);
+                    notes(format!("{h}.{}.{s}", b64(edited)))
+                },
+                invalid("invalid_signature", COLD),
+            ),
+            case(
+                "scope_escalated_under_the_original_signature_on_the_write_route",
+                "RFC 7515 §5.2 step 8; RFC 6750 §3.1 (401, neither 200 nor 403)",
+                |c| {
+                    let (h, p, s) = parts(&c.tok().sign());
+                    let claims = String::from_utf8(unb64(&p)).expect("UTF-8");
+                    let escalated = claims.replace("\"notes.read\"", "\"notes.read notes.write\"");
+                    assert_ne!(escalated, claims);
+                    post_notes(format!("{h}.{}.{s}", b64(escalated)))
+                },
+                invalid("invalid_signature", COLD),
+            ),
+            case(
+                "header_edited_under_the_original_signature",
+                "RFC 7515 §5.2 step 8 (the signature covers the header)",
+                |c| {
+                    let (h, p, s) = parts(&c.tok().sign());
+                    let header = String::from_utf8(unb64(&h)).expect("UTF-8");
+                    // An edit every check but the signature accepts.
+                    let retyped = header.replace("at+jwt", "AT+JWT");
+                    assert_ne!(retyped, header);
+                    notes(format!("{}.{p}.{s}", b64(retyped)))
+                },
+                invalid("invalid_signature", COLD),
+            ),
+            case(
                 "payload_base64_padded_over_http",
                 "RFC 7515 §2; RFC 6750 §2.1 (b64token: `=` only at the end)",
                 |c| notes(c.exact_rs(&format!("{}.{}", b64(c.rs_hdr()), padded_payload(c)))),
@@ -1637,6 +1782,12 @@ async fn signature_and_encoding() {
                 invalid("malformed_token", 0),
             ),
             case(
+                "one_segment",
+                "RFC 7515 §7.1",
+                |_| notes("abc"),
+                invalid("malformed_token", 0),
+            ),
+            case(
                 "four_segments",
                 "RFC 7515 §7.1",
                 |c| {
@@ -1661,6 +1812,12 @@ async fn signature_and_encoding() {
                 "all_segments_empty",
                 "RFC 7515 §7.1",
                 |_| notes(".."),
+                invalid("malformed_token", 0),
+            ),
+            case(
+                "four_empty_segments",
+                "RFC 7515 §7.1",
+                |_| notes("..."),
                 invalid("malformed_token", 0),
             ),
             case(
@@ -1700,6 +1857,20 @@ async fn signature_and_encoding() {
                     notes(c.raw(
                         &format!(
                             r#"{{"alg":"none","alg":"RS256","typ":"at+jwt","kid":"{}"}}"#,
+                            c.rs
+                        ),
+                        c.claims().to_string(),
+                    ))
+                },
+                invalid("malformed_token", 0),
+            ),
+            case(
+                "header_duplicate_alg_with_the_same_value",
+                "RFC 7515 §5.2 step 4 (duplicate names refused, even when they agree)",
+                |c| {
+                    notes(c.raw(
+                        &format!(
+                            r#"{{"alg":"RS256","alg":"RS256","typ":"at+jwt","kid":"{}"}}"#,
                             c.rs
                         ),
                         c.claims().to_string(),
@@ -1905,6 +2076,12 @@ async fn claim_type_confusion() {
                 ok(COLD),
             ),
             case(
+                "exp_null",
+                "RFC 7519 §2 (present, but no NumericDate)",
+                |c| notes(c.claim("exp", Value::Null)),
+                invalid("invalid_claim", COLD),
+            ),
+            case(
                 "nbf_string",
                 "RFC 7519 §4.1.5",
                 |c| notes(c.claim("nbf", json!("0"))),
@@ -2025,6 +2202,18 @@ async fn claim_type_confusion() {
                 invalid("claims_not_object", 0),
             ),
             case(
+                "payload_true",
+                "RFC 7519 §7.2 step 10",
+                |c| notes(c.raw(&c.rs_hdr(), "true")),
+                invalid("claims_not_object", 0),
+            ),
+            case(
+                "payload_not_json",
+                "RFC 7519 §7.2 step 10",
+                |c| notes(c.raw(&c.rs_hdr(), "not json")),
+                invalid("claims_not_object", 0),
+            ),
+            case(
                 "payload_with_a_utf8_bom",
                 "RFC 8259 §8.1 (no BOM)",
                 |c| notes(c.raw(&c.rs_hdr(), format!("\u{feff}{}", c.claims()))),
@@ -2089,6 +2278,41 @@ async fn issuer_and_audience_matching() {
                 |c| notes(c.tok().claim("iss", format!("{}/", c.a.issuer())).sign()),
                 invalid("issuer_mismatch", 0),
             ),
+            case(
+                "iss_with_a_leading_space",
+                "RFC 8725 §3.8 (exact match, no trimming)",
+                |c| notes(c.tok().claim("iss", format!(" {}", c.a.issuer())).sign()),
+                invalid("issuer_mismatch", 0),
+            ),
+            // An unknown kid too: were the issuer checked after the key
+            // lookup, these would fetch.
+            case(
+                "iss_foreign_with_an_unknown_kid",
+                "RFC 8725 §3.8; issuer chosen before any key lookup",
+                |c| {
+                    notes(
+                        c.tok()
+                            .claim("iss", "https://evil.example")
+                            .header_kid("kid-nobody-knows")
+                            .sign(),
+                    )
+                },
+                invalid("issuer_mismatch", 0),
+            ),
+            case(
+                "iss_foreign_with_an_unknown_kid_after_warm_up",
+                "RFC 8725 §3.8; issuer chosen before any key lookup",
+                |c| {
+                    notes(
+                        c.tok()
+                            .claim("iss", "https://evil.example")
+                            .header_kid("another-unknown-kid")
+                            .sign(),
+                    )
+                },
+                invalid("issuer_mismatch", 0),
+            )
+            .warm(),
             case(
                 "iss_upper_case_scheme",
                 "RFC 8725 §3.8 (exact match)",
@@ -2213,6 +2437,12 @@ async fn issuer_and_audience_matching() {
                 "aud_ours_with_a_suffix",
                 "RFC 8725 §3.9",
                 |c| notes(c.tok().audience(&format!("{AUD}-evil")).sign()),
+                invalid("audience_mismatch", COLD),
+            ),
+            case(
+                "aud_with_a_trailing_slash",
+                "RFC 8725 §3.9 (exact match)",
+                |c| notes(c.tok().audience(&format!("{AUD}/")).sign()),
                 invalid("audience_mismatch", COLD),
             ),
             case(
@@ -2536,6 +2766,14 @@ async fn authorization_header_and_sizes() {
                 |_| authz(format!("Bearer {}", "a".repeat(1 << 20))),
                 invalid("token_too_large", 0),
             ),
+            // The cap comes before the charset check: an oversized value that
+            // is no b64token is a 401, not a 400.
+            case(
+                "one_megabyte_of_non_b64token_characters",
+                "size cap, checked before the b64token syntax",
+                |_| authz(format!("Bearer {}", "!".repeat(1 << 20))),
+                invalid("token_too_large", 0),
+            ),
             case(
                 "bearer_then_one_megabyte_of_spaces",
                 "RFC 6750 §2.1",
@@ -2591,6 +2829,18 @@ async fn authorization_header_and_sizes() {
                 bare("not_bearer"),
             ),
             case(
+                "digest_scheme",
+                "RFC 6750 §3.1 (no Bearer credentials)",
+                |_| authz("Digest username=\"u\""),
+                bare("not_bearer"),
+            ),
+            case(
+                "scheme_glued_to_the_token",
+                "RFC 9110 §11.4 (1*SP after the scheme)",
+                |_| authz("Bearerabc"),
+                bare("not_bearer"),
+            ),
+            case(
                 "dpop_scheme_with_a_valid_token",
                 "RFC 9449 §7.1 (DPoP not supported: no downgrade)",
                 |c| authz(format!("DPoP {}", c.tok().sign())),
@@ -2620,6 +2870,18 @@ async fn authorization_header_and_sizes() {
                 bad_request("multiple_authorization_headers"),
             ),
             case(
+                "bearer_alone",
+                "RFC 6750 §2.1 (credentials required after the scheme)",
+                |_| authz("Bearer"),
+                bad_request("malformed_authorization"),
+            ),
+            case(
+                "bearer_and_one_space",
+                "RFC 6750 §2.1",
+                |_| authz("Bearer "),
+                bad_request("malformed_authorization"),
+            ),
+            case(
                 "bearer_with_trailing_spaces_and_no_token",
                 "RFC 6750 §2.1",
                 |_| authz("Bearer   "),
@@ -2644,6 +2906,36 @@ async fn authorization_header_and_sizes() {
                 "RFC 6750 §3.1",
                 |_| headers("/notes", vec![]),
                 bare("missing_token"),
+            ),
+            case(
+                "equals_sign_inside_the_token",
+                "RFC 6750 §2.1 (b64token: `=` only at the end)",
+                |_| authz("Bearer a=b"),
+                bad_request("malformed_authorization"),
+            ),
+            case(
+                "only_padding",
+                "RFC 6750 §2.1 (b64token: at least one character before `=`)",
+                |_| authz("Bearer ==="),
+                bad_request("malformed_authorization"),
+            ),
+            case(
+                "semicolon_in_the_token",
+                "RFC 6750 §2.1 (b64token)",
+                |_| authz("Bearer a;b"),
+                bad_request("malformed_authorization"),
+            ),
+            case(
+                "token_followed_by_a_second_word",
+                "RFC 6750 §2.1 (one b64token)",
+                |c| authz(format!("Bearer {} extra", c.tok().sign())),
+                bad_request("malformed_authorization"),
+            ),
+            case(
+                "token_followed_by_an_exclamation_mark",
+                "RFC 6750 §2.1 (b64token)",
+                |c| authz(format!("Bearer {}!", c.tok().sign())),
+                bad_request("malformed_authorization"),
             ),
             case(
                 "token_in_quotes",
@@ -2730,6 +3022,18 @@ async fn scope_and_role_matching() {
                 "scope_with_a_suffix",
                 "RFC 6749 §3.3",
                 |c| scp(c, json!("notes.read.all")),
+                forbidden(NEEDS_READ, COLD),
+            ),
+            case(
+                "scope_with_a_leading_character",
+                "RFC 6749 §3.3 (whole scope-token)",
+                |c| scp(c, json!("xnotes.read")),
+                forbidden(NEEDS_READ, COLD),
+            ),
+            case(
+                "scope_parent_of_the_required_one",
+                "RFC 6749 §3.3 (no hierarchy between scope-tokens)",
+                |c| scp(c, json!("notes")),
                 forbidden(NEEDS_READ, COLD),
             ),
             case(
@@ -2829,6 +3133,12 @@ async fn scope_and_role_matching() {
                 forbidden(NEEDS_READ, COLD),
             ),
             case(
+                "role_with_a_suffix",
+                "whole role names",
+                |c| roles(c, &["Notes.Read.All.Extra"]),
+                forbidden(NEEDS_READ, COLD),
+            ),
+            case(
                 "role_joined_with_a_space",
                 "array elements are whole",
                 |c| roles(c, &["Other Notes.Read.All"]),
@@ -2857,6 +3167,25 @@ async fn scope_and_role_matching() {
                 "scp_number",
                 "RFC 6749 §3.3 (type confusion)",
                 |c| scp(c, json!(1)),
+                invalid("invalid_claim", COLD),
+            ),
+            case(
+                "scp_array_holding_a_number",
+                "RFC 6749 §3.3 (type confusion inside the array)",
+                |c| scp(c, json!(["notes.read", 7])),
+                invalid("invalid_claim", COLD),
+            ),
+            case(
+                "roles_holding_a_number",
+                "RFC 9068 §2.2.3.1 (roles is an array of strings)",
+                |c| {
+                    notes(
+                        c.a.token()
+                            .signed_by(&c.rs)
+                            .claim("roles", json!([1]))
+                            .sign(),
+                    )
+                },
                 invalid("invalid_claim", COLD),
             ),
             case(
@@ -3012,7 +3341,7 @@ fn load(
     }
 }
 
-/// The modulus of a real 1024-bit RSA key (the one tests/keys.rs publishes).
+/// The modulus of a real 1024-bit RSA key (the one tests/it/keys.rs publishes).
 const WEAK_1024_N: &str = concat!(
     "2O3H1Uq89x4I2GgvZyD6PrYMwXtpBtbqs1MXnf_GAr6upsmpXSpAUpH1ThuQtZdUdy65-v0ZtAP54qKEATkCrW",
     "Jb9JbuSRwgpNleXvi4i0kuW-uAQcMKLyzBMoXiL_F_2Ff3OKEdY6s0X6gjKxr5aVI7bdtPuYITBLIuCoJQWxk",
@@ -3024,7 +3353,7 @@ const WEAK_1024_N: &str = concat!(
 /// exactly one fetch, then a token naming the unsafe entry's kid is refused as
 /// `unknown_kid` with no further fetch: the entry was dropped at load, and the
 /// rest of the set still works. (A genuinely 1024-bit-signed token is in
-/// tests/keys.rs, `genuinely_signed_token_from_a_published_1024_bit_key_is_refused`.)
+/// tests/it/keys.rs, `genuinely_signed_token_from_a_published_1024_bit_key_is_refused`.)
 #[tokio::test]
 async fn load_time_key_defence() {
     let cases = vec![

@@ -1,5 +1,5 @@
 //! Key management under fault injection (issue 4): the layer is pointed, with
-//! `jwks_uri`, at a loopback JWKS server (`tests/support/fault_server.rs`) that
+//! `jwks_uri`, at a loopback JWKS server (`tests/it/support/fault_server.rs`) that
 //! serves the test issuer's key set and can be switched at run time to answer
 //! 500, hang, drip its body, send 50 MB, send invalid JSON, send an empty key
 //! set, or redirect; it counts every request and every byte it streams.
