@@ -22,17 +22,25 @@
 //! - the key set's time to live follows `Cache-Control` clamped to
 //!   `[refresh_cooldown, key_set_max_age]`, `key_set_max_age` without it.
 //!
-//! Sleeps only arrange time passing; no assertion is about how long anything
-//! took. Elapsed time is measured only to compute upper bounds on fetch counts.
+//! Time is the layer's injected [`ManualClock`], moved by hand: cooldowns,
+//! backoff and times to live pass without waiting, and fetch counts are exact
+//! functions of it. Real time passes only where a real socket meets a real
+//! timer: a dripping or hanging response runs into the client's real
+//! `fetch_timeout`, and a fetch over loopback takes the time it takes (the
+//! tests poll for its effect with `support::eventually`).
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::task::Poll;
+use std::time::Duration;
 
 use axum::Router;
 use bearer_guard::testing::{KeyKind, TestIssuer};
-use bearer_guard::{BearerAuthLayer, TypPolicy, Validator};
+use bearer_guard::{BearerAuthLayer, ManualClock, TypPolicy, Validator};
 use http::StatusCode;
+use tokio::task::JoinHandle;
 
 use crate::support::fault_server::{DRIP_INTERVAL, FaultServer, HUGE_BYTES, Mode};
 use crate::support::{
@@ -40,7 +48,8 @@ use crate::support::{
     random_kid_tokens,
 };
 
-/// The timing knobs of one scenario, short so that tests run fast.
+/// The timing knobs of one scenario. Cooldowns and ages are on the layer's
+/// manual clock; `fetch_timeout` is real time (reqwest's own timer).
 #[derive(Debug, Clone, Copy)]
 struct Timing {
     cooldown: Duration,
@@ -48,16 +57,26 @@ struct Timing {
     fetch_timeout: Duration,
 }
 
-/// A layer trusting `issuer`, fetching its keys from `server`.
-fn layer_for(issuer: &TestIssuer, server: &FaultServer, timing: Timing) -> BearerAuthLayer {
-    builder_for(issuer, server, timing)
+/// A layer trusting `issuer`, fetching its keys from `server`, on `clock`.
+fn layer_for(
+    issuer: &TestIssuer,
+    server: &FaultServer,
+    timing: Timing,
+    clock: &ManualClock,
+) -> BearerAuthLayer {
+    builder_for(issuer, server, timing, clock)
         .build()
         .expect("valid configuration")
 }
 
 /// The verified-token cache is off: these tests are about the key cache, so
 /// every request (the same known token too) must go through it.
-fn builder_for(issuer: &TestIssuer, server: &FaultServer, timing: Timing) -> bearer_guard::Builder {
+fn builder_for(
+    issuer: &TestIssuer,
+    server: &FaultServer,
+    timing: Timing,
+    clock: &ManualClock,
+) -> bearer_guard::Builder {
     BearerAuthLayer::builder()
         .token_cache_bytes(0)
         .issuer(issuer.issuer())
@@ -67,6 +86,7 @@ fn builder_for(issuer: &TestIssuer, server: &FaultServer, timing: Timing) -> bea
         .refresh_cooldown(timing.cooldown)
         .key_set_max_age(timing.max_age)
         .fetch_timeout(timing.fetch_timeout)
+        .clock(clock.clone())
 }
 
 /// Warms the validator up and checks it took exactly one normal fetch.
@@ -107,58 +127,84 @@ struct Load {
     failures: Vec<(StatusCode, Option<String>)>,
 }
 
-/// `clients` tasks each send GET `/me` with a token from `token()` until `stop`
-/// is set (at most `cap` requests each, pausing `pause` between requests), and
-/// report every answer that is not a 200 without a challenge.
-async fn run_load(
-    app: &Router,
+/// Clients sending GET `/me` in the background, each with a token from
+/// `token()` per request, until [`finish`](Self::finish)ed (at most `cap`
+/// requests each); every answer that is not a 200 without a challenge is
+/// reported.
+struct LoadRun {
     clients: usize,
-    cap: usize,
-    pause: Duration,
-    stop: &Arc<AtomicBool>,
-    token: impl Fn() -> String + Send + Sync + 'static,
-) -> Load {
-    let token = Arc::new(token);
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let app = app.clone();
-            let stop = Arc::clone(stop);
-            let token = Arc::clone(&token);
-            tokio::spawn(async move {
-                let mut load = Load::default();
-                while !stop.load(Ordering::SeqCst) && load.sent < cap {
-                    let outcome = get_with(&app, "/me", &token()).await;
-                    load.sent += 1;
-                    if (outcome.status, outcome.www_authenticate.as_deref())
-                        != (StatusCode::OK, None)
-                    {
-                        load.failures
-                            .push((outcome.status, outcome.www_authenticate));
-                    }
-                    tokio::time::sleep(pause).await;
-                }
-                load
-            })
-        })
-        .collect();
-    let mut total = Load::default();
-    for task in tasks {
-        let load = task.await.expect("client task");
-        total.sent += load.sent;
-        total.failures.extend(load.failures);
-    }
-    total
+    stop: Arc<AtomicBool>,
+    /// Requests answered so far, all clients together.
+    answered: Arc<AtomicUsize>,
+    tasks: Vec<JoinHandle<Load>>,
 }
 
-/// Sets `stop` after `duration`.
-fn stop_after(duration: Duration) -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    tokio::spawn(async move {
-        tokio::time::sleep(duration).await;
-        flag.store(true, Ordering::SeqCst);
-    });
-    stop
+impl LoadRun {
+    fn start(
+        app: &Router,
+        clients: usize,
+        cap: usize,
+        token: impl Fn() -> String + Send + Sync + 'static,
+    ) -> LoadRun {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let token = Arc::new(token);
+        let tasks = (0..clients)
+            .map(|_| {
+                let app = app.clone();
+                let stop = Arc::clone(&stop);
+                let answered = Arc::clone(&answered);
+                let token = Arc::clone(&token);
+                tokio::spawn(async move {
+                    let mut load = Load::default();
+                    while !stop.load(Ordering::SeqCst) && load.sent < cap {
+                        let outcome = get_with(&app, "/me", &token()).await;
+                        load.sent += 1;
+                        answered.fetch_add(1, Ordering::SeqCst);
+                        if (outcome.status, outcome.www_authenticate.as_deref())
+                            != (StatusCode::OK, None)
+                        {
+                            load.failures
+                                .push((outcome.status, outcome.www_authenticate));
+                        }
+                        // Lets the other tasks (fetches, servers) run.
+                        tokio::task::yield_now().await;
+                    }
+                    load
+                })
+            })
+            .collect();
+        LoadRun {
+            clients,
+            stop,
+            answered,
+            tasks,
+        }
+    }
+
+    /// Waits until a request sent after this call has been answered: at most
+    /// one per client was under way when it was made, so one more than that
+    /// must be answered. After a clock step, some request has seen the new
+    /// time; after a rotation, some request signed with the new key passed.
+    async fn progress(&self) {
+        let target = self.answered.load(Ordering::SeqCst) + self.clients + 1;
+        eventually("the load goes on", async || {
+            self.answered.load(Ordering::SeqCst) >= target
+        })
+        .await;
+    }
+
+    /// Stops the clients and adds up what they saw.
+    async fn finish(self) -> Load {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut total = Load::default();
+        for task in self.tasks {
+            let load = task.await.expect("client task");
+            total.sent += load.sent;
+            total.failures.extend(load.failures);
+        }
+        total
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -174,7 +220,8 @@ async fn rotation_under_continuous_load_fails_no_valid_request() {
         max_age: Duration::from_secs(60),
         fetch_timeout: Duration::from_secs(5),
     };
-    let layer = layer_for(&issuer, &server, timing);
+    let clock = ManualClock::new();
+    let layer = layer_for(&issuer, &server, timing, &clock);
     let validator = layer.validator().clone();
     let app = app(layer);
     warm_up(&validator, &server).await;
@@ -185,37 +232,33 @@ async fn rotation_under_continuous_load_fails_no_valid_request() {
 
     // Four clients, each signing every request with whatever key the issuer
     // signs with at that moment (so a rotated-in key is used at once).
-    let stop = Arc::new(AtomicBool::new(false));
     let signer = Arc::clone(&issuer);
-    let load = {
-        let app = app.clone();
-        let stop = Arc::clone(&stop);
-        tokio::spawn(async move {
-            run_load(&app, 4, 5_000, Duration::from_millis(2), &stop, move || {
-                signer.token().sign()
-            })
-            .await
-        })
-    };
+    let load = LoadRun::start(&app, 4, 5_000, move || signer.token().sign());
+    load.progress().await;
 
-    // The issuer's schedule, 300 ms per step (rotations are 600 ms apart, more
-    // than a cooldown): publish 2 and sign with it; withdraw
-    // 1; publish 3; withdraw 2; publish 4.
+    // The issuer's schedule, one step per 300 ms of the layer's clock
+    // (rotations are 600 ms apart, more than a cooldown), the load going on
+    // after each: publish 2 and sign with it; withdraw 1; publish 3; withdraw
+    // 2; publish 4. The load answered after a rotation proves the new key
+    // fetched before the next one.
     let step = Duration::from_millis(300);
-    tokio::time::sleep(step).await;
+    clock.advance(step);
     let kid_2 = issuer.rotate();
     let token_2 = issuer.token().signed_by(&kid_2).sign();
-    tokio::time::sleep(step).await;
+    load.progress().await;
+    clock.advance(step);
     issuer.remove_key(&kid_1);
-    tokio::time::sleep(step).await;
+    load.progress().await;
+    clock.advance(step);
     let kid_3 = issuer.rotate();
-    tokio::time::sleep(step).await;
+    load.progress().await;
+    clock.advance(step);
     issuer.remove_key(&kid_2);
-    tokio::time::sleep(step).await;
+    load.progress().await;
+    clock.advance(step);
     let kid_4 = issuer.rotate();
-    tokio::time::sleep(step).await;
-    stop.store(true, Ordering::SeqCst);
-    let load = load.await.expect("load");
+    load.progress().await;
+    let load = load.finish().await;
 
     assert!(load.sent > 0);
     assert_eq!(
@@ -239,7 +282,7 @@ async fn rotation_under_continuous_load_fails_no_valid_request() {
     // 4: their tokens are refused now. The first of these requests is more
     // than a cooldown after the last fetch, so it fetches once more (finding
     // neither); the second is within the cooldown of that one.
-    tokio::time::sleep(timing.cooldown * 2).await;
+    clock.advance(timing.cooldown * 2);
     assert_invalid_token(&get_with(&app, "/me", &token_1).await, "withdrawn key 1");
     assert_eq!(server.requests(), 5);
     assert_invalid_token(&get_with(&app, "/me", &token_2).await, "withdrawn key 2");
@@ -251,6 +294,12 @@ async fn rotation_under_continuous_load_fails_no_valid_request() {
     );
     assert_eq!(server.requests(), 5);
     assert_eq!(issuer.jwks_requests() + issuer.discovery_requests(), 0);
+}
+
+/// Polls `future` once: `Ready` with its output, or `Pending` (it is then
+/// waiting on something, and can be awaited later).
+async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await
 }
 
 /// The flaw this test pins down: a token signed with a key published while a
@@ -266,16 +315,17 @@ async fn key_published_during_an_in_flight_scheduled_refresh_is_accepted() {
         max_age: Duration::from_millis(300),
         fetch_timeout: Duration::from_secs(5),
     };
-    let layer = layer_for(&issuer, &server, timing);
+    let clock = ManualClock::new();
+    let layer = layer_for(&issuer, &server, timing, &clock);
     let validator = layer.validator().clone();
     let app = app(layer);
     warm_up(&validator, &server).await;
     let old = issuer.token().sign();
 
     // The set passes its time to live; the next request starts a scheduled
-    // refresh, whose answer (read at once) is slow to arrive.
-    server.set_delay(Duration::from_millis(500));
-    tokio::time::sleep(timing.max_age + Duration::from_millis(100)).await;
+    // refresh, whose answer (the document read at once) is held back.
+    server.hold();
+    clock.advance(timing.max_age + Duration::from_millis(100));
     assert_ok(&get_with(&app, "/me", &old).await, "known key");
     eventually("scheduled refresh reached the server", async || {
         server.requests() == 2
@@ -283,29 +333,42 @@ async fn key_published_during_an_in_flight_scheduled_refresh_is_accepted() {
     .await;
 
     // The issuer rotates and signs at once, while that answer is in flight.
+    // The request's first poll runs it up to its wait for the key set: the
+    // refresh under way, which it joins (nothing else can keep it pending).
     let new_kid = issuer.rotate();
     let new = issuer.token().signed_by(&new_kid).sign();
-    server.set_delay(Duration::ZERO);
-    assert_ok(
-        &get_with(&app, "/me", &new).await,
-        "key published mid-refresh",
+    let mut request = pin!(get_with(&app, "/me", &new));
+    assert!(
+        poll_once(request.as_mut()).await.is_pending(),
+        "the request waits for the refresh under way"
     );
+    server.release();
+    assert_ok(&request.await, "key published mid-refresh");
     assert_ok(&get_with(&app, "/me", &new).await, "same key again");
+    assert_eq!(
+        server.served(),
+        3,
+        "the held refresh, then one for the new kid"
+    );
 }
 
 // ---------------------------------------------------------------------------
 // 2. and 3. Outages after warm-up, and cold starts during an outage, per kind.
 
 /// The outage scenarios: the set lives 300 ms, the cooldown is 100 ms (so the
-/// backoff is 200, 400, 800, 800... ms), a fetch may take 300 ms.
+/// backoff is 200, 400, 800, 800... ms), all on the layer's clock; a fetch may
+/// take 300 ms of real time.
 const OUTAGE: Timing = Timing {
     cooldown: Duration::from_millis(100),
     max_age: Duration::from_millis(300),
     fetch_timeout: Duration::from_millis(300),
 };
 
-/// How long the outage lasts under load.
+/// How long the outage lasts under load, on the layer's clock.
 const OUTAGE_LOAD: Duration = Duration::from_millis(1_500);
+
+/// The clock steps the outage is crossed in, the load going on after each.
+const OUTAGE_STEP: Duration = Duration::from_millis(50);
 
 /// The most refresh attempts that can start within `window` while a key set is
 /// held. After `f` failures in a row, the next attempt waits at least
@@ -329,7 +392,8 @@ fn max_attempts_with_backoff(window: Duration, cooldown: Duration) -> usize {
 
 async fn outage_after_warm_up(mode: Mode) {
     let (issuer, server) = FaultServer::with_issuer().await;
-    let layer = layer_for(&issuer, &server, OUTAGE);
+    let clock = ManualClock::new();
+    let layer = layer_for(&issuer, &server, OUTAGE, &clock);
     let validator = layer.validator().clone();
     let app = app(layer);
     warm_up(&validator, &server).await;
@@ -340,18 +404,21 @@ async fn outage_after_warm_up(mode: Mode) {
 
     // The provider goes down; the set passes its time to live within the
     // outage, so the layer tries (and fails) to refresh, in the background,
-    // while two clients keep sending known-key tokens.
+    // while two clients keep sending known-key tokens and the clock moves on
+    // in steps.
     server.set(mode);
-    let started = Instant::now();
-    let stop = stop_after(OUTAGE_LOAD);
     let counter = Arc::new(AtomicUsize::new(0));
-    let load = run_load(&app, 2, 10_000, Duration::from_millis(5), &stop, {
+    let load = LoadRun::start(&app, 2, 10_000, {
         let known = known.clone();
         let counter = Arc::clone(&counter);
         move || known[counter.fetch_add(1, Ordering::SeqCst) % known.len()].clone()
-    })
-    .await;
-    let window = started.elapsed();
+    });
+    let window = OUTAGE_LOAD;
+    for _ in 0..window.as_millis() / OUTAGE_STEP.as_millis() {
+        clock.advance(OUTAGE_STEP);
+        load.progress().await;
+    }
+    let load = load.finish().await;
     assert!(load.sent > 0);
     assert_eq!(
         load.failures.len(),
@@ -359,13 +426,12 @@ async fn outage_after_warm_up(mode: Mode) {
         "{mode:?}: failed known-key requests (first few): {:?}",
         &load.failures[..load.failures.len().min(5)]
     );
-    // The first attempt starts on the first request after the time to live;
-    // no request is sent after the load, so no attempt starts after it either.
-    eventually("a refresh attempt during the outage", async || {
-        server.faulted() >= 1
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No request is sent after the load, so no attempt starts after it; the
+    // warm-up joins the one still under way, if any (one against a hanging
+    // or dripping server ends at the real fetch timeout), or starts one more
+    // if the backoff allows it, under the same schedule, and waits for it.
+    // Either way every attempt has then reached the server and ended.
+    let _ = validator.warm_up().await;
     let attempts = server.faulted();
     let bound = max_attempts_with_backoff(window, OUTAGE.cooldown);
     assert!(
@@ -379,13 +445,11 @@ async fn outage_after_warm_up(mode: Mode) {
     );
     assert!(validator.is_ready());
 
-    // The provider is back. Once any attempt still running has given up and
-    // the longest backoff (8 cooldowns) has passed, the issuer rotates and
-    // signs with the new key at once: its first token fetches, exactly once,
-    // and passes.
+    // The provider is back. Once the longest backoff (8 cooldowns) has passed,
+    // the issuer rotates and signs with the new key at once: its first token
+    // fetches, exactly once, and passes.
     server.set(Mode::Normal);
-    tokio::time::sleep(OUTAGE.fetch_timeout + OUTAGE.cooldown * 8 + Duration::from_millis(200))
-        .await;
+    clock.advance(OUTAGE.cooldown * 8);
     let new_kid = issuer.rotate();
     assert_ne!(new_kid, old_kid);
     let new = issuer.token().sign();
@@ -411,8 +475,8 @@ async fn outage_after_warm_up(mode: Mode) {
     );
 }
 
-/// Cold start: shorter fetch timeout than cooldown, so a second request right
-/// after a failed attempt is within its cooldown.
+/// Cold start: with the clock still, a second request right after a failed
+/// attempt is within its cooldown, however long the attempt took.
 const COLD: Timing = Timing {
     cooldown: Duration::from_millis(600),
     max_age: Duration::from_secs(60),
@@ -422,7 +486,8 @@ const COLD: Timing = Timing {
 async fn cold_start_during_outage(mode: Mode) {
     let (issuer, server) = FaultServer::with_issuer().await;
     server.set(mode);
-    let layer = layer_for(&issuer, &server, COLD);
+    let clock = ManualClock::new();
+    let layer = layer_for(&issuer, &server, COLD, &clock);
     let validator = layer.validator().clone();
     let app = app(layer);
     let token = issuer.token().sign();
@@ -439,14 +504,14 @@ async fn cold_start_during_outage(mode: Mode) {
     assert!(!validator.is_ready());
 
     // With no keys held there is no backoff: one attempt per cooldown.
-    tokio::time::sleep(COLD.cooldown + Duration::from_millis(100)).await;
+    clock.advance(COLD.cooldown + Duration::from_millis(100));
     let (status, headers) = get_headers(&app, "/me", &token).await;
     assert_unavailable(status, &headers, "after a cooldown, still down");
     assert_eq!((server.requests(), server.faulted()), (2, 2));
 
     // The provider is back: after a cooldown the next request loads the keys.
     server.set(Mode::Normal);
-    tokio::time::sleep(COLD.cooldown + Duration::from_millis(100)).await;
+    clock.advance(COLD.cooldown + Duration::from_millis(100));
     assert_ok(&get_with(&app, "/me", &token).await, "provider back");
     assert_eq!((server.requests(), server.served()), (3, 1));
     assert!(validator.is_ready());
@@ -496,7 +561,8 @@ async fn ten_thousand_random_kids_cause_at_most_one_fetch_per_cooldown() {
         max_age: Duration::from_secs(60),
         fetch_timeout: Duration::from_secs(5),
     };
-    let layer = layer_for(&issuer, &server, timing);
+    let clock = ManualClock::new();
+    let layer = layer_for(&issuer, &server, timing, &clock);
     let validator = layer.validator().clone();
     let app = app(layer);
     warm_up(&validator, &server).await;
@@ -504,8 +570,15 @@ async fn ten_thousand_random_kids_cause_at_most_one_fetch_per_cooldown() {
 
     let tokens = random_kid_tokens(&issuer, "forged", 10_000);
 
-    let started = Instant::now();
+    // 20 batches of 500 concurrent requests, half a cooldown apart on the
+    // layer's clock.
+    let between_batches = timing.cooldown / 2;
+    let mut elapsed = Duration::ZERO;
     for (batch, chunk) in tokens.chunks(500).enumerate() {
+        if batch > 0 {
+            clock.advance(between_batches);
+            elapsed += between_batches;
+        }
         let tasks: Vec<_> = chunk
             .iter()
             .cloned()
@@ -519,12 +592,13 @@ async fn ten_thousand_random_kids_cause_at_most_one_fetch_per_cooldown() {
             assert_invalid_token(&outcome, &format!("batch {batch}, request {i}"));
         }
     }
-    let elapsed = started.elapsed();
 
     // Every fetch a request starts is awaited by it, so all are done. The
     // unknown-kid clock lets one start per cooldown at most (the warm-up is on
     // the other clock, so the first forged kid does fetch): n fetches span at
-    // least (n - 1) cooldowns, all within `elapsed`.
+    // least (n - 1) cooldowns, all within `elapsed`. With the clock moved by
+    // hand the bound is also the count: every batch a cooldown after the last
+    // fetch fetches once, the others not at all.
     let fetches = server.requests() - 1;
     let bound =
         1 + usize::try_from(elapsed.as_millis() / timing.cooldown.as_millis()).expect("small");
@@ -532,6 +606,7 @@ async fn ten_thousand_random_kids_cause_at_most_one_fetch_per_cooldown() {
         (1..=bound).contains(&fetches),
         "{fetches} fetches for 10,000 forged kids in {elapsed:?}, bound {bound}"
     );
+    assert_eq!(fetches, bound, "one fetch per cooldown elapsed");
     assert_eq!(server.served(), server.requests());
     println!(
         "random kids: 10,000 requests in {elapsed:?}, all 401 invalid_token; \
@@ -556,6 +631,7 @@ async fn refresh_into(
     issuer: &TestIssuer,
     server: &FaultServer,
     builder: bearer_guard::Builder,
+    clock: &ManualClock,
     timing: Timing,
     mode: Mode,
 ) -> (Router, String) {
@@ -565,7 +641,7 @@ async fn refresh_into(
     warm_up(&validator, server).await;
     let known = issuer.token().sign();
     server.set(mode);
-    tokio::time::sleep(timing.max_age + Duration::from_millis(50)).await;
+    clock.advance(timing.max_age + Duration::from_millis(50));
     assert_ok(
         &get_with(&app, "/me", &known).await,
         "request starting the refresh",
@@ -573,21 +649,25 @@ async fn refresh_into(
     (app, known)
 }
 
-/// Sends known-key requests, asserting each is a 200, until `done` holds.
+/// Sends known-key requests, asserting each is a 200, until `done` holds
+/// (polled with `support::eventually`: what it waits for is a fetch cut off
+/// by a real timeout or a real byte cap). Returns how many were sent.
 async fn known_keys_pass_until(
     app: &Router,
     token: &str,
     what: &str,
     mut done: impl FnMut() -> bool,
 ) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut sent = 0;
-    while !done() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
+    eventually(what, async || {
+        if done() {
+            return true;
+        }
         assert_ok(&get_with(app, "/me", token).await, what);
         sent += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        false
+    })
+    .await;
     sent
 }
 
@@ -600,12 +680,14 @@ async fn dripping_body_is_cut_off_at_the_fetch_timeout_while_known_keys_pass() {
         fetch_timeout: Duration::from_millis(500),
     };
     let document_len = issuer.jwks_document().len();
-    let builder = builder_for(&issuer, &server, timing);
-    let (app, known) = refresh_into(&issuer, &server, builder, timing, Mode::Drip).await;
+    let clock = ManualClock::new();
+    let builder = builder_for(&issuer, &server, timing, &clock);
+    let (app, known) = refresh_into(&issuer, &server, builder, &clock, timing, Mode::Drip).await;
 
     // The body would take document_len * 200 ms (over a minute) to arrive;
-    // the client gives up at its 500 ms timeout, and the server's stream is
-    // dropped when it next writes to the closed connection.
+    // the client gives up at its 500 ms timeout (real time), and the server's
+    // stream is dropped when it next writes to the closed connection. The
+    // clock stands still meanwhile, so no second attempt starts.
     let sent = known_keys_pass_until(&app, &known, "drip cut off", || {
         server.streams_closed() == 1
     })
@@ -630,14 +712,20 @@ async fn hanging_server_is_cut_off_at_the_fetch_timeout_while_known_keys_pass() 
         max_age: Duration::from_millis(200),
         fetch_timeout: Duration::from_millis(300),
     };
-    let builder = builder_for(&issuer, &server, timing);
-    let (app, known) = refresh_into(&issuer, &server, builder, timing, Mode::Hang).await;
+    let clock = ManualClock::new();
+    let builder = builder_for(&issuer, &server, timing, &clock);
+    let (app, known) = refresh_into(&issuer, &server, builder, &clock, timing, Mode::Hang).await;
 
     // The server never answers. Refreshes are single-flight, so a second
     // attempt can only reach it once the first has ended, which only the
-    // client's timeout can do.
-    let sent =
-        known_keys_pass_until(&app, &known, "second attempt", || server.faulted() >= 2).await;
+    // client's timeout (real time) can do. A cooldown passes on the layer's
+    // clock at every poll, so the second attempt starts once the first has
+    // ended and its backoff (two cooldowns) has passed.
+    let sent = known_keys_pass_until(&app, &known, "second attempt", || {
+        clock.advance(timing.cooldown);
+        server.faulted() >= 2
+    })
+    .await;
     assert_eq!(server.served(), 1);
     println!(
         "hang: the first attempt was cut off at the 300 ms fetch timeout (a second one \
@@ -658,8 +746,9 @@ async fn huge_body_is_cut_off(mode: Mode) -> (usize, usize) {
         max_age: Duration::from_millis(200),
         fetch_timeout: Duration::from_secs(10),
     };
-    let builder = builder_for(&issuer, &server, timing).max_jwks_bytes(64 * 1024);
-    let (app, known) = refresh_into(&issuer, &server, builder, timing, mode).await;
+    let clock = ManualClock::new();
+    let builder = builder_for(&issuer, &server, timing, &clock).max_jwks_bytes(64 * 1024);
+    let (app, known) = refresh_into(&issuer, &server, builder, &clock, timing, mode).await;
 
     let sent = known_keys_pass_until(&app, &known, "huge body abandoned", || {
         server.streams_closed() == 1
@@ -675,7 +764,7 @@ async fn huge_body_is_cut_off(mode: Mode) -> (usize, usize) {
     // The keys held still serve, and a rotated key is picked up once the
     // server behaves (past the backoff of one failure: 2 cooldowns).
     server.set(Mode::Normal);
-    tokio::time::sleep(timing.cooldown * 2 + Duration::from_millis(50)).await;
+    clock.advance(timing.cooldown * 2 + Duration::from_millis(50));
     issuer.rotate();
     assert_ok(
         &get_with(&app, "/me", &issuer.token().sign()).await,
@@ -709,15 +798,17 @@ async fn announced_50_mb_body_is_refused_from_its_content_length() {
 // ---------------------------------------------------------------------------
 // 6. Time to live from Cache-Control, clamped.
 
-/// Starts a server sending `cache_control`, warms a layer up against it, and
-/// returns the issuer, the server, the app and a known-key token.
+/// Starts a server sending `cache_control`, warms a layer on `clock` up
+/// against it, and returns the issuer, the server, the app and a known-key
+/// token.
 async fn cached_with(
     cache_control: Option<&str>,
     timing: Timing,
+    clock: &ManualClock,
 ) -> (Arc<TestIssuer>, FaultServer, Router, String) {
     let (issuer, server) = FaultServer::with_issuer().await;
     server.set_cache_control(cache_control);
-    let layer = layer_for(&issuer, &server, timing);
+    let layer = layer_for(&issuer, &server, timing, clock);
     let validator = layer.validator().clone();
     let app = app(layer);
     warm_up(&validator, &server).await;
@@ -725,22 +816,38 @@ async fn cached_with(
     (issuer, server, app, known)
 }
 
-/// Sends one known-key request after sleeping `after`, then lets any
-/// background fetch it started reach the server, and returns the fetch count.
-async fn request_after(app: &Router, server: &FaultServer, known: &str, after: Duration) -> usize {
-    tokio::time::sleep(after).await;
-    assert_ok(&get_with(app, "/me", known).await, "known key");
-    // A background fetch is spawned by the request itself; give it time to
-    // arrive before counting (a late arrival could only hide a fetch, and the
-    // tests that expect one poll for it instead).
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    server.requests()
+/// Sends one known-key request and returns how many key-set fetches it
+/// started.
+///
+/// A request that finds its key is answered at once, from the keys held,
+/// never waiting for a fetch; a refresh it starts runs on a task of its own,
+/// on this runtime (as the crate documents). On a current-thread runtime no
+/// other task runs while the request is polled, so the tasks it left alive
+/// are exactly the fetches it started: a "no refresh" is known at once,
+/// without waiting to see whether a fetch shows up at the server.
+async fn fetches_started_by(app: &Router, known: &str) -> usize {
+    let runtime = tokio::runtime::Handle::current();
+    assert_eq!(
+        runtime.runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::CurrentThread,
+        "counting tasks needs a current-thread runtime"
+    );
+    let tasks = runtime.metrics();
+    let mut request = pin!(get_with(app, "/me", known));
+    let before = tasks.num_alive_tasks();
+    let Poll::Ready(outcome) = poll_once(request.as_mut()).await else {
+        panic!("a request whose key is held must be answered at once");
+    };
+    let started = tasks.num_alive_tasks() - before;
+    assert_ok(&outcome, "known key");
+    started
 }
 
 /// Warms a layer up against a server sending `cache_control`, then checks
-/// the set's time to live: a known-key request `quiet` later causes no
-/// refresh; one `then` after that passes and starts exactly one background
-/// refresh. Returns the server, the app and the known-key token.
+/// the set's time to live on the layer's clock: a known-key request `quiet`
+/// later starts no refresh; one `then` after that passes and starts exactly
+/// one background refresh. Returns the server, the app and the known-key
+/// token.
 async fn refreshes_between(
     cache_control: Option<&str>,
     cooldown: Duration,
@@ -753,41 +860,54 @@ async fn refreshes_between(
         max_age: key_set_max_age,
         fetch_timeout: Duration::from_secs(5),
     };
-    let (_issuer, server, app, known) = cached_with(cache_control, timing).await;
+    let clock = ManualClock::new();
+    let (_issuer, server, app, known) = cached_with(cache_control, timing, &clock).await;
+    clock.advance(quiet);
     assert_eq!(
-        request_after(&app, &server, &known, quiet).await,
-        1,
+        fetches_started_by(&app, &known).await,
+        0,
         "no refresh {quiet:?} after the warm-up"
     );
-    tokio::time::sleep(then).await;
-    assert_ok(&get_with(&app, "/me", &known).await, "known key, set stale");
+    assert_eq!(server.requests(), 1);
+    clock.advance(then);
+    assert_eq!(
+        fetches_started_by(&app, &known).await,
+        1,
+        "one refresh {:?} after the warm-up",
+        quiet + then
+    );
     eventually("one background refresh", async || server.requests() == 2).await;
     (server, app, known)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Right after the refresh `refreshes_between` saw: no other.
+async fn no_second_refresh(server: &FaultServer, app: &Router, known: &str) {
+    assert_eq!(fetches_started_by(app, known).await, 0, "no second refresh");
+    assert_eq!(server.requests(), 2);
+}
+
+// A current-thread runtime (the default): `fetches_started_by` counts tasks.
+
+#[tokio::test]
 async fn max_age_sets_the_time_to_live() {
     // max-age=1 within [200 ms, 60 s]: the set lives 1 s; 400 ms in (past the
-    // cooldown, within max-age) no refresh, past 1 s one.
+    // cooldown, within max-age) no refresh, 1.1 s in one.
     let (server, app, known) = refreshes_between(
         Some("public, max-age=1"),
         Duration::from_millis(200),
         Duration::from_secs(60),
         Duration::from_millis(400),
-        Duration::from_millis(600),
+        Duration::from_millis(700),
     )
     .await;
     // The refreshed set lives 1 s again.
-    assert_eq!(
-        request_after(&app, &server, &known, Duration::ZERO).await,
-        2
-    );
+    no_second_refresh(&server, &app, &known).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn max_age_below_the_cooldown_is_clamped_up_to_it() {
     // max-age=1 with a 2 s cooldown: the set lives 2 s, so 1.2 s in (past
-    // max-age, not past the cooldown) no refresh, past 2 s one.
+    // max-age, not past the cooldown) no refresh, 2.1 s in one.
     let _served = refreshes_between(
         Some("max-age=1"),
         Duration::from_secs(2),
@@ -798,25 +918,22 @@ async fn max_age_below_the_cooldown_is_clamped_up_to_it() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn no_store_is_clamped_up_to_the_cooldown() {
     // no-store means a time to live of 0, clamped up to the 300 ms cooldown:
-    // at once no refresh (not one per request), past the cooldown one.
+    // at once no refresh (not one per request), 350 ms in one.
     let (server, app, known) = refreshes_between(
         Some("no-store"),
         Duration::from_millis(300),
         Duration::from_secs(60),
         Duration::ZERO,
-        Duration::from_millis(200),
+        Duration::from_millis(350),
     )
     .await;
-    assert_eq!(
-        request_after(&app, &server, &known, Duration::ZERO).await,
-        2
-    );
+    no_second_refresh(&server, &app, &known).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn without_cache_control_the_set_lives_key_set_max_age() {
     // Nothing from the server: the set lives key_set_max_age, 1 s.
     let _served = refreshes_between(
@@ -824,12 +941,12 @@ async fn without_cache_control_the_set_lives_key_set_max_age() {
         Duration::from_millis(200),
         Duration::from_secs(1),
         Duration::from_millis(400),
-        Duration::from_millis(600),
+        Duration::from_millis(700),
     )
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn max_age_above_key_set_max_age_is_clamped_down_to_it() {
     // max-age of a day, key_set_max_age 1 s: the set lives 1 s.
     let _served = refreshes_between(
@@ -837,7 +954,7 @@ async fn max_age_above_key_set_max_age_is_clamped_down_to_it() {
         Duration::from_millis(200),
         Duration::from_secs(1),
         Duration::from_millis(400),
-        Duration::from_millis(600),
+        Duration::from_millis(700),
     )
     .await;
 }

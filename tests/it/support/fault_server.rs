@@ -6,7 +6,9 @@
 //! does: a 500, a hang, a dripping body, a 50 MB body, invalid JSON, an empty
 //! key set, a redirect. It counts every request, by how it was answered, and
 //! every byte its streamed bodies handed to the connection, so tests assert
-//! exact or bounded traffic.
+//! exact or bounded traffic. Normal answers can be held back until the test
+//! releases them ([`FaultServer::hold`]), to keep a fetch in flight for as long
+//! as a test needs, without guessing a delay.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +22,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bearer_guard::testing::TestIssuer;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// How the server answers `GET /jwks`.
@@ -33,7 +36,8 @@ pub enum Mode {
     ServerError,
     /// Reads the request and never answers.
     Hang,
-    /// 200 and the real key set, one byte every [`DRIP_INTERVAL`].
+    /// 200 and the real key set, one byte every [`DRIP_INTERVAL`]: real time,
+    /// since what it exercises is the client's real fetch timeout.
     Drip,
     /// 200 and a [`HUGE_BYTES`] body, streamed in chunks without a
     /// `Content-Length` (so only counting while reading can stop it).
@@ -59,9 +63,9 @@ struct Shared {
     issuer: Arc<TestIssuer>,
     mode: Mutex<Mode>,
     cache_control: Mutex<Option<String>>,
-    /// For [`Mode::Normal`]: how long to wait between reading the key set and
-    /// answering (a slow network, a response in flight).
-    delay: Mutex<Duration>,
+    /// For [`Mode::Normal`]: while `true`, answers wait between reading the
+    /// key set and sending it (a response in flight) until it turns `false`.
+    held: watch::Sender<bool>,
     requests: AtomicUsize,
     served: AtomicUsize,
     faulted: AtomicUsize,
@@ -98,7 +102,7 @@ impl FaultServer {
             issuer,
             mode: Mutex::new(Mode::Normal),
             cache_control: Mutex::new(None),
-            delay: Mutex::new(Duration::ZERO),
+            held: watch::Sender::new(false),
             requests: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
             faulted: AtomicUsize::new(0),
@@ -137,10 +141,16 @@ impl FaultServer {
         *lock(&self.shared.cache_control) = value.map(str::to_owned);
     }
 
-    /// In [`Mode::Normal`], wait this long after reading the key set before
-    /// answering.
-    pub fn set_delay(&self, delay: Duration) {
-        *lock(&self.shared.delay) = delay;
+    /// In [`Mode::Normal`], from now on, read the key set at once but hold the
+    /// answer back until [`release`](Self::release): the fetch stays in flight,
+    /// with the document it will deliver already fixed.
+    pub fn hold(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Sends every answer held back, and answers at once again.
+    pub fn release(&self) {
+        self.shared.held.send_replace(false);
     }
 
     /// Every request received on `/jwks`, however answered (or not).
@@ -148,7 +158,7 @@ impl FaultServer {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
-    /// Requests answered normally (200 and the real key set, at once).
+    /// Requests answered normally (200 and the real key set).
     pub fn served(&self) -> usize {
         self.shared.served.load(Ordering::SeqCst)
     }
@@ -200,10 +210,7 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
     let mode = *lock(&shared.mode);
     if mode == Mode::Normal {
         let document = shared.issuer.jwks_document();
-        let delay = *lock(&shared.delay);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
+        let _ = shared.held.subscribe().wait_for(|held| !held).await;
         shared.served.fetch_add(1, Ordering::SeqCst);
         let mut response = json_response(StatusCode::OK, document);
         if let Some(value) = lock(&shared.cache_control).clone() {
@@ -252,6 +259,8 @@ fn drip(shared: &Arc<Shared>) -> Body {
             if sent == document.len() {
                 return None;
             }
+            // A real wait: the drip is there to run into the client's real
+            // fetch timeout (reqwest's timer), which no injected clock drives.
             tokio::time::sleep(DRIP_INTERVAL).await;
             guard.0.bytes_streamed.fetch_add(1, Ordering::SeqCst);
             let byte = document.slice(sent..=sent);
