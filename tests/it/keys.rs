@@ -11,6 +11,9 @@
 //! refused while its neighbours work; an explicit `jwks_uri` skips discovery; a
 //! discovery document naming another issuer is refused without fetching its
 //! keys; and `Validator::warm_up` loads the keys before the first request.
+//!
+//! Cooldowns and key-set ages run on a `ManualClock` the tests move by hand;
+//! only the fetches themselves take real time, over loopback.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,22 +24,33 @@ use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::testing::{KeyKind, TestIssuer};
-use bearer_guard::{BearerAuthLayer, TypPolicy};
+use bearer_guard::{BearerAuthLayer, ManualClock, TypPolicy};
 use http::{StatusCode, header};
 
 use crate::support::{
-    INVALID_TOKEN, Outcome, app, assert_unavailable, eventually, get_headers, get_with, layer,
-    random_kid_tokens, serve, start,
+    INVALID_TOKEN, Outcome, app, assert_unavailable, builder, eventually, get_headers, get_with,
+    layer, random_kid_tokens, serve, start,
 };
 
-/// A layer trusting `issuer` with a short refresh cooldown, so a test can get
-/// past it by sleeping (the sleep only arranges the scenario; nothing is timed).
-fn layer_with_cooldown(issuer: &TestIssuer, cooldown: Duration) -> BearerAuthLayer {
-    BearerAuthLayer::builder()
-        .issuer(issuer.issuer())
-        .audience(TestIssuer::AUDIENCE)
-        .typ(TypPolicy::AccessTokenOrJwt)
+/// A layer trusting `issuer`, on `clock`, which the test moves past the
+/// refresh cooldown by hand.
+fn layer_with_cooldown(
+    issuer: &TestIssuer,
+    cooldown: Duration,
+    clock: &ManualClock,
+) -> BearerAuthLayer {
+    builder(issuer)
         .refresh_cooldown(cooldown)
+        .clock(clock.clone())
+        .build()
+        .expect("valid configuration")
+}
+
+/// The default layer (`support::layer`) on a clock that does not move, so
+/// that its 30 s cooldown cannot run out during the test, however slow.
+fn layer_on_a_still_clock(issuer: &TestIssuer) -> BearerAuthLayer {
+    builder(issuer)
+        .clock(ManualClock::new())
         .build()
         .expect("valid configuration")
 }
@@ -145,7 +159,8 @@ async fn rotation_new_key_accepted_after_one_refresh_removed_key_refused_after_n
     let issuer = start().await;
     let cooldown = Duration::from_millis(200);
     let past_cooldown = Duration::from_millis(300);
-    let app = app(layer_with_cooldown(&issuer, cooldown));
+    let clock = ManualClock::new();
+    let app = app(layer_with_cooldown(&issuer, cooldown, &clock));
 
     let kid_a = issuer.current_kid();
     let token_a = issuer.token().signed_by(&kid_a).sign();
@@ -156,7 +171,7 @@ async fn rotation_new_key_accepted_after_one_refresh_removed_key_refused_after_n
     );
 
     // The issuer publishes key B next to A and signs with it from now on.
-    tokio::time::sleep(past_cooldown).await;
+    clock.advance(past_cooldown);
     let kid_b = issuer.rotate();
     assert_ne!(kid_a, kid_b);
     let token_b = issuer.token().signed_by(&kid_b).sign();
@@ -182,7 +197,7 @@ async fn rotation_new_key_accepted_after_one_refresh_removed_key_refused_after_n
 
     // A new key C, past the cooldown: its first token causes one refresh, which
     // loads {B, C} and drops A.
-    tokio::time::sleep(past_cooldown).await;
+    clock.advance(past_cooldown);
     let kid_c = issuer.rotate();
     let token_c = issuer.token().signed_by(&kid_c).sign();
     let c = get_with(&app, "/me", &token_c).await;
@@ -192,13 +207,14 @@ async fn rotation_new_key_accepted_after_one_refresh_removed_key_refused_after_n
         (1, 3)
     );
 
-    // A is gone from the cache: refused as a bad token. (Whether this request
-    // may itself refresh depends on the cooldown, so the count is not checked.)
+    // A is gone from the cache: refused as a bad token, without a fetch (the
+    // clock has not moved since C's, so the cooldown runs).
     let a = get_with(&app, "/me", &token_a).await;
     assert_eq!(
         (a.status, a.www_authenticate.as_deref(), a.body.as_str()),
         (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN), "")
     );
+    assert_eq!(issuer.jwks_requests(), 3);
     // B and C still pass, from the cache.
     assert_eq!(get_with(&app, "/me", &token_b).await.status, StatusCode::OK);
     assert_eq!(get_with(&app, "/me", &token_c).await.status, StatusCode::OK);
@@ -209,11 +225,13 @@ async fn withdrawn_key_stops_verifying_once_the_set_passes_its_max_age() {
     // No new kid ever shows up here, so only the maximum age can make the layer
     // notice that the issuer withdrew key A.
     let issuer = start().await;
+    let clock = ManualClock::new();
     let app = app(BearerAuthLayer::builder()
         .issuer(issuer.issuer())
         .audience(TestIssuer::AUDIENCE)
         .refresh_cooldown(Duration::from_millis(100))
         .key_set_max_age(Duration::from_millis(300))
+        .clock(clock.clone())
         .build()
         .expect("valid configuration"));
     let kid_a = issuer.current_kid();
@@ -231,7 +249,7 @@ async fn withdrawn_key_stops_verifying_once_the_set_passes_its_max_age() {
 
     // Past the maximum age, 50 concurrent requests with B are all served from
     // memory, and together start exactly one background refresh.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance(Duration::from_millis(400));
     let requests = (0..50).map(|_| {
         let app = app.clone();
         let token = token_b.clone();
@@ -264,7 +282,7 @@ async fn flood_of_random_kids_after_warm_up_causes_no_fetch_within_the_cooldown(
     // Sign the flood with Ed25519 (fast), not RSA: only minting speed differs.
     issuer.add_key(KeyKind::EdDsa);
     // Default cooldown: 30 s.
-    let app = app(layer(&issuer));
+    let app = app(layer_on_a_still_clock(&issuer));
     let good = issuer.token().sign();
     assert_eq!(get_with(&app, "/me", &good).await.status, StatusCode::OK);
     assert_eq!(
@@ -302,7 +320,8 @@ async fn flood_of_random_kids_once_the_cooldown_has_passed_causes_exactly_one_fe
     // Sign the flood with Ed25519 (fast), not RSA: only minting speed differs.
     issuer.add_key(KeyKind::EdDsa);
     let cooldown = Duration::from_secs(2);
-    let app = app(layer_with_cooldown(&issuer, cooldown));
+    let clock = ManualClock::new();
+    let app = app(layer_with_cooldown(&issuer, cooldown, &clock));
     let good = issuer.token().sign();
     assert_eq!(get_with(&app, "/me", &good).await.status, StatusCode::OK);
     assert_eq!(
@@ -313,10 +332,9 @@ async fn flood_of_random_kids_once_the_cooldown_has_passed_causes_exactly_one_fe
     let tokens = random_kid_tokens(&issuer, "flood", 1000);
     // Past the cooldown, the first unknown kid may refresh. The slow JWKS holds
     // that fetch open so the others join it; those arriving after it hit the
-    // cooldown, which counts from the fetch's start. (This assumes the 1,000
-    // requests all reach the layer within the 2 s cooldown; they take a few
-    // milliseconds.)
-    tokio::time::sleep(cooldown + Duration::from_millis(200)).await;
+    // cooldown, which counts from the fetch's start (and the clock does not
+    // move again).
+    clock.advance(cooldown + Duration::from_millis(200));
     issuer.set_jwks_delay(Duration::from_millis(500));
     let outcomes = fire(&app, tokens).await;
     assert_all_invalid_token(&outcomes);
@@ -332,7 +350,7 @@ async fn cold_flood_of_random_kids_causes_exactly_one_fetch() {
     issuer.add_key(KeyKind::EdDsa);
     issuer.set_jwks_delay(Duration::from_millis(300));
     // Default cooldown: 30 s.
-    let app = app(layer(&issuer));
+    let app = app(layer_on_a_still_clock(&issuer));
 
     // No keys yet: the first unknown kid starts the one discovery and fetch;
     // every other request joins it, or (once it is done) finds the cooldown
