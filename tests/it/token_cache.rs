@@ -7,13 +7,21 @@
 //! came from the cache is observed, not assumed: a hit hands out the very value
 //! stored the first time, so its claims text sits at the same address, while a
 //! cold validation parses the token into a fresh value.
+//!
+//! Time is a `ManualClock` both validators share, moved by hand. The cache's
+//! own memory bookkeeping (moka's expiry) still runs on real time, so the
+//! lifetimes here are long in real terms (a minute): an entry is only ever
+//! ended by the clock the test moves.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, UNIX_EPOCH};
 
-use crate::support::{INVALID_TOKEN, app, builder, get_with, insufficient, now, send, start};
 use bearer_guard::testing::TestIssuer;
-use bearer_guard::{Authenticated, Builder, Error, Validator};
+use bearer_guard::{Authenticated, Builder, Clock, Error, ManualClock, Validator};
 use http::StatusCode;
+
+use crate::support::{
+    INVALID_TOKEN, app, builder, eventually, get_with, insufficient, send, start,
+};
 
 /// A validator with the cache off and one with it on, from the same settings.
 fn pair(settings: impl Fn(Builder) -> Builder, issuer: &TestIssuer) -> (Validator, Validator) {
@@ -51,10 +59,21 @@ async fn both(
     (a, b)
 }
 
-async fn sleep_until_epoch(secs: i64) {
-    while now() < secs {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Whole seconds since the epoch on `clock`'s wall clock.
+fn now_on(clock: &ManualClock) -> i64 {
+    let secs = clock
+        .now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    i64::try_from(secs).expect("fits")
+}
+
+/// Moves `clock` (both readings) forward until its wall clock reads exactly
+/// the NumericDate `secs`.
+fn advance_to(clock: &ManualClock, secs: i64) {
+    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).expect("after 1970"));
+    clock.advance(at.duration_since(clock.now()).expect("a later time"));
 }
 
 #[tokio::test]
@@ -94,11 +113,15 @@ async fn a_repeated_token_is_a_hit_only_when_the_cache_is_on() {
 async fn expiry_gives_the_same_verdict_cold_and_cached_at_every_step() {
     let issuer = start().await;
     let leeway: i64 = 2;
+    let clock = ManualClock::new();
     let (cold, cached) = pair(
-        |b| b.leeway(Duration::from_secs(leeway.unsigned_abs())),
+        |b| {
+            b.leeway(Duration::from_secs(leeway.unsigned_abs()))
+                .clock(clock.clone())
+        },
         &issuer,
     );
-    let exp = now() + 2;
+    let exp = now_on(&clock) + 60;
     let token = issuer.token().scope("notes.read").claim("exp", exp).sign();
 
     // Before exp: valid, and the second look is a hit.
@@ -112,7 +135,7 @@ async fn expiry_gives_the_same_verdict_cold_and_cached_at_every_step() {
 
     // Past exp, within the leeway: valid both ways; the entry ended at exp, so
     // the cached validator checks it cold again (and does not cache it anew).
-    sleep_until_epoch(exp).await;
+    advance_to(&clock, exp);
     let (_, within) = both(&cold, &cached, &token, "within the leeway").await;
     let within = within.expect("valid within the leeway");
     assert!(!same_value(&first, &within), "no entry outlives exp");
@@ -123,7 +146,7 @@ async fn expiry_gives_the_same_verdict_cold_and_cached_at_every_step() {
     );
 
     // Past exp and leeway: expired both ways.
-    sleep_until_epoch(exp + leeway).await;
+    advance_to(&clock, exp + leeway);
     let (_, expired) = both(&cold, &cached, &token, "after the leeway").await;
     assert_eq!(expired.err(), Some(Error::Expired));
 }
@@ -131,10 +154,12 @@ async fn expiry_gives_the_same_verdict_cold_and_cached_at_every_step() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_token_is_dropped_once_its_key_leaves_the_set() {
     let issuer = start().await;
+    let clock = ManualClock::new();
     let (cold, cached) = pair(
         |b| {
             b.refresh_cooldown(Duration::from_millis(100))
                 .key_set_max_age(Duration::from_millis(300))
+                .clock(clock.clone())
         },
         &issuer,
     );
@@ -145,35 +170,35 @@ async fn a_cached_token_is_dropped_once_its_key_leaves_the_set() {
 
     // A refresh that still publishes A (B is added) keeps the entry: the
     // token stays a hit after it.
-    issuer.rotate();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let kid_b = issuer.rotate();
+    clock.advance(Duration::from_millis(400));
     let fetched = issuer.jwks_requests();
     let (_, hit) = both(&cold, &cached, &token, "A and B published").await;
     assert!(same_value(&first, &hit.expect("valid")));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while issuer.jwks_requests() < fetched + 2 {
-        assert!(Instant::now() < deadline, "both validators refresh");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // That started a background refresh in each validator. A token signed
+    // with B (published before they started) waits for them: it finds B once
+    // its validator's refresh has landed, or joins the refresh under way.
+    let token_b = issuer.token().signed_by(&kid_b).sign();
+    let (_, b) = both(&cold, &cached, &token_b, "B, once the refreshes land").await;
+    assert!(b.is_ok());
+    assert_eq!(issuer.jwks_requests(), fetched + 2, "one refresh each");
     let (_, hit) = both(&cold, &cached, &token, "after a refresh keeping A").await;
     assert!(same_value(&first, &hit.expect("valid")), "unchanged key");
 
     // A withdrawn: once the sets are refreshed, 401 both ways.
     issuer.remove_key(&kid_a);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    clock.advance(Duration::from_millis(400));
+    eventually("both notice the withdrawal", async || {
         let a = cold.validate(&token).await;
         let b = cached.validate(&token).await;
         if a.is_err() && b.is_err() {
             assert_eq!(a.err(), Some(Error::UnknownKeyId));
             assert_eq!(b.err(), Some(Error::UnknownKeyId));
-            break;
+            return true;
         }
-        assert!(Instant::now() < deadline, "both notice the withdrawal");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        false
+    })
+    .await;
     let (_, after) = both(&cold, &cached, &token, "A withdrawn").await;
     assert_eq!(after.err(), Some(Error::UnknownKeyId));
 }
@@ -181,8 +206,10 @@ async fn a_cached_token_is_dropped_once_its_key_leaves_the_set() {
 #[tokio::test]
 async fn an_entry_lives_no_longer_than_the_maximum_age() {
     let issuer = start().await;
+    let clock = ManualClock::new();
+    let max_age = Duration::from_secs(60);
     let (cold, cached) = pair(
-        |b| b.token_cache_max_age(Duration::from_millis(300)),
+        |b| b.token_cache_max_age(max_age).clock(clock.clone()),
         &issuer,
     );
     let token = issuer.token().scope("notes.read").sign();
@@ -190,7 +217,7 @@ async fn an_entry_lives_no_longer_than_the_maximum_age() {
     let first = first.expect("valid");
     let (_, hit) = both(&cold, &cached, &token, "second").await;
     assert!(same_value(&first, &hit.expect("valid")));
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance(max_age);
     let (_, renewed) = both(&cold, &cached, &token, "past the maximum age").await;
     let renewed = renewed.expect("valid");
     assert!(!same_value(&first, &renewed), "checked cold again");
