@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bearer_guard::testing::TestIssuer;
-use bearer_guard::{BearerAuthLayer, TypPolicy};
+use bearer_guard::{BearerAuthLayer, ManualClock, TypPolicy};
 use http::StatusCode;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use support::fault_server::{FaultServer, Mode};
@@ -90,14 +90,20 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
         .expect("the only recorder in this test binary");
 
     let (issuer, server) = FaultServer::with_issuer().await;
-    let cooldown = Duration::from_secs(1);
+    // Time is a clock moved by hand. The cooldown is long in real terms too:
+    // the memory of unknown kids is also bounded by real time (moka's expiry),
+    // and must outlast the test for the memory hits counted below; the key
+    // set outlives every step, so no scheduled refresh interferes.
+    let clock = ManualClock::new();
+    let cooldown = Duration::from_secs(30);
     let layer = BearerAuthLayer::builder()
         .issuer(issuer.issuer())
         .audience(TestIssuer::AUDIENCE)
         .typ(TypPolicy::AccessTokenOrJwt)
         .jwks_uri(server.url())
         .refresh_cooldown(cooldown)
-        .key_set_max_age(Duration::from_secs(60))
+        .key_set_max_age(Duration::from_secs(600))
+        .clock(clock.clone())
         .build()
         .expect("valid configuration");
     let validator = layer.validator().clone();
@@ -188,7 +194,7 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
     // (so every metric of the failure is recorded when it returns). It is
     // refused, the known key still passes, and the last known good is in use.
     server.set(Mode::ServerError);
-    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    clock.advance(cooldown + Duration::from_millis(100));
     let old_kid = issuer.current_kid();
     let new_kid = issuer.rotate();
     let new = issuer.token().signed_by(&new_kid).sign();
@@ -218,7 +224,7 @@ async fn counters_and_gauges_follow_requests_fetches_and_outages() {
     // memory of the refused kid (1 cooldown), its next request refreshes,
     // successfully, and passes; the last known good is no longer in use.
     server.set(Mode::Normal);
-    tokio::time::sleep(cooldown * 2 + Duration::from_millis(200)).await;
+    clock.advance(cooldown * 2 + Duration::from_millis(200));
     set_sentinel(42.0);
     let ok = get_with(&app, "/me", &new).await;
     assert_eq!((ok.status, ok.www_authenticate), (StatusCode::OK, None));
