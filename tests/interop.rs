@@ -30,7 +30,9 @@
 //! (`harness = false` in Cargo.toml) its skip line is printed, not captured.
 //! The shared helpers come from `tests/it/support` by `#[path]`.
 
+// The helpers `tests/it` shares; this binary uses a part of them.
 #[path = "it/support/mod.rs"]
+#[allow(dead_code)]
 mod support;
 
 use std::future::Future;

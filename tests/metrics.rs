@@ -18,7 +18,9 @@
 //! into it.
 #![cfg(feature = "metrics")]
 
+// The helpers `tests/it` shares; this binary uses a part of them.
 #[path = "it/support/mod.rs"]
+#[allow(dead_code)]
 mod support;
 
 use std::collections::HashMap;

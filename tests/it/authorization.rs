@@ -13,7 +13,8 @@
 //! value and the (empty) body.
 
 use crate::support::{
-    Outcome, app, bare, get_with, insufficient, invalid_token, layer, ok, send, start,
+    Outcome, app, bare, get_with, insufficient, invalid_request, invalid_token, layer, ok, send,
+    start,
 };
 use axum::Router;
 use axum::routing::get;
@@ -355,11 +356,7 @@ async fn optional_route_with_an_invalid_token_fails_closed() {
     // A malformed Bearer header is still a malformed request, not anonymous.
     assert_eq!(
         send(&app, "GET", "/public", Some("Bearer a b")).await,
-        Outcome {
-            status: StatusCode::BAD_REQUEST,
-            www_authenticate: Some(crate::support::INVALID_REQUEST.to_owned()),
-            body: String::new(),
-        }
+        invalid_request()
     );
 }
 

@@ -3,8 +3,7 @@
 //! attack tables (`der`) and the fault-injecting JWKS server (`fault_server`).
 //!
 //! `tests/it` uses all of it; `tests/interop.rs` and `tests/metrics.rs`
-//! include it by `#[path]` and use a part, hence `dead_code` is allowed.
-#![allow(dead_code)]
+//! include it by `#[path]`, use a part, and allow `dead_code` for the rest.
 
 pub mod der;
 pub mod fault_server;
