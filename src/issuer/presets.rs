@@ -53,14 +53,17 @@ impl Issuer {
         entra(issuer, KeysAt::Discovery(discovery), client_id)
     }
 
-    /// Microsoft Entra ID, any tenant (the `common` and `organizations`
+    /// Microsoft Entra ID, several tenants (the `common` and `organizations`
     /// endpoints), v2.0 tokens: the issuer template
     /// `https://login.microsoftonline.com/{tenantid}/v2.0` is matched against
     /// each token's own `tid`, exactly. Keys come from the `common` discovery
     /// document, whose `issuer` is that template.
     ///
-    /// Restrict callers with [`allowed_tenants`](Issuer::allowed_tenants):
-    /// without it, any Entra tenant can obtain a token for your API.
+    /// Say which tenants may call: [`allowed_tenants`](Issuer::allowed_tenants),
+    /// or, for an API open to every organisation,
+    /// [`dangerously_accept_any_tenant`](Issuer::dangerously_accept_any_tenant);
+    /// `build` refuses the preset with neither, since any Entra tenant (an
+    /// attacker's own included) can obtain a token for your API.
     pub fn entra_id_multi_tenant(client_id: &str) -> Issuer {
         let issuer = format!("{MICROSOFT_AUTHORITY}/{{tenantid}}/v2.0");
         let discovery =

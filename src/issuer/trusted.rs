@@ -152,6 +152,11 @@ pub(crate) fn compile(
         }
         IssuerKeys::PerPolicy(caches)
     };
+    // A template with neither an allow-list nor the explicit opt-in would
+    // accept every tenant in the world, an attacker's own included.
+    if issuer.is_template() && issuer.allowed_tenants.is_none() && !issuer.any_tenant {
+        return Err(ConfigError::TenantsUnrestricted(name.clone()));
+    }
     Ok(TrustedIssuer {
         name: IssuerName::new(&name),
         rules: ClaimRules {
