@@ -393,6 +393,10 @@ mod tests {
             err(Builder::default().trust(multi().dangerously_accept_any_tenant())),
             "ok"
         );
+        assert_eq!(
+            err(Builder::default().trust(Issuer::entra_id("evil.example/x", "cid"))),
+            "InvalidPresetInput { what: \"tenant id\", value: \"evil.example/x\" }"
+        );
         assert_eq!(err(base().leeway(Builder::MAX_LEEWAY)), "ok");
         assert_eq!(
             err(base().leeway(Builder::MAX_LEEWAY + Duration::from_secs(1))),

@@ -275,6 +275,17 @@ pub enum ConfigError {
     /// keys from.
     #[error("issuer template {0:?} needs a discovery_url or a jwks_uri")]
     TemplateNeedsKeys(String),
+    /// A provider preset was given a value that cannot stand where the
+    /// preset puts it in a URL (a `/`, `#`, `?`, `@` or `%` in a tenant id or
+    /// policy name, anything but a host name where a host belongs): refused,
+    /// never turned into another URL.
+    #[error("{what} {value:?} cannot stand where the preset puts it in a URL")]
+    InvalidPresetInput {
+        /// Which input.
+        what: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// A multi-tenant issuer template has neither a tenant allow-list nor the
     /// explicit opt-in to any tenant.
     #[error(

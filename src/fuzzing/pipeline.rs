@@ -50,6 +50,7 @@ pub fn pipeline(data: &[u8]) -> bool {
                 leeway_secs: 60,
                 map,
                 require_permissions: true,
+                required: &[],
             },
             typ: TypPolicy::AccessToken,
             algorithms,

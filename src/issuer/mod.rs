@@ -56,6 +56,11 @@ pub struct Issuer {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) claims: ClaimMap,
     pub(crate) require_permissions: bool,
+    /// Claims a token must carry besides `iss`, `aud` and `exp`.
+    pub(crate) required_claims: &'static [&'static str],
+    /// A preset input that cannot stand where the preset puts it (a `/` in a
+    /// tenant id, say): reported by `build`, never turned into another URL.
+    pub(crate) invalid_input: Option<(&'static str, String)>,
     pub(crate) allowed_tenants: Option<Vec<String>>,
     /// Set by [`Issuer::dangerously_accept_any_tenant`].
     pub(crate) any_tenant: bool,
@@ -90,6 +95,8 @@ impl Issuer {
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             claims: ClaimMap::default(),
             require_permissions: false,
+            required_claims: &[],
+            invalid_input: None,
             allowed_tenants: None,
             any_tenant: false,
             authority: None,

@@ -88,6 +88,9 @@ pub(crate) fn compile(
     settings: &CacheSettings,
 ) -> Result<TrustedIssuer, ConfigError> {
     let name = issuer.issuer.clone();
+    if let Some((what, value)) = issuer.invalid_input {
+        return Err(ConfigError::InvalidPresetInput { what, value });
+    }
     if name.is_empty() {
         return Err(ConfigError::Empty("issuer"));
     }
@@ -164,6 +167,7 @@ pub(crate) fn compile(
             leeway_secs: settings.leeway_secs,
             map: issuer.claims,
             require_permissions: issuer.require_permissions,
+            required: issuer.required_claims,
         },
         typ: issuer.typ,
         algorithms: issuer.algorithms,

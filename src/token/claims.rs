@@ -135,6 +135,9 @@ pub(crate) struct ClaimRules {
     /// Refuse tokens that grant neither a scope nor a role (an ID token, or an
     /// app token without roles), as Microsoft Entra ID recommends.
     pub require_permissions: bool,
+    /// Claims a token must carry besides `iss`, `aud` and `exp` (a profile's
+    /// MUSTs, such as RFC 9068 §2.2). Each is also read by the parser.
+    pub required: &'static [&'static str],
 }
 
 /// The decoded payload as text: JSON is UTF-8 (RFC 8259 §8.1).
@@ -218,6 +221,11 @@ impl<'a> Unverified<'a> {
         let jti = self.string("jti")?.map(Cow::into_owned);
         let tenant_id = self.tenant_id().map(Cow::into_owned);
 
+        // Checked after the registered claims' types, so that a present
+        // claim of the wrong type keeps its own, more precise reason.
+        if let Some(name) = rules.required.iter().find(|n| self.claims.get(n).is_none()) {
+            return Err(Error::MissingClaim(name));
+        }
         let grants = rules.map.read(&self.claims)?;
         if rules.require_permissions && grants.scopes.is_empty() && grants.roles.is_empty() {
             return Err(Error::NoPermissions);
@@ -309,6 +317,7 @@ mod tests {
             leeway_secs: 60,
             map: ClaimMap::default(),
             require_permissions: false,
+            required: &[],
         }
     }
 
@@ -433,6 +442,30 @@ mod tests {
             ),
             Err(Error::MalformedToken(_))
         ));
+    }
+
+    #[test]
+    fn a_profiles_required_claims_must_be_present() {
+        let strict = ClaimRules {
+            required: &["sub", "jti", "client_id"],
+            ..rules()
+        };
+        let base = r#""iss":"https://issuer.example","aud":"api://a","exp":1700000100"#;
+        let with = |extra: &str| check_claims(&format!("{{{base}{extra}}}"), &strict, NOW);
+        assert!(with(r#","sub":"u","jti":"j","client_id":"c""#).is_ok());
+        assert_eq!(
+            with(r#","jti":"j","client_id":"c""#).err(),
+            Some(Error::MissingClaim("sub"))
+        );
+        assert_eq!(
+            with(r#","sub":"u","jti":"j""#).err(),
+            Some(Error::MissingClaim("client_id"))
+        );
+        assert_eq!(
+            with(r#","sub":7,"jti":"j","client_id":"c""#).err(),
+            Some(Error::InvalidClaim("sub")),
+            "a present claim of the wrong type keeps its own reason"
+        );
     }
 
     #[test]

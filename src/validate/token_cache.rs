@@ -200,6 +200,7 @@ mod tests {
             leeway_secs: 10,
             map: ClaimMap::default(),
             require_permissions: false,
+            required: &[],
         };
         let clock = ManualClock::starting_at(UNIX_EPOCH + Duration::from_secs(NOW as u64));
         let time = Time::new(Arc::new(clock.clone()));

@@ -62,7 +62,10 @@ impl Validator {
         }
         let mut read_claims: Vec<String> = issuers
             .iter()
-            .flat_map(|i| i.rules.map.top_level_names())
+            .flat_map(|i| {
+                let required = i.rules.required.iter().copied();
+                i.rules.map.top_level_names().chain(required)
+            })
             .chain(CHECKED_CLAIMS)
             .map(str::to_owned)
             .collect();

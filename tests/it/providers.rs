@@ -1238,6 +1238,38 @@ async fn rfc9068_at_jwt_with_scope_passes_and_other_types_are_refused() {
     assert_eq!(ti.jwks_requests(), 1);
 }
 
+/// Issue 12.8: the RFC 9068 preset enforces RFC 9068 §2.2: a token without
+/// any one of the claims a conformant access token MUST carry is refused
+/// (401 `missing_claim`), after the signature, whatever else it grants.
+#[tokio::test]
+async fn rfc9068_token_missing_a_claim_rfc9068_requires_is_refused() {
+    let ti = start().await;
+    let layer = build(BearerAuthLayer::builder().trust(Issuer::rfc9068(ti.issuer(), RS_AUDIENCE)));
+    let app = one_route(layer.clone(), Requirement::scope("reademail"));
+    for claim in ["sub", "client_id", "iat", "jti", "exp", "aud", "iss"] {
+        let token = rfc9068_token(&ti).without(claim).sign();
+        assert_eq!(
+            get_with(&app, "/r", &token).await,
+            invalid_token(),
+            "{claim}"
+        );
+        assert_eq!(code(&layer, &token).await, "missing_claim", "{claim}");
+    }
+    // The same token shapes pass a plain issuer, which requires none of them
+    // beyond iss, aud and exp.
+    let plain =
+        build(BearerAuthLayer::builder().trust(Issuer::new(ti.issuer()).audience(RS_AUDIENCE)));
+    for claim in ["sub", "client_id", "iat", "jti"] {
+        let token = rfc9068_token(&ti).without(claim).sign();
+        let verdict = plain.validator().validate(&token).await;
+        assert_eq!(
+            verdict.map(|a| a.scopes().contains("reademail")),
+            Ok(true),
+            "{claim}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 9. Several issuers behind one layer
 // ---------------------------------------------------------------------------
