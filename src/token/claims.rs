@@ -84,6 +84,30 @@ impl Authenticated {
         self.0.tenant_id.as_deref()
     }
 
+    /// The bytes this value holds on the heap: the claims text, every string
+    /// copied out of it (issuer, subject, audiences, `jti`, scopes, roles,
+    /// calling app, policy, tenant) and the shared allocation itself. What the
+    /// verified-token cache weighs an entry by.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let text = |s: &String| s.capacity();
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let inner = &*self.0;
+        let r = &inner.registered;
+        let aud: usize = r.aud.iter().map(text).sum::<usize>()
+            + r.aud.capacity() * std::mem::size_of::<String>();
+        std::mem::size_of::<Inner>()
+            + text(&inner.payload)
+            + text(&r.iss)
+            + opt(&r.sub)
+            + opt(&r.jti)
+            + aud
+            + inner.grants.scopes.heap_bytes()
+            + inner.grants.roles.heap_bytes()
+            + opt(&inner.grants.client_id)
+            + opt(&inner.grants.policy)
+            + opt(&inner.tenant_id)
+    }
+
     /// The claims set as JSON text, exactly as the token carried it.
     pub fn claims_json(&self) -> &str {
         &self.0.payload
