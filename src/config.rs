@@ -380,6 +380,23 @@ mod tests {
         );
         assert!(err(base().jwks_uri("http://keys.example/jwks")).starts_with("InsecureUrl"));
         assert_eq!(err(base().algorithms([])), "NoAlgorithms");
+        let multi = || Issuer::entra_id_multi_tenant("cid");
+        assert_eq!(
+            err(Builder::default().trust(multi())),
+            "TenantsUnrestricted(\"https://login.microsoftonline.com/{tenantid}/v2.0\")"
+        );
+        assert_eq!(
+            err(Builder::default().trust(multi().allowed_tenants(["t1"]))),
+            "ok"
+        );
+        assert_eq!(
+            err(Builder::default().trust(multi().dangerously_accept_any_tenant())),
+            "ok"
+        );
+        assert_eq!(
+            err(Builder::default().trust(Issuer::entra_id("evil.example/x", "cid"))),
+            "InvalidPresetInput { what: \"tenant id\", value: \"evil.example/x\" }"
+        );
         assert_eq!(err(base().leeway(Builder::MAX_LEEWAY)), "ok");
         assert_eq!(
             err(base().leeway(Builder::MAX_LEEWAY + Duration::from_secs(1))),

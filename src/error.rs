@@ -70,6 +70,10 @@ pub enum Error {
     /// The signature does not verify with the key.
     #[error("signature does not verify")]
     InvalidSignature,
+    /// The key set binds the token's key to another issuer (its `issuer`
+    /// member, resolved with the token's `tid`, does not name the token's `iss`).
+    #[error("the token's key is bound to another issuer")]
+    KeyIssuerMismatch,
     /// The claims are not a JSON object (RFC 7519 §7.2 step 10).
     #[error("claims are not a JSON object")]
     ClaimsNotObject,
@@ -109,8 +113,12 @@ pub enum Error {
     ClaimsShape(String),
     /// No key set has ever been loaded for the issuer (it is unreachable or
     /// returned nothing usable); the token is not at fault.
-    #[error("the issuer's keys are unavailable")]
-    KeysUnavailable,
+    #[error("the issuer's keys are unavailable; next fetch attempt in {retry_after_secs} s")]
+    KeysUnavailable {
+        /// Seconds until the key cache will try to fetch again (at least 1):
+        /// the `Retry-After` the client is given.
+        retry_after_secs: u64,
+    },
     /// A route guard ran, but no token was validated for this request: the route
     /// needs authentication.
     #[error("route requires authentication, and the request has no validated token")]
@@ -164,7 +172,7 @@ impl Error {
                 Challenge::InvalidRequest
             }
             Error::InsufficientScope { .. } => Challenge::InsufficientScope,
-            Error::KeysUnavailable => Challenge::Unavailable,
+            Error::KeysUnavailable { .. } => Challenge::Unavailable,
             Error::TokenTooLarge { .. }
             | Error::MalformedToken(_)
             | Error::DisallowedAlgorithm(_)
@@ -174,6 +182,7 @@ impl Error {
             | Error::UnknownKeyId
             | Error::AlgorithmMismatch { .. }
             | Error::InvalidSignature
+            | Error::KeyIssuerMismatch
             | Error::ClaimsNotObject
             | Error::MissingClaim(_)
             | Error::InvalidClaim(_)
@@ -204,6 +213,7 @@ impl Error {
             Error::UnknownKeyId => "unknown_kid",
             Error::AlgorithmMismatch { .. } => "algorithm_mismatch",
             Error::InvalidSignature => "invalid_signature",
+            Error::KeyIssuerMismatch => "key_issuer_mismatch",
             Error::ClaimsNotObject => "claims_not_object",
             Error::MissingClaim(_) => "missing_claim",
             Error::InvalidClaim(_) | Error::InvalidPermissionClaim(_) => "invalid_claim",
@@ -214,7 +224,7 @@ impl Error {
             Error::Expired => "expired",
             Error::NotYetValid => "not_yet_valid",
             Error::ClaimsShape(_) => "claims_shape",
-            Error::KeysUnavailable => "keys_unavailable",
+            Error::KeysUnavailable { .. } => "keys_unavailable",
             Error::Unauthenticated => "unauthenticated",
             Error::InsufficientScope { .. } => "insufficient_scope",
         }
@@ -265,6 +275,25 @@ pub enum ConfigError {
     /// keys from.
     #[error("issuer template {0:?} needs a discovery_url or a jwks_uri")]
     TemplateNeedsKeys(String),
+    /// A provider preset was given a value that cannot stand where the
+    /// preset puts it in a URL (a `/`, `#`, `?`, `@` or `%` in a tenant id or
+    /// policy name, anything but a host name where a host belongs): refused,
+    /// never turned into another URL.
+    #[error("{what} {value:?} cannot stand where the preset puts it in a URL")]
+    InvalidPresetInput {
+        /// Which input.
+        what: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// A multi-tenant issuer template has neither a tenant allow-list nor the
+    /// explicit opt-in to any tenant.
+    #[error(
+        "issuer template {0:?} would accept tokens from any tenant, an attacker's own \
+         included: call allowed_tenants([..]) with the tenants you serve, or \
+         dangerously_accept_any_tenant() if every tenant may call your API"
+    )]
+    TenantsUnrestricted(String),
     /// Two trusted issuers have the same name: only the first could ever match.
     /// Give one issuer several audiences instead.
     #[error("issuer {0:?} is trusted twice; give one Issuer several audiences instead")]

@@ -23,13 +23,20 @@ pub enum Size {
     Small,
     /// Shaped like a Microsoft Entra ID v2 access token: about 1 KB of claims.
     Entra,
+    /// 500 short scopes (`s0 … s499`): the shape whose copied strings weigh
+    /// most against its claims text (issue 12.5).
+    ManyScopes,
 }
+
+/// The scopes of [`Size::ManyScopes`].
+pub const MANY_SCOPES: usize = 500;
 
 impl Size {
     pub fn parse(s: &str) -> Option<Size> {
         match s {
             "small" => Some(Size::Small),
             "entra" => Some(Size::Entra),
+            "many_scopes" => Some(Size::ManyScopes),
             _ => None,
         }
     }
@@ -47,6 +54,10 @@ pub fn token(issuer: &TestIssuer, kid: &str, size: Size, n: usize) -> String {
     match size {
         Size::Small => b.sign(),
         Size::Entra => entra_claims(b, n).sign(),
+        Size::ManyScopes => {
+            let scopes: Vec<String> = (0..MANY_SCOPES).map(|i| format!("s{i}")).collect();
+            b.scope(&scopes.join(" ")).sign()
+        }
     }
 }
 

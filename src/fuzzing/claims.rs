@@ -23,6 +23,7 @@ pub fn claims(data: &[u8]) {
         leeway_secs: 60,
         map,
         require_permissions: true,
+        required: &[],
     };
     let Ok(text) = payload_text(data.to_vec()) else {
         return;

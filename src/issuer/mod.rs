@@ -56,7 +56,14 @@ pub struct Issuer {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) claims: ClaimMap,
     pub(crate) require_permissions: bool,
+    /// Claims a token must carry besides `iss`, `aud` and `exp`.
+    pub(crate) required_claims: &'static [&'static str],
+    /// A preset input that cannot stand where the preset puts it (a `/` in a
+    /// tenant id, say): reported by `build`, never turned into another URL.
+    pub(crate) invalid_input: Option<(&'static str, String)>,
     pub(crate) allowed_tenants: Option<Vec<String>>,
+    /// Set by [`Issuer::dangerously_accept_any_tenant`].
+    pub(crate) any_tenant: bool,
     /// The authority the URLs above were derived from, for [`Issuer::authority`].
     pub(crate) authority: Option<String>,
 }
@@ -74,7 +81,10 @@ impl Issuer {
     /// Defaults: no audience (one is required), `typ` must be `at+jwt`, the
     /// default asymmetric algorithms, scopes from `scp` and `scope`, roles
     /// from `roles`, the calling app from `azp`, `appid` or `client_id`,
-    /// permissions not required, any tenant.
+    /// permissions not required; for a template, no tenant until
+    /// [`allowed_tenants`](Self::allowed_tenants) or
+    /// [`dangerously_accept_any_tenant`](Self::dangerously_accept_any_tenant)
+    /// says which (`build` refuses a template with neither).
     pub fn new(issuer: impl Into<String>) -> Self {
         Issuer {
             issuer: issuer.into(),
@@ -85,7 +95,10 @@ impl Issuer {
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             claims: ClaimMap::default(),
             require_permissions: false,
+            required_claims: &[],
+            invalid_input: None,
             allowed_tenants: None,
+            any_tenant: false,
             authority: None,
         }
     }
@@ -154,9 +167,24 @@ impl Issuer {
 
     /// Accepts tokens only from these tenants (`tid`, compared ignoring ASCII
     /// case). A token from another tenant gets 401 and causes no key fetch.
-    /// Default: any tenant.
+    /// A multi-tenant template needs this or
+    /// [`dangerously_accept_any_tenant`](Self::dangerously_accept_any_tenant).
     pub fn allowed_tenants<'a>(mut self, tenants: impl IntoIterator<Item = &'a str>) -> Self {
         self.allowed_tenants = Some(tenants.into_iter().map(str::to_owned).collect());
+        self
+    }
+
+    /// Accepts tokens from every tenant a multi-tenant template matches.
+    ///
+    /// **Dangerous**: anyone can create an Entra tenant, consent to your API
+    /// there and grant their own app the API's app roles, so every role and
+    /// scope check then admits strangers. Use it only for an API meant for
+    /// every organisation, whose routes check the tenant (or data ownership)
+    /// themselves. Without it, or [`allowed_tenants`](Self::allowed_tenants),
+    /// `build` refuses a multi-tenant template
+    /// ([`ConfigError::TenantsUnrestricted`](crate::ConfigError::TenantsUnrestricted)).
+    pub fn dangerously_accept_any_tenant(mut self) -> Self {
+        self.any_tenant = true;
         self
     }
 

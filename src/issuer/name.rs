@@ -26,15 +26,30 @@ impl IssuerName {
     pub(crate) fn matches(&self, iss: &str, tid: Option<&str>) -> bool {
         match self {
             IssuerName::Exact(name) => iss == name,
-            IssuerName::Tenant { prefix, suffix } => tid.is_some_and(|tid| {
-                is_tenant_id(tid)
-                    && iss
-                        .strip_prefix(prefix.as_str())
-                        .and_then(|rest| rest.strip_suffix(suffix.as_str()))
-                        == Some(tid)
-            }),
+            IssuerName::Tenant { prefix, suffix } => tenant_matches(prefix, suffix, iss, tid),
         }
     }
+}
+
+/// Whether `iss` is named by `issuer`, an exact issuer or a `{tenantid}`
+/// template, as [`IssuerName::matches`] decides, without building one: for
+/// the `issuer` a key set publishes on each key (Microsoft's multi-tenant
+/// key set does).
+pub(crate) fn names(issuer: &str, iss: &str, tid: Option<&str>) -> bool {
+    match issuer.split_once(TENANT_PLACEHOLDER) {
+        Some((prefix, suffix)) => tenant_matches(prefix, suffix, iss, tid),
+        None => iss == issuer,
+    }
+}
+
+fn tenant_matches(prefix: &str, suffix: &str, iss: &str, tid: Option<&str>) -> bool {
+    tid.is_some_and(|tid| {
+        is_tenant_id(tid)
+            && iss
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix(suffix))
+                == Some(tid)
+    })
 }
 
 /// A tenant id as it may stand in a URL path segment: a GUID or a domain name.
@@ -75,6 +90,19 @@ mod tests {
             "https://login.microsoftonline.com.evil/abc/v2.0",
             Some("abc")
         ));
+    }
+
+    #[test]
+    fn a_keys_issuer_names_the_tokens_issuer_exactly() {
+        let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let iss = format!("https://login.microsoftonline.com/{TID}/v2.0");
+        assert!(names(template, &iss, Some(TID)));
+        assert!(!names(template, &iss, Some("other")));
+        assert!(!names(template, &iss, None));
+        let other_cloud = "https://login.microsoftonline.us/{tenantid}/v2.0";
+        assert!(!names(other_cloud, &iss, Some(TID)));
+        assert!(names(&iss, &iss, None), "an exact issuer");
+        assert!(!names(&iss, &format!("{iss}/"), None));
     }
 
     #[test]

@@ -24,6 +24,39 @@ use crate::token::claim_map::{ClaimMap, Form, Source};
 
 const MICROSOFT_AUTHORITY: &str = "https://login.microsoftonline.com";
 
+/// RFC 9068 §2.2: the claims a conformant JWT access token MUST carry,
+/// besides `iss`, `exp` and `aud`, which every issuer requires.
+const RFC9068_REQUIRED: &[&str] = &["sub", "client_id", "iat", "jti"];
+
+/// Whether `value` can stand as one URL path segment as it is: not empty,
+/// and nothing that would end the segment or the path (`/`, `?`, `#`), be
+/// read as credentials (`@`) or decoded into one of those (`%`).
+fn is_segment(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'@' | b'%' | b'\\'))
+}
+
+/// Whether `value` can stand as a host name (one label or a dotted name).
+fn is_host(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+}
+
+impl Issuer {
+    /// Remembers the first preset input that cannot stand where the preset
+    /// puts it, for `build` to report.
+    fn check_input(mut self, what: &'static str, value: &str, fits: fn(&str) -> bool) -> Self {
+        if self.invalid_input.is_none() && !fits(value) {
+            self.invalid_input = Some((what, value.to_owned()));
+        }
+        self
+    }
+}
+
 impl Issuer {
     /// Microsoft Entra ID, one tenant, v2.0 tokens: issuer
     /// `https://login.microsoftonline.com/{tenant_id}/v2.0`, keys from that
@@ -39,7 +72,11 @@ impl Issuer {
     pub fn entra_id(tenant_id: &str, client_id: &str) -> Issuer {
         let issuer = format!("{MICROSOFT_AUTHORITY}/{tenant_id}/v2.0");
         let discovery = format!("{issuer}/.well-known/openid-configuration");
-        entra(issuer, KeysAt::Discovery(discovery), client_id)
+        entra(issuer, KeysAt::Discovery(discovery), client_id).check_input(
+            "tenant id",
+            tenant_id,
+            is_segment,
+        )
     }
 
     /// Microsoft Entra ID, one tenant, v1.0 tokens: issuer
@@ -50,17 +87,24 @@ impl Issuer {
         let issuer = format!("https://sts.windows.net/{tenant_id}/");
         let discovery =
             format!("{MICROSOFT_AUTHORITY}/{tenant_id}/.well-known/openid-configuration");
-        entra(issuer, KeysAt::Discovery(discovery), client_id)
+        entra(issuer, KeysAt::Discovery(discovery), client_id).check_input(
+            "tenant id",
+            tenant_id,
+            is_segment,
+        )
     }
 
-    /// Microsoft Entra ID, any tenant (the `common` and `organizations`
+    /// Microsoft Entra ID, several tenants (the `common` and `organizations`
     /// endpoints), v2.0 tokens: the issuer template
     /// `https://login.microsoftonline.com/{tenantid}/v2.0` is matched against
     /// each token's own `tid`, exactly. Keys come from the `common` discovery
     /// document, whose `issuer` is that template.
     ///
-    /// Restrict callers with [`allowed_tenants`](Issuer::allowed_tenants):
-    /// without it, any Entra tenant can obtain a token for your API.
+    /// Say which tenants may call: [`allowed_tenants`](Issuer::allowed_tenants),
+    /// or, for an API open to every organisation,
+    /// [`dangerously_accept_any_tenant`](Issuer::dangerously_accept_any_tenant);
+    /// `build` refuses the preset with neither, since any Entra tenant (an
+    /// attacker's own included) can obtain a token for your API.
     pub fn entra_id_multi_tenant(client_id: &str) -> Issuer {
         let issuer = format!("{MICROSOFT_AUTHORITY}/{{tenantid}}/v2.0");
         let discovery =
@@ -100,8 +144,11 @@ impl Issuer {
             .audience(client_id)
             .typ(TypPolicy::Jwt)
             .require_permissions(true)
-            .policy_claims(["tfp", "acr"]);
+            .policy_claims(["tfp", "acr"])
+            .check_input("B2C tenant name", tenant, is_host)
+            .check_input("tenant id", tenant_id, is_segment);
         for policy in policies {
+            issuer = issuer.check_input("policy name", policy, is_segment);
             let discovery = format!(
                 "{authority}/{tenant}.onmicrosoft.com/{policy}/v2.0/.well-known/openid-configuration"
             );
@@ -116,6 +163,11 @@ impl Issuer {
     /// enabled, `permissions` (an array); `typ` `JWT` (Auth0 profile) or
     /// `at+jwt` (RFC 9068 profile); the calling app from `azp` or `client_id`.
     pub fn auth0(domain: &str, audience: &str) -> Issuer {
+        let host = domain
+            .strip_prefix("https://")
+            .or_else(|| domain.strip_prefix("http://"))
+            .unwrap_or(domain);
+        let host = host.strip_suffix('/').unwrap_or(host);
         let mut issuer = if domain.starts_with("https://") || domain.starts_with("http://") {
             domain.to_owned()
         } else {
@@ -127,7 +179,12 @@ impl Issuer {
         let mut issuer = Issuer::new(issuer)
             .audience(audience)
             .typ(TypPolicy::AccessTokenOrJwt)
-            .client_id_claims(["azp", "client_id"]);
+            .client_id_claims(["azp", "client_id"])
+            // A host, with a port when given (a local issuer in tests).
+            .check_input("Auth0 domain", host, |h| {
+                let (name, port) = h.split_once(':').unwrap_or((h, "0"));
+                is_host(name) && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+            });
         issuer.claims = ClaimMap {
             scopes: vec![
                 Source::new(["scope"], Form::SpaceSeparated),
@@ -173,14 +230,18 @@ impl Issuer {
         issuer
     }
 
-    /// Any issuer of RFC 9068 access tokens: `typ` must be `at+jwt`; scopes
-    /// from `scope` (a space-separated string, RFC 9068 §2.2.3); roles from
-    /// `roles` (§7.2.1.1); the calling app from `client_id`.
+    /// Any issuer of RFC 9068 access tokens: `typ` must be `at+jwt` (absent
+    /// is refused); every claim RFC 9068 §2.2 says a conformant token MUST
+    /// carry is required (`iss`, `exp`, `aud`, `sub`, `client_id`, `iat`,
+    /// `jti`: 401 `missing_claim` without one); scopes from `scope` (a
+    /// space-separated string, §2.2.3); roles from `roles` (§7.2.1.1); the
+    /// calling app from `client_id`.
     pub fn rfc9068(issuer: &str, audience: &str) -> Issuer {
         let mut issuer = Issuer::new(issuer)
             .audience(audience)
             .typ(TypPolicy::AccessToken)
             .client_id_claims(["client_id"]);
+        issuer.required_claims = RFC9068_REQUIRED;
         issuer.claims.scopes = vec![Source::new(["scope"], Form::SpaceSeparated)];
         issuer
     }
@@ -188,6 +249,7 @@ impl Issuer {
 
 fn entra(issuer: String, keys: KeysAt, client_id: &str) -> Issuer {
     let mut issuer = Issuer::new(issuer)
+        .check_input("client id", client_id, is_segment)
         .audience(client_id)
         .audience(format!("api://{client_id}"))
         .typ(TypPolicy::Jwt)
@@ -202,6 +264,62 @@ fn entra(issuer: String, keys: KeysAt, client_id: &str) -> Issuer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Inputs that would change the URL a preset builds (another host, path,
+    /// query or fragment) are kept aside for `build` to refuse, never used.
+    #[test]
+    fn preset_inputs_that_would_change_the_url_are_reported() {
+        let bad = |issuer: Issuer| issuer.invalid_input.map(|(what, _)| what);
+        assert_eq!(bad(Issuer::entra_id("tid", "cid")), None);
+        assert_eq!(
+            bad(Issuer::entra_id("evil.example/x", "cid")),
+            Some("tenant id")
+        );
+        assert_eq!(bad(Issuer::entra_id("t#", "cid")), Some("tenant id"));
+        assert_eq!(bad(Issuer::entra_id_v1("t?x=1", "cid")), Some("tenant id"));
+        assert_eq!(bad(Issuer::entra_id("", "cid")), Some("tenant id"));
+        assert_eq!(bad(Issuer::entra_id("tid", "c/../d")), Some("client id"));
+        assert_eq!(
+            bad(Issuer::entra_id_multi_tenant("c id")),
+            Some("client id")
+        );
+        let b2c =
+            |tenant: &str, policy: &str| bad(Issuer::azure_ad_b2c(tenant, "tid", "cid", [policy]));
+        assert_eq!(b2c("contoso", "B2C_1_susi"), None);
+        assert_eq!(
+            b2c("evil.example@contoso", "B2C_1_susi"),
+            Some("B2C tenant name")
+        );
+        assert_eq!(b2c("contoso/x", "B2C_1_susi"), Some("B2C tenant name"));
+        assert_eq!(b2c("contoso", "B2C_1_susi/../../x"), Some("policy name"));
+        assert_eq!(b2c("contoso", "p%2F"), Some("policy name"));
+        assert_eq!(bad(Issuer::auth0("example.eu.auth0.com", "a")), None);
+        assert_eq!(
+            bad(Issuer::auth0("https://example.eu.auth0.com/", "a")),
+            None
+        );
+        assert_eq!(bad(Issuer::auth0("http://127.0.0.1:8080", "a")), None);
+        assert_eq!(
+            bad(Issuer::auth0("evil.example#.auth0.com", "a")),
+            Some("Auth0 domain")
+        );
+        assert_eq!(
+            bad(Issuer::auth0("user@evil.example", "a")),
+            Some("Auth0 domain")
+        );
+        assert_eq!(
+            bad(Issuer::auth0("example.com/path", "a")),
+            Some("Auth0 domain")
+        );
+    }
+
+    #[test]
+    fn the_rfc9068_preset_requires_every_claim_rfc9068_makes_a_must() {
+        let issuer = Issuer::rfc9068("https://idp.example", "api");
+        assert_eq!(issuer.required_claims, ["sub", "client_id", "iat", "jti"]);
+        assert_eq!(issuer.typ, TypPolicy::AccessToken);
+        assert!(!issuer.typ.accepts(None), "typ absent is refused");
+    }
 
     #[test]
     fn presets_derive_the_documented_urls() {

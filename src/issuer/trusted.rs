@@ -88,6 +88,9 @@ pub(crate) fn compile(
     settings: &CacheSettings,
 ) -> Result<TrustedIssuer, ConfigError> {
     let name = issuer.issuer.clone();
+    if let Some((what, value)) = issuer.invalid_input {
+        return Err(ConfigError::InvalidPresetInput { what, value });
+    }
     if name.is_empty() {
         return Err(ConfigError::Empty("issuer"));
     }
@@ -152,6 +155,11 @@ pub(crate) fn compile(
         }
         IssuerKeys::PerPolicy(caches)
     };
+    // A template with neither an allow-list nor the explicit opt-in would
+    // accept every tenant in the world, an attacker's own included.
+    if issuer.is_template() && issuer.allowed_tenants.is_none() && !issuer.any_tenant {
+        return Err(ConfigError::TenantsUnrestricted(name.clone()));
+    }
     Ok(TrustedIssuer {
         name: IssuerName::new(&name),
         rules: ClaimRules {
@@ -159,6 +167,7 @@ pub(crate) fn compile(
             leeway_secs: settings.leeway_secs,
             map: issuer.claims,
             require_permissions: issuer.require_permissions,
+            required: issuer.required_claims,
         },
         typ: issuer.typ,
         algorithms: issuer.algorithms,

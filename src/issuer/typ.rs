@@ -1,5 +1,7 @@
 //! [`TypPolicy`]: which JOSE `typ` header values an issuer's tokens may carry.
 
+use crate::token::jws::media_type_eq;
+
 /// Which JOSE `typ` header values are accepted (RFC 8725 §3.11: explicit typing
 /// keeps one kind of JWT from passing as another).
 ///
@@ -29,16 +31,6 @@ impl TypPolicy {
             TypPolicy::AccessTokenOrJwt => typ.is_none() || is("jwt") || is("at+jwt"),
         }
     }
-}
-
-fn media_type_eq(value: &str, short: &str) -> bool {
-    let bare = match value.get(..12) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => {
-            value.get(12..).unwrap_or_default()
-        }
-        _ => value,
-    };
-    bare.eq_ignore_ascii_case(short)
 }
 
 #[cfg(test)]

@@ -216,12 +216,26 @@ impl KeyCache {
         Err(error)
     }
 
-    /// Why a kid was not found: unknown to the set held, or no set at all.
+    /// Why a kid was not found: unknown to the set held, or no set at all
+    /// (then with the time until the next fetch may start: with no set
+    /// loaded, one cooldown after the last attempt).
     fn not_found(&self) -> Error {
-        if self.lock().loaded {
-            Error::UnknownKeyId
-        } else {
-            Error::KeysUnavailable
+        let state = self.lock();
+        if state.loaded {
+            return Error::UnknownKeyId;
+        }
+        let cooldown = self.config.refresh_cooldown;
+        let wait = match state.last_started {
+            Some(started) => started
+                .saturating_add(cooldown)
+                .saturating_sub(self.time.monotonic()),
+            None => cooldown,
+        };
+        // Whole seconds, rounded up, and never 0: "retry now" would invite a
+        // client to hammer the API while nothing can change.
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Error::KeysUnavailable {
+            retry_after_secs: secs.max(1),
         }
     }
 

@@ -20,6 +20,8 @@ pub(crate) const MIN_RSA_BITS: usize = 2048;
 pub(crate) const MAX_RSA_BITS: usize = 8192;
 /// The longest `kid` kept.
 pub(crate) const MAX_KID_BYTES: usize = 256;
+/// The longest `issuer` a key may name.
+pub(crate) const MAX_KEY_ISSUER_BYTES: usize = 1024;
 
 /// A public key from a JWKS, bound to the one algorithm it may verify.
 #[derive(Debug)]
@@ -34,6 +36,10 @@ pub(crate) struct VerifyingKey {
     /// with on the aws-lc-rs backend.
     #[cfg(feature = "aws-lc-rs")]
     pub(crate) parsed: aws_lc_rs::signature::ParsedPublicKey,
+    /// The `issuer` the key set publishes for this key, if any (Microsoft's
+    /// multi-tenant key set does, as a `{tenantid}` template): the key then
+    /// verifies only tokens whose `iss` it names.
+    pub(crate) issuer: Option<String>,
     /// Set once the key has left its issuer's key set: tokens it verified
     /// earlier are no longer served from the verified-token cache.
     retired: AtomicBool,
@@ -61,7 +67,7 @@ impl VerifyingKey {
             }
             _ => false,
         };
-        material && self.kid == other.kid && self.alg == other.alg
+        material && self.kid == other.kid && self.alg == other.alg && self.issuer == other.issuer
     }
 }
 
@@ -132,6 +138,17 @@ pub(crate) fn bind(
     {
         return Err(KeyRejected::NotForVerify);
     }
+    // Not a registered JWK member; Microsoft publishes it on each key of its
+    // multi-tenant key set. A key that names an issuer is bound to it.
+    let issuer = match value.get("issuer") {
+        None => None,
+        Some(serde_json::Value::String(issuer))
+            if !issuer.is_empty() && issuer.len() <= MAX_KEY_ISSUER_BYTES =>
+        {
+            Some(issuer.clone())
+        }
+        Some(_) => return Err(KeyRejected::InvalidParameters("issuer")),
+    };
     let alg = bound_algorithm(&jwk)?;
     if !allowed.contains(&alg) {
         return Err(KeyRejected::NotAllowed(alg));
@@ -147,6 +164,7 @@ pub(crate) fn bind(
         key,
         #[cfg(feature = "aws-lc-rs")]
         parsed,
+        issuer,
         retired: AtomicBool::new(false),
     })
 }

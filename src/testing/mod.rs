@@ -300,6 +300,20 @@ impl TestIssuer {
         self.add_key(kind)
     }
 
+    /// Publishes `issuer` as the `issuer` member of the key `kid`, as
+    /// Microsoft's multi-tenant key set does (`…/{tenantid}/v2.0`). Returns
+    /// whether such a key is published.
+    pub fn bind_key_to_issuer(&self, kid: &str, issuer: &str) -> bool {
+        let mut keys = self.shared.keys();
+        let Some(key) = keys.published.iter_mut().find(|k| k.kid == kid) else {
+            return false;
+        };
+        if let Value::Object(jwk) = &mut key.jwk {
+            jwk.insert("issuer".into(), json!(issuer));
+        }
+        true
+    }
+
     /// Stops publishing `kid` (tokens can still be signed with it).
     pub fn remove_key(&self, kid: &str) {
         let mut keys = self.shared.keys();

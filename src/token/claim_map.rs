@@ -101,7 +101,7 @@ impl ClaimMap {
 }
 
 fn collect(sources: &[Source], claims: &Object<'_>) -> Result<Permissions, Error> {
-    let mut set = Permissions::default();
+    let mut names: Vec<String> = Vec::new();
     for source in sources {
         let invalid = || Error::InvalidPermissionClaim(source.name());
         let Some(raw) = lookup(claims, &source.path) else {
@@ -109,18 +109,17 @@ fn collect(sources: &[Source], claims: &Object<'_>) -> Result<Permissions, Error
         };
         match (json::kind(raw), source.form) {
             (Kind::String, Form::SpaceSeparated | Form::Either) => {
-                let names = json::string(raw).ok_or_else(invalid)?;
-                names.split(' ').for_each(|p| set.push(p));
+                let text = json::string(raw).ok_or_else(invalid)?;
+                names.extend(text.split(' ').map(str::to_owned));
             }
             (Kind::Array, Form::Array | Form::Either) => {
-                for name in json::strings(raw).ok_or_else(invalid)? {
-                    set.push(&name);
-                }
+                let items = json::strings(raw).ok_or_else(invalid)?;
+                names.extend(items.into_iter().map(std::borrow::Cow::into_owned));
             }
             _ => return Err(invalid()),
         }
     }
-    Ok(set)
+    Ok(Permissions::collect(names))
 }
 
 fn first_string(names: &[String], claims: &Object<'_>) -> Result<Option<String>, Error> {

@@ -84,6 +84,30 @@ impl Authenticated {
         self.0.tenant_id.as_deref()
     }
 
+    /// The bytes this value holds on the heap: the claims text, every string
+    /// copied out of it (issuer, subject, audiences, `jti`, scopes, roles,
+    /// calling app, policy, tenant) and the shared allocation itself. What the
+    /// verified-token cache weighs an entry by.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let text = |s: &String| s.capacity();
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let inner = &*self.0;
+        let r = &inner.registered;
+        let aud: usize = r.aud.iter().map(text).sum::<usize>()
+            + r.aud.capacity() * std::mem::size_of::<String>();
+        std::mem::size_of::<Inner>()
+            + text(&inner.payload)
+            + text(&r.iss)
+            + opt(&r.sub)
+            + opt(&r.jti)
+            + aud
+            + inner.grants.scopes.heap_bytes()
+            + inner.grants.roles.heap_bytes()
+            + opt(&inner.grants.client_id)
+            + opt(&inner.grants.policy)
+            + opt(&inner.tenant_id)
+    }
+
     /// The claims set as JSON text, exactly as the token carried it.
     pub fn claims_json(&self) -> &str {
         &self.0.payload
@@ -135,6 +159,9 @@ pub(crate) struct ClaimRules {
     /// Refuse tokens that grant neither a scope nor a role (an ID token, or an
     /// app token without roles), as Microsoft Entra ID recommends.
     pub require_permissions: bool,
+    /// Claims a token must carry besides `iss`, `aud` and `exp` (a profile's
+    /// MUSTs, such as RFC 9068 §2.2). Each is also read by the parser.
+    pub required: &'static [&'static str],
 }
 
 /// The decoded payload as text: JSON is UTF-8 (RFC 8259 §8.1).
@@ -218,6 +245,11 @@ impl<'a> Unverified<'a> {
         let jti = self.string("jti")?.map(Cow::into_owned);
         let tenant_id = self.tenant_id().map(Cow::into_owned);
 
+        // Checked after the registered claims' types, so that a present
+        // claim of the wrong type keeps its own, more precise reason.
+        if let Some(name) = rules.required.iter().find(|n| self.claims.get(n).is_none()) {
+            return Err(Error::MissingClaim(name));
+        }
         let grants = rules.map.read(&self.claims)?;
         if rules.require_permissions && grants.scopes.is_empty() && grants.roles.is_empty() {
             return Err(Error::NoPermissions);
@@ -309,6 +341,7 @@ mod tests {
             leeway_secs: 60,
             map: ClaimMap::default(),
             require_permissions: false,
+            required: &[],
         }
     }
 
@@ -433,6 +466,30 @@ mod tests {
             ),
             Err(Error::MalformedToken(_))
         ));
+    }
+
+    #[test]
+    fn a_profiles_required_claims_must_be_present() {
+        let strict = ClaimRules {
+            required: &["sub", "jti", "client_id"],
+            ..rules()
+        };
+        let base = r#""iss":"https://issuer.example","aud":"api://a","exp":1700000100"#;
+        let with = |extra: &str| check_claims(&format!("{{{base}{extra}}}"), &strict, NOW);
+        assert!(with(r#","sub":"u","jti":"j","client_id":"c""#).is_ok());
+        assert_eq!(
+            with(r#","jti":"j","client_id":"c""#).err(),
+            Some(Error::MissingClaim("sub"))
+        );
+        assert_eq!(
+            with(r#","sub":"u","jti":"j""#).err(),
+            Some(Error::MissingClaim("client_id"))
+        );
+        assert_eq!(
+            with(r#","sub":7,"jti":"j","client_id":"c""#).err(),
+            Some(Error::InvalidClaim("sub")),
+            "a present claim of the wrong type keeps its own reason"
+        );
     }
 
     #[test]

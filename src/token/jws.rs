@@ -47,6 +47,33 @@ struct RawHeader {
     zip: Option<IgnoredAny>,
     #[serde(default)]
     enc: Option<IgnoredAny>,
+    // Other JWE-only parameters (RFC 7518 §4.6.1, §4.7.1, §4.8.1).
+    #[serde(default)]
+    epk: Option<IgnoredAny>,
+    #[serde(default)]
+    apu: Option<IgnoredAny>,
+    #[serde(default)]
+    apv: Option<IgnoredAny>,
+    #[serde(default)]
+    iv: Option<IgnoredAny>,
+    #[serde(default)]
+    tag: Option<IgnoredAny>,
+    #[serde(default)]
+    p2s: Option<IgnoredAny>,
+    #[serde(default)]
+    p2c: Option<IgnoredAny>,
+    // Keys and key locations carried by the token itself (RFC 7515 §4.1.2-6).
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
+    /// RFC 7519 §5.2: `cty` `JWT` announces a nested token.
+    #[serde(default)]
+    cty: Option<String>,
 }
 
 /// Splits and checks `token` against the `allowed` algorithms.
@@ -110,6 +137,34 @@ fn parse_header(json: &[u8]) -> Result<RawHeader, Error> {
     if header.enc.is_some() {
         return Err(Error::UnsupportedHeader("enc"));
     }
+    for (name, present) in [
+        ("epk", header.epk.is_some()),
+        ("apu", header.apu.is_some()),
+        ("apv", header.apv.is_some()),
+        ("iv", header.iv.is_some()),
+        ("tag", header.tag.is_some()),
+        ("p2s", header.p2s.is_some()),
+        ("p2c", header.p2c.is_some()),
+        // RFC 8725 §3.10: a key, or where to fetch one, named by the token
+        // itself is never trusted. Refused rather than ignored, so that a
+        // token relying on one fails loudly and without any fetch.
+        ("jwk", header.jwk.is_some()),
+        ("jku", header.jku.is_some()),
+        ("x5u", header.x5u.is_some()),
+        ("x5c", header.x5c.is_some()),
+    ] {
+        if present {
+            return Err(Error::UnsupportedHeader(name));
+        }
+    }
+    // RFC 7519 §5.2: a nested JWT is never an access token this layer reads.
+    if header
+        .cty
+        .as_deref()
+        .is_some_and(|cty| media_type_eq(cty, "jwt"))
+    {
+        return Err(Error::UnsupportedHeader("cty"));
+    }
     Ok(header)
 }
 
@@ -140,6 +195,18 @@ fn first_non_whitespace(bytes: &[u8]) -> Option<u8> {
         .iter()
         .copied()
         .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// Whether a media type names `short`, ignoring ASCII case, with or without
+/// the `application/` prefix (RFC 7515 §4.1.9, §4.1.10).
+pub(crate) fn media_type_eq(value: &str, short: &str) -> bool {
+    let bare = match value.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => {
+            value.get(12..).unwrap_or_default()
+        }
+        _ => value,
+    };
+    bare.eq_ignore_ascii_case(short)
 }
 
 /// Whether `json` starts (after JSON whitespace) with `{`.
@@ -204,12 +271,35 @@ mod tests {
             ("b64", r#"{"alg":"RS256","b64":false}"#),
             ("zip", r#"{"alg":"RS256","zip":"DEF"}"#),
             ("enc", r#"{"alg":"RS256","enc":"A128GCM"}"#),
+            ("epk", r#"{"alg":"RS256","epk":{"kty":"EC"}}"#),
+            ("p2c", r#"{"alg":"RS256","p2c":1000}"#),
+            ("jwk", r#"{"alg":"RS256","jwk":{"kty":"RSA"}}"#),
+            (
+                "jku",
+                r#"{"alg":"RS256","jku":"https://evil.example/jwks"}"#,
+            ),
+            (
+                "x5u",
+                r#"{"alg":"RS256","x5u":"https://evil.example/cert"}"#,
+            ),
+            ("x5c", r#"{"alg":"RS256","x5c":["MIIB"]}"#),
+            ("cty", r#"{"alg":"RS256","cty":"JWT"}"#),
+            ("cty", r#"{"alg":"RS256","cty":"application/jwt"}"#),
         ] {
             assert_eq!(
                 parse_err(&token(header, "{}")),
                 Error::UnsupportedHeader(param)
             );
         }
+    }
+
+    #[test]
+    fn thumbprints_and_other_content_types_pass() {
+        let t = token(
+            r#"{"alg":"RS256","kid":"k","x5t":"abc","x5t#S256":"def","cty":"json"}"#,
+            "{}",
+        );
+        assert!(parse(&t, &DEFAULT_ALGORITHMS).is_ok());
     }
 
     #[test]

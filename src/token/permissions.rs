@@ -26,20 +26,42 @@ impl Permissions {
         self.0.is_empty()
     }
 
-    pub(crate) fn push(&mut self, name: &str) {
-        if !name.is_empty() && !self.contains(name) {
-            self.0.push(name.to_owned());
+    /// Collects `names` (empty ones dropped) with each name kept once, at
+    /// its first place, in time linear in their number: a token may list
+    /// thousands, so never a comparison of every pair.
+    pub(crate) fn collect(mut names: Vec<String>) -> Self {
+        names.retain(|n| !n.is_empty());
+        // Below this, comparing with what is kept is cheaper than hashing.
+        const LINEAR_UP_TO: usize = 16;
+        if names.len() <= LINEAR_UP_TO {
+            let mut kept: Vec<String> = Vec::with_capacity(names.len());
+            for name in names {
+                if !kept.contains(&name) {
+                    kept.push(name);
+                }
+            }
+            return Permissions(kept);
         }
+        let keep: Vec<bool> = {
+            let mut seen = std::collections::HashSet::with_capacity(names.len());
+            names.iter().map(|n| seen.insert(n.as_str())).collect()
+        };
+        let mut keep = keep.into_iter();
+        names.retain(|_| keep.next().unwrap_or(false));
+        names.shrink_to_fit();
+        Permissions(names)
+    }
+
+    /// The bytes this set holds on the heap: its names and its list.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let names: usize = self.0.iter().map(String::capacity).sum();
+        names + self.0.capacity() * std::mem::size_of::<String>()
     }
 }
 
 impl<'a> FromIterator<&'a str> for Permissions {
     fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
-        let mut set = Permissions::default();
-        for name in iter {
-            set.push(name);
-        }
-        set
+        Permissions::collect(iter.into_iter().map(str::to_owned).collect())
     }
 }
 
@@ -56,5 +78,15 @@ mod tests {
         assert!(!set.contains("rea"));
         assert!(!set.contains("Notes"));
         assert!(!set.contains(""));
+    }
+
+    #[test]
+    fn names_are_kept_once_in_first_seen_order_short_and_long() {
+        let short: Permissions = "b a b  c a".split(' ').collect();
+        assert_eq!(short.iter().collect::<Vec<_>>(), ["b", "a", "c"]);
+        let text: Vec<String> = (0..5_000).map(|i| format!("s{}", i % 1_000)).collect();
+        let long: Permissions = text.iter().map(String::as_str).collect();
+        assert_eq!(long.len(), 1_000);
+        assert!(long.iter().zip(0..).all(|(n, i)| n == format!("s{i}")));
     }
 }

@@ -10,9 +10,6 @@ use http::{HeaderValue, Response, StatusCode};
 
 use crate::error::{Challenge, Error};
 
-/// Seconds a client is asked to wait when the issuer's keys are unavailable.
-const RETRY_AFTER_SECS: &str = "30";
-
 /// Turns a rejection into a response. Implemented by [`DefaultRejection`] and by
 /// any `Fn(&Error) -> Response<B> + Clone`.
 ///
@@ -55,7 +52,7 @@ where
 /// | malformed request | 400 | `Bearer error="invalid_request"` |
 /// | bad token | 401 | `Bearer error="invalid_token"` |
 /// | lacking permission | 403 | `Bearer error="insufficient_scope", scope="…"` |
-/// | keys unavailable | 503 | none; `Retry-After: 30` |
+/// | keys unavailable | 503 | none; `Retry-After`: seconds until the next fetch attempt |
 pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
     let mut headers = http::HeaderMap::new();
     let status = match error.challenge() {
@@ -82,7 +79,12 @@ pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
             StatusCode::FORBIDDEN
         }
         Challenge::Unavailable => {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            // RFC 9110 §10.2.3: the seconds until the key cache tries again.
+            let secs = match error {
+                Error::KeysUnavailable { retry_after_secs } => *retry_after_secs,
+                _ => 1,
+            };
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
             StatusCode::SERVICE_UNAVAILABLE
         }
     };
@@ -177,11 +179,13 @@ mod tests {
                 )
             )
         );
-        let (status, headers) = rejection_parts(&Error::KeysUnavailable);
+        let (status, headers) = rejection_parts(&Error::KeysUnavailable {
+            retry_after_secs: 17,
+        });
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             headers.get(RETRY_AFTER),
-            Some(&HeaderValue::from_static("30"))
+            Some(&HeaderValue::from_static("17"))
         );
     }
 

@@ -26,11 +26,14 @@ use crate::token::claims::{Authenticated, check_time};
 /// never stored.
 pub(crate) type Digest = [u8; 32];
 
-/// Bytes an entry costs beyond its claims text: the moka entry and its
-/// bookkeeping, the digest, the shared claims value and the strings copied out
-/// of the claims. `cargo bench --bench memory` measured 850–900 bytes plus the
-/// claims text (see BENCHMARKS.md); 1 KiB leaves room for the allocator's own
-/// per-block overhead.
+/// Bytes an entry costs beyond what its validated token holds
+/// ([`Authenticated::heap_bytes`]: the claims text and every string copied out
+/// of it, counted exactly): the moka entry and its bookkeeping, the digest,
+/// the key handles. `cargo bench --bench memory` measured 850–900 bytes per
+/// entry *including* the copied strings of a small token (see BENCHMARKS.md),
+/// so 1 KiB on top of them is an upper bound with room for the allocator's
+/// per-block overhead: the configured budget bounds the memory, whatever the
+/// shape of the tokens (thousands of one-letter scopes included).
 const ENTRY_OVERHEAD_BYTES: u32 = 1024;
 
 /// Verified tokens by digest.
@@ -138,7 +141,7 @@ impl TokenCache {
         }
         let lifetime = until_exp.min(self.max_age);
         let until = time.monotonic().saturating_add(lifetime);
-        let text = u32::try_from(authenticated.claims_json().len()).unwrap_or(u32::MAX);
+        let held = u32::try_from(authenticated.heap_bytes()).unwrap_or(u32::MAX);
         self.entries.insert(
             digest,
             Entry {
@@ -148,7 +151,7 @@ impl TokenCache {
                 leeway_secs,
                 lifetime,
                 until,
-                weight: text.saturating_add(ENTRY_OVERHEAD_BYTES),
+                weight: held.saturating_add(ENTRY_OVERHEAD_BYTES),
             },
         );
     }
@@ -200,6 +203,7 @@ mod tests {
             leeway_secs: 10,
             map: ClaimMap::default(),
             require_permissions: false,
+            required: &[],
         };
         let clock = ManualClock::starting_at(UNIX_EPOCH + Duration::from_secs(NOW as u64));
         let time = Time::new(Arc::new(clock.clone()));
@@ -247,6 +251,33 @@ mod tests {
         assert!(matches!(f.cache.get(&f.digest, &f.time), Some(Ok(_))));
         f.clock.advance(Duration::from_millis(1));
         assert!(f.cache.get(&f.digest, &f.time).is_none(), "exp reached");
+    }
+
+    /// An entry weighs what its token holds: many short scopes weigh far
+    /// more than their share of the claims text (a list entry and a string
+    /// each), and the weight counts every one of them.
+    #[test]
+    fn an_entry_weighs_every_copied_string_not_only_the_claims_text() {
+        let scopes: Vec<String> = (0..2_000).map(|i| format!("s{i}")).collect();
+        let claims = format!(
+            r#"{{"iss":"i","aud":"api","exp":{},"scp":"{}"}}"#,
+            NOW + 100,
+            scopes.join(" ")
+        );
+        let f = fixture(&claims, Duration::from_secs(60));
+        let held = f
+            .cache
+            .get(&f.digest, &f.time)
+            .and_then(Result::ok)
+            .map(|a| a.heap_bytes())
+            .expect("a hit");
+        let list = 2_000 * std::mem::size_of::<String>();
+        assert!(held >= claims.len() + list + 2_000 * 2, "{held}");
+        f.cache.entries.run_pending_tasks();
+        assert_eq!(
+            f.cache.entries.weighted_size(),
+            u64::try_from(held).expect("fits") + u64::from(ENTRY_OVERHEAD_BYTES)
+        );
     }
 
     /// Once its key is retired, an entry is gone: the token goes cold.

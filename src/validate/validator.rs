@@ -12,6 +12,7 @@ use super::signature::verify_signature;
 use super::token_cache::{Digest, TokenCache};
 use crate::clock::Time;
 use crate::error::{Error, log_safe};
+use crate::issuer::name::names;
 use crate::issuer::trusted::TrustedIssuer;
 use crate::token::algorithm::Algorithm;
 use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Unverified, payload_text};
@@ -61,7 +62,10 @@ impl Validator {
         }
         let mut read_claims: Vec<String> = issuers
             .iter()
-            .flat_map(|i| i.rules.map.top_level_names())
+            .flat_map(|i| {
+                let required = i.rules.required.iter().copied();
+                i.rules.map.top_level_names().chain(required)
+            })
             .chain(CHECKED_CLAIMS)
             .map(str::to_owned)
             .collect();
@@ -181,6 +185,14 @@ impl Validator {
         let keys = issuer.key_cache(&claims)?;
         let kid = jws.kid.as_deref().ok_or(Error::MissingKeyId)?;
         let key = keys.key(kid).await?;
+        // Defence in depth: a key the key set binds to an issuer (Microsoft
+        // publishes one per key, as a tenant template) never verifies a
+        // token of another issuer, tenant or cloud.
+        if let Some(bound) = &key.issuer
+            && !names(bound, &iss, tid)
+        {
+            return Err(Error::KeyIssuerMismatch);
+        }
         verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
         // The key lookup may have waited for a fetch: read the clock again.
         let now = inner.time.now_secs();
@@ -262,7 +274,12 @@ mod tests {
         let mut future = pin!(validator.validate(&token));
         let mut cx = Context::from_waker(Waker::noop());
         match future.as_mut().poll(&mut cx) {
-            Poll::Ready(verdict) => assert_eq!(verdict.err(), Some(Error::KeysUnavailable)),
+            Poll::Ready(verdict) => assert_eq!(
+                verdict.err(),
+                Some(Error::KeysUnavailable {
+                    retry_after_secs: 30
+                })
+            ),
             Poll::Pending => panic!("the lookup waited for a fetch that cannot run"),
         }
         assert!(!validator.is_ready());

@@ -19,6 +19,7 @@ mod attacks;
 mod authorization;
 mod fault_injection;
 mod keys;
+mod logs;
 mod notes_api_cli;
 mod providers;
 mod token_cache;

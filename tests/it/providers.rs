@@ -490,12 +490,92 @@ fn serve_common(ti: &TestIssuer) {
     ti.serve_discovery(COMMON, &format!("{}/{{tenantid}}/v2.0", ti.issuer()));
 }
 
+/// The multi-tenant preset with these tenants allowed; `None`: any tenant,
+/// by the explicit opt-in.
 fn multi_tenant_layer(base: &str, allowed: Option<&[&str]>) -> BearerAuthLayer {
-    let mut issuer = Issuer::entra_id_multi_tenant(API_CLIENT_ID).authority(base);
-    if let Some(tenants) = allowed {
-        issuer = issuer.allowed_tenants(tenants.iter().copied());
-    }
+    let issuer = Issuer::entra_id_multi_tenant(API_CLIENT_ID).authority(base);
+    let issuer = match allowed {
+        Some(tenants) => issuer.allowed_tenants(tenants.iter().copied()),
+        None => issuer.dangerously_accept_any_tenant(),
+    };
     build(BearerAuthLayer::builder().trust(issuer))
+}
+
+/// Issue 12.1: "any tenant" is never a default. Without an allow-list or
+/// the opt-in, the multi-tenant presets (and any `{tenantid}` template) do
+/// not build, and the error says what to choose.
+#[test]
+fn multi_tenant_without_allow_list_or_opt_in_is_a_config_error() {
+    for issuer in [
+        Issuer::entra_id_multi_tenant(API_CLIENT_ID),
+        Issuer::entra_id_v1_multi_tenant(API_CLIENT_ID),
+        Issuer::new("https://login.microsoftonline.com/{tenantid}/v2.0")
+            .audience("x")
+            .jwks_uri("https://login.microsoftonline.com/common/discovery/v2.0/keys"),
+    ] {
+        let template = issuer.issuer().to_owned();
+        match BearerAuthLayer::builder().trust(issuer).build() {
+            Err(error @ ConfigError::TenantsUnrestricted(_)) => {
+                assert_eq!(
+                    format!("{error:?}"),
+                    format!("TenantsUnrestricted({template:?})")
+                );
+                let text = error.to_string();
+                assert!(
+                    text.contains("allowed_tenants")
+                        && text.contains("dangerously_accept_any_tenant"),
+                    "{text}"
+                );
+            }
+            other => panic!("{template}: expected TenantsUnrestricted, got {other:?}"),
+        }
+    }
+}
+
+/// Issue 12.2: Microsoft's multi-tenant key set names an `issuer` on each
+/// key. A key verifies only tokens whose `iss` that issuer names (the
+/// template resolved with the token's own `tid`): a key of another cloud, or
+/// bound to one tenant, never verifies another's token, even under the
+/// template and the allow-list.
+#[tokio::test]
+async fn a_key_bound_to_an_issuer_verifies_only_that_issuers_tokens() {
+    let ti = start().await;
+    let base = ti.issuer().to_owned();
+    serve_common(&ti);
+    let kid = ti.current_kid();
+    let layer = multi_tenant_layer(&base, None);
+    let app = one_route(layer.clone(), scope_or_app_role());
+    let from = |tenant: &str| entra_delegated(&ti, &v2_issuer(&base, tenant), tenant).sign();
+
+    // Bound to the template, as Microsoft publishes it: every tenant's token.
+    assert!(ti.bind_key_to_issuer(&kid, &format!("{base}/{{tenantid}}/v2.0")));
+    for tenant in [TENANT_A, TENANT_B] {
+        assert_eq!(
+            get_with(&app, "/r", &from(tenant)).await.status,
+            StatusCode::OK
+        );
+    }
+
+    // Bound to one tenant: only that tenant's token (a fresh layer, so the
+    // key set is read again).
+    assert!(ti.bind_key_to_issuer(&kid, &v2_issuer(&base, TENANT_A)));
+    let layer = multi_tenant_layer(&base, None);
+    let app = one_route(layer.clone(), scope_or_app_role());
+    assert_eq!(
+        get_with(&app, "/r", &from(TENANT_A)).await.status,
+        StatusCode::OK
+    );
+    let from_b = from(TENANT_B);
+    assert_eq!(get_with(&app, "/r", &from_b).await, invalid_token());
+    assert_eq!(code(&layer, &from_b).await, "key_issuer_mismatch");
+
+    // Bound to another cloud's template: no token of this issuer.
+    assert!(ti.bind_key_to_issuer(&kid, "https://login.microsoftonline.us/{tenantid}/v2.0"));
+    let layer = multi_tenant_layer(&base, None);
+    let from_a = from(TENANT_A);
+    assert_eq!(code(&layer, &from_a).await, "key_issuer_mismatch");
+    let app = one_route(layer, scope_or_app_role());
+    assert_eq!(get_with(&app, "/r", &from_a).await, invalid_token());
 }
 
 #[tokio::test]
@@ -611,7 +691,7 @@ async fn multi_tenant_refuses_issuers_that_only_resemble_the_template_without_fe
 }
 
 #[tokio::test]
-async fn multi_tenant_without_allow_list_accepts_any_tenant() {
+async fn multi_tenant_with_the_any_tenant_opt_in_accepts_any_tenant() {
     let ti = start().await;
     let base = ti.issuer().to_owned();
     serve_common(&ti);
@@ -1156,6 +1236,38 @@ async fn rfc9068_at_jwt_with_scope_passes_and_other_types_are_refused() {
     }
     assert_eq!(ti.discovery_requests(), 1);
     assert_eq!(ti.jwks_requests(), 1);
+}
+
+/// Issue 12.8: the RFC 9068 preset enforces RFC 9068 §2.2: a token without
+/// any one of the claims a conformant access token MUST carry is refused
+/// (401 `missing_claim`), after the signature, whatever else it grants.
+#[tokio::test]
+async fn rfc9068_token_missing_a_claim_rfc9068_requires_is_refused() {
+    let ti = start().await;
+    let layer = build(BearerAuthLayer::builder().trust(Issuer::rfc9068(ti.issuer(), RS_AUDIENCE)));
+    let app = one_route(layer.clone(), Requirement::scope("reademail"));
+    for claim in ["sub", "client_id", "iat", "jti", "exp", "aud", "iss"] {
+        let token = rfc9068_token(&ti).without(claim).sign();
+        assert_eq!(
+            get_with(&app, "/r", &token).await,
+            invalid_token(),
+            "{claim}"
+        );
+        assert_eq!(code(&layer, &token).await, "missing_claim", "{claim}");
+    }
+    // The same token shapes pass a plain issuer, which requires none of them
+    // beyond iss, aud and exp.
+    let plain =
+        build(BearerAuthLayer::builder().trust(Issuer::new(ti.issuer()).audience(RS_AUDIENCE)));
+    for claim in ["sub", "client_id", "iat", "jti"] {
+        let token = rfc9068_token(&ti).without(claim).sign();
+        let verdict = plain.validator().validate(&token).await;
+        assert_eq!(
+            verdict.map(|a| a.scopes().contains("reademail")),
+            Ok(true),
+            "{claim}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------

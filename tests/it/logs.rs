@@ -1,0 +1,159 @@
+//! Nothing from a token or a key server reaches a log line unescaped
+//! (issue 12.3): signed tokens and a key set whose values carry newlines,
+//! carriage returns and ANSI escape sequences are refused, and the captured
+//! log output is checked line by line.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::get;
+use bearer_guard::{BearerAuthLayer, Claims};
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::support::{get_with, start};
+
+/// A writer for the fmt subscriber that appends to a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+/// What a handler asks of the claims: `name` as a number, no other claim.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Strict {
+    name: u32,
+}
+
+const FORGED: &str = "\nINFO bearer_guard: request accepted sub=admin\r\u{1b}[2K\u{1b}[32mOK";
+
+#[tokio::test(flavor = "current_thread")]
+async fn token_and_key_set_text_with_newlines_and_ansi_is_logged_escaped() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runs on one thread (current-thread runtime), key fetches
+    // included, so the thread-local default sees every event.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let issuer = start().await;
+    // A key set entry whose kid carries the forged line, twice (duplicates
+    // are dropped and logged with their kid).
+    let kid = format!("k{FORGED}");
+    let layer = BearerAuthLayer::builder()
+        .issuer(issuer.issuer())
+        .audience(bearer_guard::testing::TestIssuer::AUDIENCE)
+        .token_cache_bytes(0)
+        .build()
+        .expect("valid configuration");
+    let app = Router::new()
+        .route("/strict", get(|_: Claims<Strict>| async { "never" }))
+        .route_layer(layer);
+
+    // 1. A claim value that does not fit the handler's type: serde's message
+    //    quotes it.
+    let value = issuer.token().claim("name", FORGED).sign();
+    // 2. A claim name the handler's type does not know: serde's message
+    //    quotes the name.
+    let name = issuer
+        .token()
+        .claim("name", 1)
+        .claim(&format!("x{FORGED}"), true)
+        .sign();
+    // 3. A typ the policy refuses.
+    let hostile_typ = format!("at+jwt{FORGED}");
+    let typ = issuer.token().typ(Some(hostile_typ.as_str())).sign();
+    // 4. An alg nobody knows, signed all the same.
+    let header = json!({"alg": format!("RS256{FORGED}"), "kid": issuer.current_kid()});
+    let payload = json!({"iss": issuer.issuer(), "aud": "x", "exp": 4_000_000_000u64});
+    let alg = issuer
+        .sign_raw(
+            header.to_string().as_bytes(),
+            payload.to_string().as_bytes(),
+            &issuer.current_kid(),
+        )
+        .expect("a published key");
+    for token in [&value, &name, &typ, &alg] {
+        let outcome = get_with(&app, "/strict", token).await;
+        assert_eq!(outcome.status, StatusCode::UNAUTHORIZED, "{token}");
+    }
+
+    // 5. The key server: a duplicated kid with the forged line, and an
+    //    unparsable entry whose parse error quotes it.
+    let jwks: serde_json::Value = serde_json::from_str(&issuer.jwks_document()).expect("JSON");
+    let mut key = jwks["keys"][0].clone();
+    key["kid"] = json!(kid);
+    let hostile = json!({"keys": [key.clone(), key, {"kty": FORGED}]}).to_string();
+    let served = crate::support::serve(Router::new().route(
+        "/jwks",
+        get(move || {
+            let body = hostile.clone();
+            async move { body }
+        }),
+    ))
+    .await;
+    let second = BearerAuthLayer::builder()
+        .issuer(issuer.issuer())
+        .audience(bearer_guard::testing::TestIssuer::AUDIENCE)
+        .jwks_uri(format!("{served}/jwks"))
+        .build()
+        .expect("valid configuration");
+    assert!(!second.validator().warm_up().await, "no usable key");
+
+    let log = captured.text();
+    // Every rejection and every dropped key was logged...
+    for needle in [
+        "claims do not deserialize",
+        "token type (typ) not accepted",
+        "is not allowed",
+        "JWK dropped",
+    ] {
+        assert!(log.contains(needle), "no {needle:?} in the log:\n{log}");
+    }
+    // ...with the hostile text escaped, never raw:
+    assert!(!log.contains('\u{1b}'), "a raw escape sequence:\n{log}");
+    assert!(!log.contains('\r'), "a raw carriage return:\n{log}");
+    assert!(
+        log.contains("\\u{1b}[2K"),
+        "the escape sequences appear escaped:\n{log}"
+    );
+    // Every line is one event of the fmt subscriber (time, level, target):
+    // none begins with the forged text.
+    for line in log.lines() {
+        assert!(
+            !line.starts_with("INFO bearer_guard: request accepted"),
+            "a forged line: {line:?}\n{log}"
+        );
+        let level = line.split_whitespace().nth(1).unwrap_or_default();
+        assert!(
+            matches!(level, "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR"),
+            "not an event line: {line:?}\n{log}"
+        );
+    }
+}
