@@ -48,6 +48,7 @@ pub struct Builder {
     max_token_bytes: usize,
     refresh_cooldown: Duration,
     key_set_max_age: Duration,
+    key_set_max_staleness: Duration,
     connect_timeout: Duration,
     timeout: Duration,
     max_jwks_bytes: usize,
@@ -71,6 +72,7 @@ impl Default for Builder {
             max_token_bytes: 16 * 1024,
             refresh_cooldown: Duration::from_secs(30),
             key_set_max_age: Duration::from_secs(300),
+            key_set_max_staleness: Duration::from_secs(12 * 3600),
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             max_jwks_bytes: 256 * 1024,
@@ -158,6 +160,19 @@ impl Builder {
     /// and stay if it fails. Default: 5 minutes.
     pub fn key_set_max_age(mut self, age: Duration) -> Self {
         self.key_set_max_age = age;
+        self
+    }
+
+    /// How long after its last successful load a key set keeps serving while
+    /// every refresh fails (last known good). Past it, the issuer may have
+    /// withdrawn any of those keys, so its tokens get 503 (with `Retry-After`)
+    /// until a refresh succeeds; an error is logged and the gauge
+    /// `bearer_guard_key_set_too_stale` is 1. Default: 12 hours, longer than
+    /// common access-token lifetimes (Entra ID: 60 to 90 minutes), so an
+    /// outage of the key server alone does not turn valid tokens away. At
+    /// least [`key_set_max_age`](Builder::key_set_max_age).
+    pub fn key_set_max_staleness(mut self, staleness: Duration) -> Self {
+        self.key_set_max_staleness = staleness;
         self
     }
 
@@ -290,6 +305,12 @@ impl Builder {
                 return Err(ConfigError::DuplicateIssuer(issuer.issuer.clone()));
             }
         }
+        if self.key_set_max_staleness < self.key_set_max_age {
+            return Err(ConfigError::StalenessBelowMaxAge {
+                staleness: self.key_set_max_staleness,
+                max_age: self.key_set_max_age,
+            });
+        }
         if self.leeway > Self::MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge {
                 leeway: self.leeway,
@@ -318,6 +339,7 @@ impl Builder {
             max_keys: self.max_keys,
             refresh_cooldown: self.refresh_cooldown,
             max_age: self.key_set_max_age,
+            max_staleness: self.key_set_max_staleness,
             allow_insecure_http: self.allow_insecure_http,
             leeway_secs: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
             time: time.clone(),
@@ -396,6 +418,10 @@ mod tests {
         assert_eq!(
             err(Builder::default().trust(Issuer::entra_id("evil.example/x", "cid"))),
             "InvalidPresetInput { what: \"tenant id\", value: \"evil.example/x\" }"
+        );
+        assert_eq!(
+            err(base().key_set_max_staleness(Duration::from_secs(60))),
+            "StalenessBelowMaxAge { staleness: 60s, max_age: 300s }"
         );
         assert_eq!(err(base().leeway(Builder::MAX_LEEWAY)), "ok");
         assert_eq!(

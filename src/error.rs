@@ -311,6 +311,18 @@ pub enum ConfigError {
         /// The largest allowed.
         max: std::time::Duration,
     },
+    /// `key_set_max_staleness` is shorter than `key_set_max_age`: keys would
+    /// go unusable between two scheduled refreshes.
+    #[error(
+        "key_set_max_staleness ({staleness:?}) is shorter than key_set_max_age ({max_age:?}): \
+         keys would be refused between two scheduled refreshes"
+    )]
+    StalenessBelowMaxAge {
+        /// The maximum staleness asked for.
+        staleness: std::time::Duration,
+        /// The key set's maximum age.
+        max_age: std::time::Duration,
+    },
     /// A size or count limit was set to zero.
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),

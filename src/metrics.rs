@@ -12,6 +12,7 @@
 //! | `bearer_guard_key_set_loaded_timestamp_seconds` | gauge | `source` (age = now − value) |
 //! | `bearer_guard_key_set_keys` | gauge | `source` |
 //! | `bearer_guard_last_known_good_in_use` | gauge | `source` (1 while the last refresh failed and older keys serve) |
+//! | `bearer_guard_key_set_too_stale` | gauge | `source` (1 while the keys are older than `key_set_max_staleness` and tokens get 503) |
 //!
 //! `source` is the discovery or JWKS URL of one key cache: one per issuer (one
 //! per policy for Azure AD B2C), so its cardinality is what you configured.
@@ -39,8 +40,8 @@ mod imp {
     pub(crate) fn unknown_kid_cache_hit(source: &str) {
         ::metrics::counter!("bearer_guard_unknown_kid_cache_hits_total", "source" => source.to_owned()).increment(1);
     }
-    pub(crate) fn key_set_loaded(source: &str, keys: u64) {
-        let now = std::time::SystemTime::now()
+    pub(crate) fn key_set_loaded(source: &str, keys: u64, at: std::time::SystemTime) {
+        let now = at
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         ::metrics::gauge!("bearer_guard_key_set_loaded_timestamp_seconds", "source" => source.to_owned()).set(now);
@@ -49,6 +50,10 @@ mod imp {
             .set(keys as f64);
         ::metrics::gauge!("bearer_guard_last_known_good_in_use", "source" => source.to_owned())
             .set(0.0);
+    }
+    pub(crate) fn key_set_too_stale(source: &str, stale: bool) {
+        ::metrics::gauge!("bearer_guard_key_set_too_stale", "source" => source.to_owned())
+            .set(if stale { 1.0 } else { 0.0 });
     }
     pub(crate) fn last_known_good(source: &str) {
         ::metrics::gauge!("bearer_guard_last_known_good_in_use", "source" => source.to_owned())
@@ -71,7 +76,9 @@ mod imp {
     #[inline]
     pub(crate) fn unknown_kid_cache_hit(_source: &str) {}
     #[inline]
-    pub(crate) fn key_set_loaded(_source: &str, _keys: u64) {}
+    pub(crate) fn key_set_loaded(_source: &str, _keys: u64, _at: std::time::SystemTime) {}
+    #[inline]
+    pub(crate) fn key_set_too_stale(_source: &str, _stale: bool) {}
     #[inline]
     pub(crate) fn last_known_good(_source: &str) {}
 }

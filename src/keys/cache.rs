@@ -15,7 +15,7 @@
 //! The fetch runs in its own task: a request that gives up (client gone, timeout)
 //! never abandons it halfway, and every request waiting for it shares its result.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ pub(crate) struct KeyCacheConfig {
     pub max_keys: usize,
     pub refresh_cooldown: Duration,
     pub max_age: Duration,
+    /// How long after the last successful load the keys may still be used
+    /// while refreshes fail (last known good); then tokens get 503.
+    pub max_staleness: Duration,
 }
 
 type RefreshFuture = Shared<BoxFuture<'static, bool>>;
@@ -69,8 +72,10 @@ struct RefreshState {
     last_unknown_kid: Option<Duration>,
     /// The fetch under way, shared by everyone who waits for it.
     in_flight: Option<(RefreshFuture, Cause)>,
-    /// The `jwks_uri` found by discovery, kept for later refreshes.
-    jwks_uri: Option<Url>,
+    /// The `jwks_uri` found by discovery, and until when (monotonic) the
+    /// discovery document stays fresh: past it, the next refresh reads the
+    /// document again, so an issuer that moves its key set is followed.
+    discovered: Option<(Url, Duration)>,
     /// Whether a key set has ever been loaded.
     loaded: bool,
     /// Refreshes failed in a row since the last success.
@@ -86,7 +91,8 @@ pub(crate) struct KeyCache {
     fetcher: Fetcher,
     keys: moka::sync::Cache<String, Arc<VerifyingKey>>,
     /// `kid`s looked for and not found, each for one cooldown from the
-    /// monotonic time it holds (moka's own time to live only frees memory).
+    /// monotonic time it holds (bounded in number; an entry past its
+    /// cooldown is dropped when next looked up).
     missing: moka::sync::Cache<String, Duration>,
     /// The discovery or JWKS URL, for logs and metrics.
     label: String,
@@ -95,6 +101,13 @@ pub(crate) struct KeyCache {
     /// key should start a background refresh; `u64::MAX` until a set is
     /// loaded. Read without a lock.
     refresh_due_ms: AtomicU64,
+    /// When (ms, monotonic) the held keys stop being usable unless a refresh
+    /// succeeds first: the last successful load plus the maximum staleness;
+    /// `u64::MAX` until a set is loaded. Read without a lock.
+    usable_until_ms: AtomicU64,
+    /// Whether the passing of `usable_until_ms` has been logged (once per
+    /// episode).
+    stale_reported: AtomicBool,
     time: Time,
 }
 
@@ -119,13 +132,14 @@ impl KeyCache {
             keys: moka::sync::Cache::builder().max_capacity(capacity).build(),
             missing: moka::sync::Cache::builder()
                 .max_capacity(MAX_MISSING_KIDS)
-                .time_to_live(config.refresh_cooldown.max(Duration::from_millis(1)))
                 .build(),
             label,
             config,
             fetcher,
             state: Mutex::new(RefreshState::default()),
             refresh_due_ms: AtomicU64::new(u64::MAX),
+            usable_until_ms: AtomicU64::new(u64::MAX),
+            stale_reported: AtomicBool::new(false),
             time,
         })
     }
@@ -147,6 +161,7 @@ impl KeyCache {
                 max_keys: 16,
                 refresh_cooldown: day,
                 max_age: day,
+                max_staleness: day,
             },
             fetcher,
             Time::default(),
@@ -175,6 +190,10 @@ impl KeyCache {
     /// A `kid` unknown after that is [`Error::UnknownKeyId`]; when no key set has
     /// ever been loaded it is [`Error::KeysUnavailable`] instead.
     pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<VerifyingKey>, Error> {
+        if self.is_too_stale() {
+            self.refresh_if_stale();
+            return Err(self.stale());
+        }
         if let Some(key) = self.keys.get(kid) {
             self.refresh_if_stale();
             return Ok(key);
@@ -214,6 +233,34 @@ impl KeyCache {
             self.missing.insert(kid.to_owned(), self.time.monotonic());
         }
         Err(error)
+    }
+
+    /// Whether the held keys are past their maximum staleness: the last
+    /// successful load is older than it allows, so the issuer may have
+    /// withdrawn any of them. One atomic load.
+    pub(crate) fn is_too_stale(&self) -> bool {
+        self.elapsed_ms() >= self.usable_until_ms.load(Ordering::Acquire)
+    }
+
+    /// The answer while the keys are too stale: 503, until the next attempt
+    /// the backoff allows; logged once per episode, with a metric.
+    fn stale(&self) -> Error {
+        if !self.stale_reported.swap(true, Ordering::AcqRel) {
+            crate::metrics::key_set_too_stale(&self.label, true);
+            tracing::error!(
+                source = %self.label,
+                max_staleness_secs = self.config.max_staleness.as_secs(),
+                "bearer-guard: key set older than its maximum staleness and refreshes are \
+                 failing: tokens of this issuer get 503 until a refresh succeeds"
+            );
+        }
+        let now = self.elapsed_ms();
+        let due = self.refresh_due_ms.load(Ordering::Acquire);
+        let wait = Duration::from_millis(due.saturating_sub(now));
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Error::KeysUnavailable {
+            retry_after_secs: secs.max(1),
+        }
     }
 
     /// Why a kid was not found: unknown to the set held, or no set at all
@@ -348,18 +395,23 @@ impl KeyCache {
             state.in_flight = None;
             crate::metrics::fetch(&this.label, outcome.is_ok());
             match outcome {
-                Ok((jwks_uri, fresh_for)) => {
+                Ok(fresh_for) => {
                     let ttl = this.time_to_live(fresh_for);
-                    this.refresh_due_ms.store(
-                        this.elapsed_ms().saturating_add(millis(ttl)),
+                    let now = this.elapsed_ms();
+                    this.refresh_due_ms
+                        .store(now.saturating_add(millis(ttl)), Ordering::Release);
+                    this.usable_until_ms.store(
+                        now.saturating_add(millis(this.config.max_staleness)),
                         Ordering::Release,
                     );
+                    if this.stale_reported.swap(false, Ordering::AcqRel) {
+                        crate::metrics::key_set_too_stale(&this.label, false);
+                    }
                     state.loaded = true;
                     state.failures = 0;
-                    state.jwks_uri = Some(jwks_uri);
                     this.missing.invalidate_all();
                     let keys = this.keys.entry_count();
-                    crate::metrics::key_set_loaded(&this.label, keys);
+                    crate::metrics::key_set_loaded(&this.label, keys, this.time.now());
                     tracing::info!(
                         source = %this.label,
                         keys,
@@ -410,17 +462,13 @@ impl KeyCache {
 
     /// Fetches and installs the key set; returns the JWKS URL used and the
     /// server's freshness for it.
-    async fn fetch_and_install(&self) -> Result<(Url, Option<Duration>), FetchError> {
+    async fn fetch_and_install(&self) -> Result<Option<Duration>, FetchError> {
         let started = self.time.monotonic();
-        let known_uri = self.lock().jwks_uri.clone();
-        let jwks_uri = match (&self.config.source, known_uri) {
-            (KeySource::Jwks(uri), _) => uri.clone(),
-            (KeySource::Discovery { .. }, Some(uri)) => uri,
-            (KeySource::Discovery { url, issuer }, None) => {
-                self.fetcher.discover(url, issuer).await?
-            }
+        let jwks_uri = match &self.config.source {
+            KeySource::Jwks(uri) => uri.clone(),
+            KeySource::Discovery { url, issuer } => self.jwks_uri(url, issuer).await?,
         };
-        let fetched = self.fetcher.get(&jwks_uri).await?;
+        let fetched = self.fetcher.get(&jwks_uri, self.time.now()).await?;
         let keys = parse_set(&fetched.body, &self.config.algorithms, self.config.max_keys)
             .map_err(|reason| FetchError::KeySet {
                 url: jwks_uri.to_string(),
@@ -432,7 +480,52 @@ impl KeyCache {
             elapsed_ms = millis(self.time.monotonic().saturating_sub(started)),
             "bearer-guard: key set fetched"
         );
-        Ok((jwks_uri, fetched.fresh_for))
+        Ok(fetched.fresh_for)
+    }
+
+    /// The `jwks_uri` to fetch: the one discovery gave while its document is
+    /// fresh (its own `Cache-Control`/`Expires`, clamped as a key set's time
+    /// to live is), else from the document read again. If that read fails
+    /// while a `jwks_uri` is known, the known one serves (last known good) and
+    /// the next refresh reads the document again.
+    async fn jwks_uri(&self, url: &Url, issuer: &str) -> Result<Url, FetchError> {
+        let known = self.lock().discovered.clone();
+        if let Some((uri, until)) = &known
+            && self.time.monotonic() < *until
+        {
+            return Ok(uri.clone());
+        }
+        match self.fetcher.discover(url, issuer, self.time.now()).await {
+            Ok((uri, fresh_for)) => {
+                if let Some((old, _)) = &known
+                    && *old != uri
+                {
+                    tracing::info!(
+                        source = %self.label,
+                        old = %old,
+                        new = %uri,
+                        "bearer-guard: discovery names a new jwks_uri"
+                    );
+                }
+                let until = self
+                    .time
+                    .monotonic()
+                    .saturating_add(self.time_to_live(fresh_for));
+                self.lock().discovered = Some((uri.clone(), until));
+                Ok(uri)
+            }
+            Err(error) => match known {
+                Some((uri, _)) => {
+                    tracing::warn!(
+                        source = %self.label,
+                        %error,
+                        "bearer-guard: discovery document refresh failed; using the jwks_uri known"
+                    );
+                    Ok(uri)
+                }
+                None => Err(error),
+            },
+        }
     }
 
     /// Replaces the cached keys with `keys`: keys gone from the set are retired

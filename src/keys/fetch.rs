@@ -9,7 +9,7 @@
 //! - only `https`, except to loopback hosts or with the explicit opt-in.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
 use serde::Deserialize;
@@ -105,14 +105,21 @@ impl Fetcher {
 
     /// OpenID Connect Discovery 1.0 §4: fetches the metadata at `url` and returns
     /// its `jwks_uri`, after checking that the document names `issuer` (for a
-    /// multi-tenant template, the template itself, as Microsoft publishes it).
-    pub(crate) async fn discover(&self, url: &Url, issuer: &str) -> Result<Url, FetchError> {
+    /// multi-tenant template, the template itself, as Microsoft publishes it),
+    /// with how long the server says the document stays fresh. `now` is the
+    /// wall-clock time freshness is computed against.
+    pub(crate) async fn discover(
+        &self,
+        url: &Url,
+        issuer: &str,
+        now: SystemTime,
+    ) -> Result<(Url, Option<Duration>), FetchError> {
         #[derive(Deserialize)]
         struct Metadata {
             issuer: String,
             jwks_uri: String,
         }
-        let body = self.get(url).await?.body;
+        let Fetched { body, fresh_for } = self.get(url, now).await?;
         let metadata: Metadata =
             serde_json::from_slice(&body).map_err(|_| FetchError::InvalidDiscovery {
                 url: url.to_string(),
@@ -130,12 +137,13 @@ impl Fetcher {
             .ok_or_else(|| FetchError::InsecureUrl {
                 url: log_safe(&metadata.jwks_uri, 200),
             })?;
-        Ok(jwks_uri)
+        Ok((jwks_uri, fresh_for))
     }
 
     /// GETs `url` and returns its body, at most `max_body_bytes` long, with
-    /// how long the server says it stays fresh.
-    pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
+    /// how long the server says it stays fresh (from `now`, when it sends an
+    /// `Expires` without a `Date`).
+    pub(crate) async fn get(&self, url: &Url, now: SystemTime) -> Result<Fetched, FetchError> {
         let transport = |source| FetchError::Transport {
             url: url.to_string(),
             source,
@@ -153,7 +161,7 @@ impl Fetcher {
                 status: response.status().as_u16(),
             });
         }
-        let fresh_for = freshness(response.headers());
+        let fresh_for = freshness(response.headers(), now);
         let too_large = || FetchError::TooLarge {
             url: url.to_string(),
             max: self.max_body_bytes,
@@ -184,7 +192,7 @@ pub(crate) struct Fetched {
     pub fresh_for: Option<Duration>,
 }
 
-fn freshness(headers: &http::HeaderMap) -> Option<Duration> {
+fn freshness(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration> {
     let cache_control = headers
         .get_all(http::header::CACHE_CONTROL)
         .iter()
@@ -219,7 +227,7 @@ fn freshness(headers: &http::HeaderMap) -> Option<Duration> {
     let Some(expires) = date(http::header::EXPIRES) else {
         return Some(Duration::ZERO);
     };
-    let now = date(http::header::DATE).unwrap_or_else(std::time::SystemTime::now);
+    let now = date(http::header::DATE).unwrap_or(now);
     Some(expires.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
@@ -274,6 +282,22 @@ mod tests {
         assert!(!ok("file:///etc/passwd", true));
     }
 
+    fn freshness_now(headers: &http::HeaderMap) -> Option<Duration> {
+        freshness(headers, SystemTime::now())
+    }
+
+    #[test]
+    fn expires_without_a_date_counts_from_the_clock_given() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::EXPIRES,
+            http::HeaderValue::from_static("Sun, 06 Nov 1994 09:49:37 GMT"),
+        );
+        let at = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").expect("a date");
+        assert_eq!(freshness(&h, at), Some(Duration::from_secs(3600)));
+        assert_eq!(freshness(&h, SystemTime::now()), Some(Duration::ZERO));
+    }
+
     #[test]
     fn freshness_from_cache_control_or_expires() {
         use http::header::{CACHE_CONTROL, DATE, EXPIRES};
@@ -285,29 +309,32 @@ mod tests {
             h
         };
         assert_eq!(
-            freshness(&headers(&[(CACHE_CONTROL, "public, max-age=3600")])),
+            freshness_now(&headers(&[(CACHE_CONTROL, "public, max-age=3600")])),
             Some(Duration::from_secs(3600))
         );
         assert_eq!(
-            freshness(&headers(&[(CACHE_CONTROL, "max-age=60, no-cache")])),
+            freshness_now(&headers(&[(CACHE_CONTROL, "max-age=60, no-cache")])),
             Some(Duration::ZERO)
         );
-        assert_eq!(freshness(&headers(&[(CACHE_CONTROL, "max-age=abc")])), None);
         assert_eq!(
-            freshness(&headers(&[
+            freshness_now(&headers(&[(CACHE_CONTROL, "max-age=abc")])),
+            None
+        );
+        assert_eq!(
+            freshness_now(&headers(&[
                 (DATE, "Sun, 06 Nov 1994 08:49:37 GMT"),
                 (EXPIRES, "Sun, 06 Nov 1994 09:49:37 GMT")
             ])),
             Some(Duration::from_secs(3600))
         );
         assert_eq!(
-            freshness(&headers(&[
+            freshness_now(&headers(&[
                 (DATE, "Sun, 06 Nov 1994 08:49:37 GMT"),
                 (EXPIRES, "0")
             ])),
             Some(Duration::ZERO)
         );
-        assert_eq!(freshness(&headers(&[])), None);
+        assert_eq!(freshness_now(&headers(&[])), None);
     }
 
     #[test]

@@ -103,7 +103,9 @@ impl TokenCache {
     /// full pipeline must run.
     pub(crate) fn get(&self, digest: &Digest, time: &Time) -> Option<Result<Authenticated, Error>> {
         let entry = self.entries.get(digest)?;
-        if entry.key.is_retired() || time.monotonic() >= entry.until {
+        // A retired key, an ended entry, or keys past their maximum
+        // staleness (the cold path answers 503 then): not a hit.
+        if entry.key.is_retired() || time.monotonic() >= entry.until || entry.keys.is_too_stale() {
             self.entries.invalidate(digest);
             return None;
         }

@@ -478,7 +478,7 @@ async fn outage_after_warm_up(mode: Mode) {
 /// Cold start: with the clock still, a second request right after a failed
 /// attempt is within its cooldown, however long the attempt took.
 const COLD: Timing = Timing {
-    cooldown: Duration::from_millis(600),
+    cooldown: Duration::from_secs(30),
     max_age: Duration::from_secs(60),
     fetch_timeout: Duration::from_millis(200),
 };
@@ -494,19 +494,23 @@ async fn cold_start_during_outage(mode: Mode) {
 
     // The first request waits for the one fetch, which fails: no key set was
     // ever loaded, so the answer is 503, not a challenge.
+    // Retry-After says when the next attempt may start: one cooldown after
+    // the last one.
     let (status, headers) = get_headers(&app, "/me", &token).await;
-    assert_unavailable(status, &headers, "first request");
+    assert_unavailable(status, &headers, 30, "first request");
     assert_eq!(server.requests(), 1);
-    // Right after, within the cooldown: 503 again, no new attempt.
+    // Within the cooldown: 503 again, no new attempt, and a Retry-After that
+    // counts down (rounded up to whole seconds).
+    clock.advance(Duration::from_millis(10_500));
     let (status, headers) = get_headers(&app, "/me", &token).await;
-    assert_unavailable(status, &headers, "within the cooldown");
+    assert_unavailable(status, &headers, 20, "within the cooldown");
     assert_eq!(server.requests(), 1);
     assert!(!validator.is_ready());
 
     // With no keys held there is no backoff: one attempt per cooldown.
-    clock.advance(COLD.cooldown + Duration::from_millis(100));
+    clock.advance(COLD.cooldown);
     let (status, headers) = get_headers(&app, "/me", &token).await;
-    assert_unavailable(status, &headers, "after a cooldown, still down");
+    assert_unavailable(status, &headers, 30, "after a cooldown, still down");
     assert_eq!((server.requests(), server.faulted()), (2, 2));
 
     // The provider is back: after a cooldown the next request loads the keys.
@@ -957,4 +961,65 @@ async fn max_age_above_key_set_max_age_is_clamped_down_to_it() {
         Duration::from_millis(700),
     )
     .await;
+}
+
+/// Issue 12.7: last known good has a bound. While every refresh fails, the
+/// keys held keep serving up to `key_set_max_staleness` after their last
+/// successful load; past it the issuer may have withdrawn any of them, so its
+/// tokens get 503 with the seconds until the next attempt (a cached token
+/// too), and the first success serves them again.
+#[tokio::test]
+async fn keys_past_their_maximum_staleness_get_503_until_a_refresh_succeeds() {
+    let (issuer, server) = FaultServer::with_issuer().await;
+    let clock = ManualClock::new();
+    issuer.use_clock(clock.clone());
+    let timing = Timing {
+        cooldown: Duration::from_secs(1),
+        max_age: Duration::from_secs(10),
+        fetch_timeout: Duration::from_secs(5),
+    };
+    // The verified-token cache on: a cached token must not outlive the bound.
+    let layer = builder_for(&issuer, &server, timing, &clock)
+        .token_cache_bytes(1 << 20)
+        .key_set_max_staleness(Duration::from_secs(60))
+        .build()
+        .expect("valid configuration");
+    let validator = layer.validator().clone();
+    let app = app(layer);
+    warm_up(&validator, &server).await;
+    let token = issuer.token().expires_in(3600).sign();
+    assert_ok(&get_with(&app, "/me", &token).await, "fresh keys");
+
+    // The key server fails from now on. Within the bound, the keys serve and
+    // the refresh the set's age asks for fails in the background.
+    server.set(Mode::ServerError);
+    clock.advance(Duration::from_secs(30));
+    assert_ok(&get_with(&app, "/me", &token).await, "last known good");
+    eventually("a failed refresh", async || server.faulted() == 1).await;
+    assert_ok(
+        &get_with(&app, "/me", &token).await,
+        "still last known good",
+    );
+
+    // Past the bound: 503, no challenge, from the cache too, and one more
+    // attempt starts (the backoff allows it).
+    clock.advance(Duration::from_secs(31));
+    let (status, headers) = get_headers(&app, "/me", &token).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers.get(http::header::WWW_AUTHENTICATE), None);
+    eventually("a second failed refresh", async || server.faulted() == 2).await;
+    // That attempt failed (the second in a row): the next one waits for the
+    // backoff, cooldown x 2^2 = 4 s, and Retry-After says so.
+    let (status, headers) = get_headers(&app, "/me", &token).await;
+    assert_unavailable(status, &headers, 4, "past the maximum staleness");
+    assert_eq!(server.faulted(), 2, "no attempt within the backoff");
+
+    // The key server is back: the first request after the backoff starts a
+    // refresh; once it lands, the token passes again.
+    server.set(Mode::Normal);
+    clock.advance(Duration::from_secs(4));
+    let (status, _) = get_headers(&app, "/me", &token).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "until it lands");
+    eventually("the refresh that succeeds", async || server.served() == 2).await;
+    assert_ok(&get_with(&app, "/me", &token).await, "fresh keys again");
 }

@@ -384,6 +384,8 @@ async fn unreachable_issuer_on_cold_start_gives_503_with_retry_after_and_no_chal
         .issuer(&unreachable)
         .audience(TestIssuer::AUDIENCE)
         .typ(TypPolicy::AccessTokenOrJwt)
+        // A clock standing still, so that Retry-After is exactly the cooldown.
+        .clock(ManualClock::new())
         .build()
         .expect("valid configuration");
     let validator = layer.validator().clone();
@@ -396,10 +398,10 @@ async fn unreachable_issuer_on_cold_start_gives_503_with_retry_after_and_no_chal
         .sign();
 
     let (status, headers) = get_headers(&app, "/me", &token).await;
-    assert_unavailable(status, &headers, "first request");
+    assert_unavailable(status, &headers, 30, "first request");
     // Again, within the cooldown: still unavailable (no key set ever loaded).
     let (status, headers) = get_headers(&app, "/notes", &token).await;
-    assert_unavailable(status, &headers, "within the cooldown");
+    assert_unavailable(status, &headers, 30, "within the cooldown");
     assert!(!validator.is_ready());
     // Our own issuer was never asked.
     assert_eq!(
@@ -580,6 +582,7 @@ async fn discovery_document_naming_another_issuer_is_refused_without_fetching_ke
         let layer = BearerAuthLayer::builder()
             .issuer(&configured)
             .audience(TestIssuer::AUDIENCE)
+            .clock(ManualClock::new())
             .build()
             .expect("valid configuration");
         let validator = layer.validator().clone();
@@ -588,9 +591,9 @@ async fn discovery_document_naming_another_issuer_is_refused_without_fetching_ke
         let served_before = served.load(Ordering::SeqCst);
 
         let (status, headers) = get_headers(&app, "/me", &token).await;
-        assert_unavailable(status, &headers, prefix);
+        assert_unavailable(status, &headers, 30, prefix);
         let (status, headers) = get_headers(&app, "/me", &token).await;
-        assert_unavailable(status, &headers, prefix);
+        assert_unavailable(status, &headers, 30, prefix);
         assert!(!validator.is_ready(), "{prefix}");
         // One discovery (the second request is within the cooldown), and the
         // keys it points to were never fetched.
@@ -645,5 +648,71 @@ async fn warm_up_loads_the_keys_before_the_first_request() {
     assert_eq!(
         (issuer.discovery_requests(), issuer.jwks_requests()),
         (1, 1)
+    );
+}
+
+/// Issue 12.7: the discovery document is read again on its schedule (its own
+/// freshness, clamped as a key set's is), so an issuer that moves its key set
+/// to a new `jwks_uri` is followed without a restart.
+#[tokio::test]
+async fn a_jwks_uri_moved_by_the_discovery_document_is_followed() {
+    let old = start().await;
+    let new = start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let jwks_uri = Arc::new(std::sync::Mutex::new(old.jwks_uri()));
+    let served = Arc::new(AtomicUsize::new(0));
+    let document = {
+        let (base, jwks_uri, served) = (base.clone(), Arc::clone(&jwks_uri), Arc::clone(&served));
+        move || {
+            served.fetch_add(1, Ordering::SeqCst);
+            let jwks_uri = jwks_uri.lock().expect("lock").clone();
+            let body = serde_json::json!({ "issuer": base, "jwks_uri": jwks_uri }).to_string();
+            async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+        }
+    };
+    let router = Router::new().route("/.well-known/openid-configuration", get(document));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+
+    let clock = ManualClock::new();
+    let app = app(BearerAuthLayer::builder()
+        .issuer(&base)
+        .audience(TestIssuer::AUDIENCE)
+        .refresh_cooldown(Duration::from_secs(1))
+        .key_set_max_age(Duration::from_secs(10))
+        .token_cache_bytes(0)
+        .clock(clock.clone())
+        .build()
+        .expect("valid configuration"));
+    // The new key set holds another key only (the test issuers' first keys
+    // are the same bundled one).
+    let moved = new.rotate();
+    new.remove_key(&old.current_kid());
+    let by_old = old.token().claim("iss", base.as_str()).sign();
+    let by_new = new
+        .token()
+        .signed_by(&moved)
+        .claim("iss", base.as_str())
+        .sign();
+    assert_eq!(get_with(&app, "/me", &by_old).await.status, StatusCode::OK);
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+    assert_eq!((old.jwks_requests(), new.jwks_requests()), (1, 0));
+
+    // The issuer moves its key set. Within the document's freshness nothing
+    // changes; past it, the next refresh reads the document again.
+    *jwks_uri.lock().expect("lock") = new.jwks_uri();
+    assert_eq!(get_with(&app, "/me", &by_old).await.status, StatusCode::OK);
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(get_with(&app, "/me", &by_old).await.status, StatusCode::OK);
+    eventually("the new key set", async || new.jwks_requests() == 1).await;
+    assert_eq!(served.load(Ordering::SeqCst), 2);
+    assert_eq!(old.jwks_requests(), 1, "the old jwks_uri is no longer read");
+    assert_eq!(get_with(&app, "/me", &by_new).await.status, StatusCode::OK);
+    let refused = get_with(&app, "/me", &by_old).await;
+    assert_eq!(
+        (refused.status, refused.www_authenticate.as_deref()),
+        (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN))
     );
 }

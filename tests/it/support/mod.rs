@@ -197,17 +197,17 @@ pub async fn get_headers(app: &Router, path: &str, token: &str) -> (StatusCode, 
     (response.status(), response.headers().clone())
 }
 
-/// Asserts the answer when no key set was ever loaded: 503, `Retry-After: 30`,
-/// no `WWW-Authenticate` (the token is not at fault, so there is no
-/// challenge).
-#[track_caller]
-pub fn assert_unavailable(status: StatusCode, headers: &HeaderMap, what: &str) {
+/// Asserts the answer when no key set was ever loaded: 503, no challenge (the
+/// token is not at fault), and `Retry-After` the whole seconds until the key
+/// cache may try again (`retry_after`).
+pub fn assert_unavailable(status: StatusCode, headers: &HeaderMap, retry_after: u64, what: &str) {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{what}");
+    let retry_after = retry_after.to_string();
     assert_eq!(
         headers
             .get(header::RETRY_AFTER)
             .map(|v| v.to_str().expect("ascii")),
-        Some("30"),
+        Some(retry_after.as_str()),
         "{what}"
     );
     assert_eq!(headers.get(header::WWW_AUTHENTICATE), None, "{what}");
