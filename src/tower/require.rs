@@ -15,7 +15,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::response::{DefaultRejection, OnRejection, reject};
+use super::response::{DefaultRejection, OnRejection, ready_once, reject};
 use crate::error::Error;
 use crate::token::claims::Authenticated;
 
@@ -314,12 +314,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Inner { future } => future.poll(cx),
-            StateProj::Rejected { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                // Polled again after completion: a contract violation by the
-                // caller, answered without panicking.
-                None => Poll::Pending,
-            },
+            StateProj::Rejected { response } => ready_once(response),
         }
     }
 }

@@ -129,6 +129,17 @@ pub(crate) fn log_rejection(error: &Error) {
     }
 }
 
+/// A rejection held in a response future: ready on the first poll. Polled
+/// again after that, a contract violation by the caller, it stays pending
+/// rather than panic.
+pub(crate) fn ready_once<B, E>(
+    response: &mut Option<Response<B>>,
+) -> std::task::Poll<Result<Response<B>, E>> {
+    response
+        .take()
+        .map_or(std::task::Poll::Pending, |r| std::task::Poll::Ready(Ok(r)))
+}
+
 /// Logs `error` and builds its response with `handler`.
 pub(crate) fn reject<B, R: OnRejection<B>>(handler: &R, error: &Error) -> Response<B> {
     log_rejection(error);

@@ -8,7 +8,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use super::response::{OnRejection, reject};
+use super::response::{OnRejection, ready_once, reject};
 use crate::error::Error;
 use crate::token::claims::Authenticated;
 use crate::validate::validator::{Start, Validator};
@@ -88,12 +88,7 @@ where
         match self.project().state.project() {
             StateProj::Inner { future } => future.poll(cx),
             StateProj::Validating { future } => future.as_mut().poll(cx),
-            StateProj::Rejected { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                // Polled again after completion: a contract violation by the
-                // caller, answered without panicking.
-                None => Poll::Pending,
-            },
+            StateProj::Rejected { response } => ready_once(response),
         }
     }
 }
