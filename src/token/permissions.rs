@@ -34,13 +34,20 @@ impl Permissions {
         // Below this, comparing with what is kept is cheaper than hashing.
         const LINEAR_UP_TO: usize = 16;
         if names.len() <= LINEAR_UP_TO {
-            let mut kept: Vec<String> = Vec::with_capacity(names.len());
-            for name in names {
-                if !kept.contains(&name) {
-                    kept.push(name);
+            // In place: each name moves down next to those kept before it,
+            // unless one of them is the same.
+            let mut kept = 0;
+            for i in 0..names.len() {
+                let seen = names
+                    .get(i)
+                    .is_some_and(|n| names.get(..kept).is_some_and(|k| k.contains(n)));
+                if !seen {
+                    names.swap(kept, i);
+                    kept += 1;
                 }
             }
-            return Permissions(kept);
+            names.truncate(kept);
+            return Permissions(names);
         }
         let keep: Vec<bool> = {
             let mut seen = std::collections::HashSet::with_capacity(names.len());
