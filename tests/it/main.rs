@@ -19,7 +19,6 @@ mod attacks;
 mod authorization;
 mod fault_injection;
 mod keys;
-mod logs;
 mod notes_api_cli;
 mod providers;
 mod token_cache;

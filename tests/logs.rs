@@ -2,6 +2,20 @@
 //! (issue 12.3): signed tokens and a key set whose values carry newlines,
 //! carriage returns and ANSI escape sequences are refused, and the captured
 //! log output is checked line by line.
+//!
+//! A test binary of its own, not a module of `tests/it`: it installs the
+//! process-global `tracing` subscriber. As a module of `tests/it` with a
+//! thread-local subscriber (`set_default`) it lost the rejection events in 2
+//! of about 15 runs of the whole suite, while the other tests ran beside it;
+//! the likely cause is that tracing caches each callsite's interest for the
+//! whole process, so a callsite first reached on another thread's (absent)
+//! subscriber can be skipped. Alone in its process, with the global
+//! subscriber, it sees every event. The shared helpers come from
+//! `tests/it/support` by `#[path]`.
+
+#[path = "it/support/mod.rs"]
+#[allow(dead_code)]
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -13,7 +27,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::support::{get_with, start};
+use support::{get_with, start};
 
 /// A writer for the fmt subscriber that appends to a shared buffer.
 #[derive(Clone, Default)]
@@ -58,9 +72,9 @@ async fn token_and_key_set_text_with_newlines_and_ansi_is_logged_escaped() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    // The test runs on one thread (current-thread runtime), key fetches
-    // included, so the thread-local default sees every event.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // The only test in this process: the global subscriber sees every event,
+    // on every thread, from the first callsite on.
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 
     let issuer = start().await;
     // A key set entry whose kid carries the forged line, twice (duplicates
@@ -110,7 +124,7 @@ async fn token_and_key_set_text_with_newlines_and_ansi_is_logged_escaped() {
     let mut key = jwks["keys"][0].clone();
     key["kid"] = json!(kid);
     let hostile = json!({"keys": [key.clone(), key, {"kty": FORGED}]}).to_string();
-    let served = crate::support::serve(Router::new().route(
+    let served = support::serve(Router::new().route(
         "/jwks",
         get(move || {
             let body = hostile.clone();
