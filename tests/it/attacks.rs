@@ -10,7 +10,7 @@
 //!   an algorithm outside a narrowed allow-list;
 //! - embedded and remote keys: header `jwk` (the attacker's own key), `jku`
 //!   and `x5u` pointing at a loopback trap server (which must see no request),
-//!   `x5c`;
+//!   `x5c`, all refused on the header;
 //! - `kid` tricks: path traversal, injection strings, empty, over-long (256 B,
 //!   257 B, 10 KiB), of the wrong JSON type, naming a key of another algorithm,
 //!   NUL bytes, unicode and case variants, JSON escapes;
@@ -23,7 +23,8 @@
 //!   whitespace, NUL, 1/2/4/5 segments, empty segments, JSON-serialization
 //!   polyglots, duplicate header names;
 //! - critical and JWE-only headers: `crit`, `b64` (RFC 7797), `zip`, `enc`,
-//!   `cty` nested tokens;
+//!   `epk`, `apu`/`apv`, `iv`/`tag`, `p2s`/`p2c`, `cty` nested tokens;
+//! - profile conformance: RFC 9068 tokens without a claim §2.2 makes a MUST;
 //! - claim type confusion: `exp`/`nbf`/`iat`/`aud`/`iss`/`sub` of the wrong
 //!   JSON type or out of range, duplicate claims, payloads that are not an
 //!   object, a BOM, invalid UTF-8, lone surrogates, deep nesting;
@@ -111,6 +112,9 @@ enum App {
     /// `issuer(r)` with `.algorithms([RS256])`; issuer `r` also publishes a
     /// PS256 and an ES256 key.
     Rs256Only,
+    /// `Issuer::rfc9068(a)`: `typ` `at+jwt`, and every claim RFC 9068 §2.2
+    /// makes a MUST required; scopes from `scope`.
+    Rfc9068,
 }
 
 /// What a case sends.
@@ -523,6 +527,9 @@ impl Ctx {
                 .issuer(self.r.issuer())
                 .audience(AUD)
                 .algorithms([bearer_guard::Algorithm::RS256])
+                .build(),
+            App::Rfc9068 => BearerAuthLayer::builder()
+                .trust(Issuer::rfc9068(self.a.issuer(), AUD))
                 .build(),
         }
         .expect("valid configuration")
@@ -2544,6 +2551,86 @@ async fn issuer_and_audience_matching() {
                 "RFC 9068 §4 (aud required)",
                 |c| notes(c.tok().without("aud").sign()),
                 invalid("missing_claim", COLD),
+            ),
+        ],
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------
+// Profile conformance (RFC 9068 §2.2)
+// ---------------------------------------------------------------------------
+
+/// A token that leaves out a claim its profile makes a MUST is not that
+/// profile's access token, however valid its signature: the RFC 9068 preset
+/// refuses it after the key lookup (the claims are checked once the signature
+/// holds), with the name of the first claim missing.
+#[tokio::test]
+async fn profile_conformance() {
+    fn conformant(c: &Ctx) -> TokenBuilder<'_> {
+        c.a.token()
+            .signed_by(&c.rs)
+            .claim("scope", "notes.read")
+            .claim("client_id", "s6BhdRkqt3")
+            .claim("jti", "dbe39bf3a3ba4238a513f51d6e1691c4")
+    }
+    run(
+        "profile conformance",
+        vec![
+            case(
+                "rfc9068_conformant_token",
+                "control",
+                |c| notes(conformant(c).sign()),
+                ok(COLD),
+            )
+            .on(App::Rfc9068),
+            case(
+                "rfc9068_without_sub",
+                "RFC 9068 §2.2 (sub REQUIRED)",
+                |c| notes(conformant(c).without("sub").sign()),
+                invalid("missing_claim", COLD),
+            )
+            .on(App::Rfc9068),
+            case(
+                "rfc9068_without_client_id",
+                "RFC 9068 §2.2 (client_id REQUIRED)",
+                |c| notes(conformant(c).without("client_id").sign()),
+                invalid("missing_claim", COLD),
+            )
+            .on(App::Rfc9068),
+            case(
+                "rfc9068_without_iat",
+                "RFC 9068 §2.2 (iat REQUIRED)",
+                |c| notes(conformant(c).without("iat").sign()),
+                invalid("missing_claim", COLD),
+            )
+            .on(App::Rfc9068),
+            case(
+                "rfc9068_without_jti",
+                "RFC 9068 §2.2 (jti REQUIRED)",
+                |c| notes(conformant(c).without("jti").sign()),
+                invalid("missing_claim", COLD),
+            )
+            .on(App::Rfc9068),
+            case(
+                "rfc9068_client_id_of_the_wrong_type",
+                "RFC 9068 §2.2; RFC 8693 §4.3 (client_id is a string)",
+                |c| notes(conformant(c).claim("client_id", 7).sign()),
+                invalid("invalid_claim", COLD),
+            )
+            .on(App::Rfc9068),
+            case(
+                "rfc9068_typ_absent",
+                "RFC 9068 §2.1, §4 (typ REQUIRED: at+jwt)",
+                |c| notes(conformant(c).typ(None).sign()),
+                invalid("wrong_type", 0),
+            )
+            .on(App::Rfc9068),
+            case(
+                "plain_issuer_needs_no_profile_claims",
+                "control: only iss, aud and exp are required by default",
+                |c| notes(c.tok().without("sub").without("iat").sign()),
+                ok(COLD),
             ),
         ],
     )
