@@ -10,7 +10,7 @@ use serde_json::Number;
 
 use super::claim_map::{ClaimMap, Grants};
 use super::json::{self, Object};
-use super::permissions::Permissions;
+use super::permissions::{Permissions, heap_block};
 use crate::error::{Error, log_safe};
 
 /// The registered claims of a validated token (RFC 7519 §4.1).
@@ -86,16 +86,18 @@ impl Authenticated {
 
     /// The bytes this value holds on the heap: the claims text, every string
     /// copied out of it (issuer, subject, audiences, `jti`, scopes, roles,
-    /// calling app, policy, tenant) and the shared allocation itself. What the
-    /// verified-token cache weighs an entry by.
+    /// calling app, policy, tenant) and the shared allocation itself, each
+    /// block as the allocator rounds it. What the verified-token cache weighs
+    /// an entry by.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let text = |s: &String| s.capacity();
-        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let text = |s: &String| heap_block(s.capacity());
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, text);
         let inner = &*self.0;
         let r = &inner.registered;
         let aud: usize = r.aud.iter().map(text).sum::<usize>()
-            + r.aud.capacity() * std::mem::size_of::<String>();
-        std::mem::size_of::<Inner>()
+            + heap_block(r.aud.capacity() * std::mem::size_of::<String>());
+        // The shared allocation: two reference counts and the value.
+        heap_block(2 * std::mem::size_of::<usize>() + std::mem::size_of::<Inner>())
             + text(&inner.payload)
             + text(&r.iss)
             + opt(&r.sub)

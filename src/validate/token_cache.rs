@@ -273,8 +273,10 @@ mod tests {
             .and_then(Result::ok)
             .map(|a| a.heap_bytes())
             .expect("a hit");
+        // Each of the 2,000 names is a block of at least 32 bytes, beside
+        // its place in the list and the claims text.
         let list = 2_000 * std::mem::size_of::<String>();
-        assert!(held >= claims.len() + list + 2_000 * 2, "{held}");
+        assert!(held >= claims.len() + list + 2_000 * 32, "{held}");
         f.cache.entries.run_pending_tasks();
         assert_eq!(
             f.cache.entries.weighted_size(),
