@@ -25,6 +25,7 @@
 //! - critical and JWE-only headers: `crit`, `b64` (RFC 7797), `zip`, `enc`,
 //!   `epk`, `apu`/`apv`, `iv`/`tag`, `p2s`/`p2c`, `cty` nested tokens;
 //! - profile conformance: RFC 9068 tokens without a claim §2.2 makes a MUST;
+//! - keys bound to an issuer: a key its set binds to another cloud's issuer;
 //! - claim type confusion: `exp`/`nbf`/`iat`/`aud`/`iss`/`sub` of the wrong
 //!   JSON type or out of range, duplicate claims, payloads that are not an
 //!   object, a BOM, invalid UTF-8, lone surrogates, deep nesting;
@@ -115,6 +116,9 @@ enum App {
     /// `Issuer::rfc9068(a)`: `typ` `at+jwt`, and every claim RFC 9068 §2.2
     /// makes a MUST required; scopes from `scope`.
     Rfc9068,
+    /// `issuer(k)`; issuer `k` publishes an RS256 key whose JWK names `k`
+    /// as its `issuer`, and an ES256 key naming another cloud's template.
+    Bound,
 }
 
 /// What a case sends.
@@ -391,6 +395,10 @@ struct Ctx {
     e: TestIssuer,
     /// The RS256-only layer's issuer.
     r: TestIssuer,
+    /// The bound-keys layer's issuer (`k_rs` names `k`, `k_es` another cloud).
+    k: TestIssuer,
+    k_rs: String,
+    k_es: String,
     /// An issuer nobody trusts, holding a key none of the others publish.
     attacker: TestIssuer,
     /// A loopback server serving the attacker's JWKS at any path, for
@@ -469,6 +477,12 @@ impl Ctx {
         let r_ps = r.add_key(KeyKind::Ps256);
         let r_es = r.add_key(KeyKind::Es256);
 
+        let k = TestIssuer::start().await.expect("issuer k");
+        let k_rs = k.current_kid();
+        let k_es = k.add_key(KeyKind::Es256);
+        assert!(k.bind_key_to_issuer(&k_rs, k.issuer()));
+        assert!(k.bind_key_to_issuer(&k_es, "https://login.microsoftonline.us/{tenantid}/v2.0"));
+
         // The bundled RSA keys cycle; the attacker's third key is one issuer
         // `a` does not publish (checked below).
         let attacker = TestIssuer::start().await.expect("attacker");
@@ -490,6 +504,9 @@ impl Ctx {
             a,
             e,
             r,
+            k,
+            k_rs,
+            k_es,
             attacker,
             trap_url,
             trap_hits,
@@ -531,13 +548,17 @@ impl Ctx {
             App::Rfc9068 => BearerAuthLayer::builder()
                 .trust(Issuer::rfc9068(self.a.issuer(), AUD))
                 .build(),
+            App::Bound => BearerAuthLayer::builder()
+                .issuer(self.k.issuer())
+                .audience(AUD)
+                .build(),
         }
         .expect("valid configuration")
     }
 
     /// Every discovery and JWKS request served so far, on every server.
     fn traffic(&self) -> usize {
-        [&self.a, &self.e, &self.r, &self.attacker]
+        [&self.a, &self.e, &self.r, &self.k, &self.attacker]
             .iter()
             .map(|i| i.discovery_requests() + i.jwks_requests())
             .sum::<usize>()
@@ -2552,6 +2573,46 @@ async fn issuer_and_audience_matching() {
                 |c| notes(c.tok().without("aud").sign()),
                 invalid("missing_claim", COLD),
             ),
+        ],
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------
+// Keys bound to an issuer by their key set
+// ---------------------------------------------------------------------------
+
+/// A JWK that names an `issuer` (Microsoft's multi-tenant key set does, as a
+/// `{tenantid}` template) verifies only tokens whose `iss` it names: a key the
+/// issuer's own set binds to another issuer or cloud never signs for this one,
+/// even under a trusted `kid` with a genuine signature.
+#[tokio::test]
+async fn keys_bound_to_an_issuer() {
+    run(
+        "keys bound to an issuer",
+        vec![
+            case(
+                "key_bound_to_this_issuer",
+                "control",
+                |c| notes(c.k.token().signed_by(&c.k_rs).scope("notes.read").sign()),
+                ok(COLD),
+            )
+            .on(App::Bound),
+            case(
+                "key_bound_to_another_clouds_template",
+                "Microsoft.Identity.Web issuer validation of signing keys; RFC 8725 §3.8",
+                |c| notes(c.k.token().signed_by(&c.k_es).scope("notes.read").sign()),
+                invalid("key_issuer_mismatch", COLD),
+            )
+            .on(App::Bound),
+            case(
+                "key_bound_to_another_cloud_after_warm_up",
+                "Microsoft.Identity.Web issuer validation of signing keys",
+                |c| notes(c.k.token().signed_by(&c.k_es).scope("notes.read").sign()),
+                invalid("key_issuer_mismatch", 0),
+            )
+            .on(App::Bound)
+            .warm(),
         ],
     )
     .await;
