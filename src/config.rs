@@ -165,9 +165,10 @@ impl Builder {
 
     /// How long after its last successful load a key set keeps serving while
     /// every refresh fails (last known good). Past it, the issuer may have
-    /// withdrawn any of those keys, so its tokens get 503 (with `Retry-After`)
-    /// until a refresh succeeds; an error is logged and the gauge
-    /// `bearer_guard_key_set_too_stale` is 1. Default: 12 hours, longer than
+    /// withdrawn any of those keys: a request waits for a refresh (one the
+    /// backoff allows, or the one under way), and while refreshes fail, the
+    /// issuer's tokens get 503 (with `Retry-After`), an error is logged and
+    /// the gauge `bearer_guard_key_set_too_stale` is 1. Default: 12 hours, longer than
     /// common access-token lifetimes (Entra ID: 60 to 90 minutes), so an
     /// outage of the key server alone does not turn valid tokens away. At
     /// least [`key_set_max_age`](Builder::key_set_max_age).

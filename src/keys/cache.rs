@@ -191,8 +191,16 @@ impl KeyCache {
     /// ever been loaded it is [`Error::KeysUnavailable`] instead.
     pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<VerifyingKey>, Error> {
         if self.is_too_stale() {
-            self.refresh_if_stale();
-            return Err(self.stale());
+            // Past the bound, the keys held may not serve: wait for a refresh
+            // the backoff allows (joining one under way), as an unknown kid
+            // does, so that keys grown old while nothing asked for them (a
+            // process that slept) cost one fetch, not a 503.
+            if let Some((refresh, _)) = self.start_refresh(Cause::Scheduled) {
+                refresh.await;
+            }
+            if self.is_too_stale() {
+                return Err(self.stale());
+            }
         }
         if let Some(key) = self.keys.get(kid) {
             self.refresh_if_stale();

@@ -1001,25 +1001,57 @@ async fn keys_past_their_maximum_staleness_get_503_until_a_refresh_succeeds() {
         "still last known good",
     );
 
-    // Past the bound: 503, no challenge, from the cache too, and one more
-    // attempt starts (the backoff allows it).
+    // Past the bound: the request waits for the refresh the backoff allows
+    // (the second attempt), which fails: 503, no challenge, from the cache
+    // too, and Retry-After is the backoff that attempt set: cooldown x 2^2.
     clock.advance(Duration::from_secs(31));
     let (status, headers) = get_headers(&app, "/me", &token).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(headers.get(http::header::WWW_AUTHENTICATE), None);
-    eventually("a second failed refresh", async || server.faulted() == 2).await;
-    // That attempt failed (the second in a row): the next one waits for the
-    // backoff, cooldown x 2^2 = 4 s, and Retry-After says so.
-    let (status, headers) = get_headers(&app, "/me", &token).await;
     assert_unavailable(status, &headers, 4, "past the maximum staleness");
+    assert_eq!(headers.get(http::header::WWW_AUTHENTICATE), None);
+    assert_eq!(server.faulted(), 2);
+    // Within the backoff: no attempt, 503 again.
+    let (status, headers) = get_headers(&app, "/me", &token).await;
+    assert_unavailable(status, &headers, 4, "within the backoff");
     assert_eq!(server.faulted(), 2, "no attempt within the backoff");
 
-    // The key server is back: the first request after the backoff starts a
-    // refresh; once it lands, the token passes again.
+    // The key server is back: the first request after the backoff waits for
+    // the refresh, which succeeds, and passes.
     server.set(Mode::Normal);
     clock.advance(Duration::from_secs(4));
-    let (status, _) = get_headers(&app, "/me", &token).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "until it lands");
-    eventually("the refresh that succeeds", async || server.served() == 2).await;
     assert_ok(&get_with(&app, "/me", &token).await, "fresh keys again");
+}
+
+/// Keys that grew past their maximum staleness while nothing asked for them
+/// (a process that slept, an API with no traffic overnight) cost the first
+/// request one fetch, which it waits for, never a 503, when the key server
+/// answers.
+#[tokio::test]
+async fn keys_grown_stale_while_idle_cost_one_fetch_not_a_503() {
+    let (issuer, server) = FaultServer::with_issuer().await;
+    let clock = ManualClock::new();
+    issuer.use_clock(clock.clone());
+    let timing = Timing {
+        cooldown: Duration::from_secs(1),
+        max_age: Duration::from_secs(300),
+        fetch_timeout: Duration::from_secs(5),
+    };
+    let layer = builder_for(&issuer, &server, timing, &clock)
+        .token_cache_bytes(1 << 20)
+        .build()
+        .expect("valid configuration");
+    let validator = layer.validator().clone();
+    let app = app(layer);
+    warm_up(&validator, &server).await;
+    assert_ok(
+        &get_with(&app, "/me", &issuer.token().sign()).await,
+        "fresh keys",
+    );
+
+    // Thirteen idle hours: past the default 12-hour bound.
+    clock.advance(Duration::from_secs(13 * 3600));
+    let token = issuer.token().sign();
+    assert_ok(&get_with(&app, "/me", &token).await, "after one fetch");
+    assert_eq!((server.requests(), server.served()), (2, 2));
+    assert_ok(&get_with(&app, "/me", &token).await, "from memory");
+    assert_eq!(server.requests(), 2);
 }
