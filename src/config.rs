@@ -417,6 +417,19 @@ mod tests {
             "ok"
         );
         assert_eq!(
+            err(Builder::default().trust(
+                multi()
+                    .allowed_tenants(["t1"])
+                    .dangerously_accept_any_tenant()
+            )),
+            "AnyTenantIgnored(\"https://login.microsoftonline.com/{tenantid}/v2.0\")"
+        );
+        assert_eq!(
+            err(Builder::default()
+                .trust(Issuer::entra_id("tid", "cid").dangerously_accept_any_tenant())),
+            "AnyTenantIgnored(\"https://login.microsoftonline.com/tid/v2.0\")"
+        );
+        assert_eq!(
             err(Builder::default().trust(Issuer::entra_id("evil.example/x", "cid"))),
             "InvalidPresetInput { what: \"tenant id\", value: \"evil.example/x\" }"
         );

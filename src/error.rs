@@ -294,6 +294,14 @@ pub enum ConfigError {
          dangerously_accept_any_tenant() if every tenant may call your API"
     )]
     TenantsUnrestricted(String),
+    /// `dangerously_accept_any_tenant()` was called on an issuer that is not
+    /// a `{tenantid}` template, or beside `allowed_tenants`: it would be
+    /// ignored.
+    #[error(
+        "dangerously_accept_any_tenant() on {0:?} would be ignored: it applies only to a \
+         {{tenantid}} template without allowed_tenants"
+    )]
+    AnyTenantIgnored(String),
     /// Two trusted issuers have the same name: only the first could ever match.
     /// Give one issuer several audiences instead.
     #[error("issuer {0:?} is trusted twice; give one Issuer several audiences instead")]

@@ -183,6 +183,9 @@ impl Issuer {
     /// themselves. Without it, or [`allowed_tenants`](Self::allowed_tenants),
     /// `build` refuses a multi-tenant template
     /// ([`ConfigError::TenantsUnrestricted`](crate::ConfigError::TenantsUnrestricted)).
+    /// On an issuer that is not a template, or beside an allow-list, it would
+    /// change nothing, and `build` refuses it too
+    /// ([`ConfigError::AnyTenantIgnored`](crate::ConfigError::AnyTenantIgnored)).
     pub fn dangerously_accept_any_tenant(mut self) -> Self {
         self.any_tenant = true;
         self

@@ -159,6 +159,11 @@ pub(crate) fn compile(
     };
     // A template with neither an allow-list nor the explicit opt-in would
     // accept every tenant in the world, an attacker's own included.
+    // The opt-in would be ignored without a template, or beside an
+    // allow-list (which wins): one way to say it, or an error.
+    if issuer.any_tenant && (!issuer.is_template() || issuer.allowed_tenants.is_some()) {
+        return Err(ConfigError::AnyTenantIgnored(name.clone()));
+    }
     if issuer.is_template() && issuer.allowed_tenants.is_none() && !issuer.any_tenant {
         return Err(ConfigError::TenantsUnrestricted(name.clone()));
     }
