@@ -20,6 +20,8 @@
 //! | `cold` | `GET /notes`, token cache off: the full validation each time |
 //! | `cold_first_sight` | `GET /notes`, token cache on, N distinct tokens never seen |
 //! | `cached` | `GET /notes`, token cache on, one token seen before |
+//! | `cold_claims` | `GET /me` (the handler takes `Claims<EntraClaims>`), token cache off |
+//! | `cached_claims` | `GET /me`, token cache on, one token seen before |
 //!
 //! Every request carries the same `Authorization` header shape; every token
 //! is RS256 (RSA 2048) and must be accepted (the run fails otherwise).
@@ -38,7 +40,8 @@ use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
 const USAGE: &str = "usage: instructions MODE N [small|entra]
-  MODE: plain | raw_verify | raw_verify_parsed | raw_decode | cold | cold_first_sight | cached";
+  MODE: plain | raw_verify | raw_verify_parsed | raw_decode | cold | cold_first_sight | cached
+        | cold_claims | cached_claims";
 
 type Work = Pin<Box<dyn Future<Output = usize>>>;
 
@@ -95,6 +98,8 @@ async fn prepare(mode: &str, n: usize, size: Size) -> Work {
         "plain" => fixture.routed(true, "/hello", repeated, false).await,
         "cold" => fixture.routed(false, "/notes", repeated, false).await,
         "cached" => fixture.routed(true, "/notes", repeated, false).await,
+        "cold_claims" => fixture.routed(false, "/me", repeated, false).await,
+        "cached_claims" => fixture.routed(true, "/me", repeated, false).await,
         "cold_first_sight" => {
             let distinct = (1..=n).map(|i| fixture.token(i)).collect();
             fixture.routed(true, "/notes", distinct, true).await
@@ -197,5 +202,6 @@ async fn send(app: &Router, request: Request<Body>) -> usize {
     let response = app.clone().oneshot(request).await.expect("infallible");
     let ok = response.status() == http::StatusCode::OK;
     let body = axum::body::to_bytes(response.into_body(), 1024).await;
-    usize::from(ok && body.is_ok())
+    // `/me` answers "?" if the typed claims were not what was minted.
+    usize::from(ok && body.is_ok_and(|b| &b[..] != b"?"))
 }

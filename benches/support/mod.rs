@@ -10,10 +10,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use bearer_guard::testing::TestIssuer;
-use bearer_guard::{BearerAuthLayer, Requirement, TypPolicy, Validator, require};
+use bearer_guard::{BearerAuthLayer, Claims, Requirement, TypPolicy, Validator, require};
 use http::{Request, header};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
+use serde::Deserialize;
 use serde_json::json;
 
 /// The claims set a token carries.
@@ -117,9 +118,42 @@ pub fn read_requirement() -> Requirement {
     Requirement::scope("notes.read").or(Requirement::role("Notes.Read.All"))
 }
 
+/// The claims an API for Microsoft Entra ID typically reads, as its own type:
+/// what a handler taking `Claims<EntraClaims>` deserializes (issue 13 measures
+/// that, since it is how users read claims). Optional where a small token
+/// lacks the claim.
+#[derive(Debug, Deserialize)]
+pub struct EntraClaims {
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: Option<i64>,
+    pub nbf: Option<i64>,
+    pub sub: Option<String>,
+    pub oid: Option<String>,
+    pub tid: Option<String>,
+    pub azp: Option<String>,
+    pub name: Option<String>,
+    pub preferred_username: Option<String>,
+    pub scp: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
+    pub ver: Option<String>,
+}
+
+/// The handler of `/me`: reads the typed claims, as an API would.
+pub async fn me(Claims(claims): Claims<EntraClaims>) -> &'static str {
+    if claims.sub.is_some() && claims.exp > 0 {
+        "me"
+    } else {
+        "?"
+    }
+}
+
 /// The app under test: `/hello` with no authentication, `/notes` behind the
-/// layer and a scope guard. The same router serves both, so a request costs
-/// the same routing either way.
+/// layer and a scope guard (the handler takes no claims), `/me` behind the
+/// same and taking [`EntraClaims`]. The same router serves all, so a request
+/// costs the same routing either way.
 ///
 /// Finished with `with_state(())`, as `axum::serve` does (through
 /// `into_make_service`): otherwise axum turns each handler into a route on
@@ -130,6 +164,7 @@ pub fn app(layer: BearerAuthLayer) -> Router {
             "/notes",
             get(|| async { "notes" }).route_layer(require(read_requirement())),
         )
+        .route("/me", get(me).route_layer(require(read_requirement())))
         .route_layer(layer);
     Router::new()
         .route("/hello", get(|| async { "hello" }))
