@@ -15,7 +15,7 @@
 #   N_FIRST=100    the same for cold_first_sight (every token is minted under
 #                  valgrind, which is slow: about 0.1 s per RSA signature)
 #   SIZES="small entra"  token sizes (benches/support/mod.rs)
-#   MODES="plain raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached
+#   MODES="plain plain_layered raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached
 #          cold_claims cached_claims"   (the *_claims modes: a handler taking
 #          Claims<EntraClaims>, benches/support/mod.rs)
 #   JOBS=2         valgrind processes at once (the counts do not depend on it)
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 N=${N:-200}
 N_FIRST=${N_FIRST:-100}
 SIZES=${SIZES:-small entra}
-MODES=${MODES:-plain raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached cold_claims cached_claims}
+MODES=${MODES:-plain plain_layered raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached cold_claims cached_claims}
 JOBS=${JOBS:-2}
 OUT=${OUT:-target/callgrind}
 TOP=${TOP:-20}
@@ -100,6 +100,13 @@ for size in $SIZES; do
   done
   [ -n "${PER[cached.$size]:-}" ] &&
     echo "  $size: cached / plain = $(ratio "${PER[cached.$size]}" "$p")   (target <= 1.2, no claims extractor)"
+  l=${PER[plain_layered.$size]:-}
+  if [ -n "$l" ]; then
+    for m in cached cached_claims; do
+      [ -n "${PER[$m.$size]:-}" ] &&
+        echo "  $size: $m - plain_layered = $((PER[$m.$size] - l)) instructions   (bearer-guard's own share; axum's two route layers cost $((l - p)))"
+    done
+  fi
   [ -n "${PER[cached_claims.$size]:-}" ] &&
     echo "  $size: cached_claims / plain = $(ratio "${PER[cached_claims.$size]}" "$p")   (target <= 1.3 for entra, Claims<T>)"
 done

@@ -14,6 +14,7 @@
 //! | mode | what runs N times |
 //! |---|---|
 //! | `plain` | `GET /hello` through the router (no authentication) |
+//! | `plain_layered` | `GET /layered`: the same behind two route layers that do nothing (axum's share of a protected route) |
 //! | `raw_verify` | `jsonwebtoken::crypto::verify` of the token's signature, key pre-parsed |
 //! | `raw_verify_parsed` | aws-lc's `ParsedPublicKey::verify_sig`, key parsed into aws-lc once (aws-lc-rs backend only) |
 //! | `raw_decode` | `jsonwebtoken::decode` (signature and claims), key pre-parsed |
@@ -40,7 +41,7 @@ use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
 const USAGE: &str = "usage: instructions MODE N [small|entra]
-  MODE: plain | raw_verify | raw_verify_parsed | raw_decode | cold | cold_first_sight | cached
+  MODE: plain | plain_layered | raw_verify | raw_verify_parsed | raw_decode | cold | cold_first_sight | cached
         | cold_claims | cached_claims";
 
 type Work = Pin<Box<dyn Future<Output = usize>>>;
@@ -96,6 +97,7 @@ async fn prepare(mode: &str, n: usize, size: Size) -> Work {
     let repeated = vec![fixture.token(0); n];
     match mode {
         "plain" => fixture.routed(true, "/hello", repeated, false).await,
+        "plain_layered" => fixture.routed(true, "/layered", repeated, false).await,
         "cold" => fixture.routed(false, "/notes", repeated, false).await,
         "cached" => fixture.routed(true, "/notes", repeated, false).await,
         "cold_claims" => fixture.routed(false, "/me", repeated, false).await,

@@ -150,7 +150,8 @@ pub async fn me(Claims(claims): Claims<EntraClaims>) -> &'static str {
     }
 }
 
-/// The app under test: `/hello` with no authentication, `/notes` behind the
+/// The app under test: `/hello` with no authentication (and `/layered`, the
+/// same behind two route layers that do nothing), `/notes` behind the
 /// layer and a scope guard (the handler takes no claims), `/me` behind the
 /// same and taking [`EntraClaims`]. The same router serves all, so a request
 /// costs the same routing either way.
@@ -166,8 +167,17 @@ pub fn app(layer: BearerAuthLayer) -> Router {
         )
         .route("/me", get(me).route_layer(require(read_requirement())))
         .route_layer(layer);
+    // What two route layers cost when they do nothing: axum's share of a
+    // protected route (the layer and the guard are two route layers).
+    let noop = || tower::util::MapRequestLayer::new(|r: Request<Body>| r);
     Router::new()
         .route("/hello", get(|| async { "hello" }))
+        .route(
+            "/layered",
+            get(|| async { "hello" })
+                .route_layer(noop())
+                .route_layer(noop()),
+        )
         .merge(protected)
         .with_state(())
 }

@@ -17,7 +17,8 @@ use crate::validate::validator::Validator;
 /// Any bytes as a token, validated offline against a fixed key
 /// set (RS256 and EdDSA). A token the pipeline accepts must also verify through
 /// an independent path (jsonwebtoken's own `decode` with its own `Validation`),
-/// with the same claims; every rejection maps to an RFC 6750 response.
+/// with the same claims, and be an RFC 6750 `b64token`; every rejection maps
+/// to an RFC 6750 response.
 ///
 /// # Panics
 /// When an invariant breaks: that is the finding.
@@ -87,6 +88,12 @@ fn accepts(data: &[u8]) -> bool {
             false
         }
         Ok(accepted) => {
+            // The layer checks RFC 6750's b64token syntax only on tokens it
+            // refuses, relying on this.
+            assert!(
+                crate::token::extract::is_b64token(data),
+                "an accepted token is a b64token"
+            );
             let kid = jsonwebtoken::decode_header(token)
                 .ok()
                 .and_then(|h| h.kid)

@@ -247,7 +247,13 @@ impl KeyCache {
     /// successful load is older than it allows, so the issuer may have
     /// withdrawn any of them. One atomic load.
     pub(crate) fn is_too_stale(&self) -> bool {
-        self.elapsed_ms() >= self.usable_until_ms.load(Ordering::Acquire)
+        self.is_too_stale_at(self.time.monotonic())
+    }
+
+    /// [`is_too_stale`](Self::is_too_stale) at the clock's monotonic time
+    /// `monotonic`, read by the caller (a cache hit reads the clock once).
+    pub(crate) fn is_too_stale_at(&self, monotonic: Duration) -> bool {
+        millis(monotonic) >= self.usable_until_ms.load(Ordering::Acquire)
     }
 
     /// The answer while the keys are too stale: 503, until the next attempt
@@ -311,7 +317,13 @@ impl KeyCache {
     /// keys are only ever used through cached tokens still notices a withdrawn
     /// key.
     pub(crate) fn refresh_if_stale(self: &Arc<Self>) {
-        let now = self.elapsed_ms();
+        self.refresh_if_stale_at(self.time.monotonic());
+    }
+
+    /// [`refresh_if_stale`](Self::refresh_if_stale) at the clock's monotonic
+    /// time `monotonic`, read by the caller.
+    pub(crate) fn refresh_if_stale_at(self: &Arc<Self>, monotonic: Duration) {
+        let now = millis(monotonic);
         let due = self.refresh_due_ms.load(Ordering::Acquire);
         if now < due {
             return;

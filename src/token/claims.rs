@@ -11,7 +11,8 @@ use serde_json::Number;
 use super::claim_map::{ClaimMap, Grants};
 use super::json::{self, Object};
 use super::permissions::{Permissions, heap_block};
-use crate::error::{Error, log_safe};
+use super::typed::{OnKept, Typed};
+use crate::error::Error;
 
 /// The registered claims of a validated token (RFC 7519 §4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,7 @@ struct Inner {
     grants: Grants,
     tenant_id: Option<String>,
     payload: String,
+    typed: Typed,
 }
 
 impl Authenticated {
@@ -115,10 +117,47 @@ impl Authenticated {
         &self.0.payload
     }
 
-    /// Deserializes the claims set into the caller's own type.
+    /// Deserializes the claims set into the caller's own type, afresh on
+    /// every call. [`shared_claims`](Self::shared_claims) does it once.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_str(&self.0.payload)
-            .map_err(|e| Error::ClaimsShape(log_safe(&e.to_string(), 200)))
+        super::typed::deserialize(&self.0.payload)
+    }
+
+    /// The claims set as the caller's own type, deserialized on the first
+    /// call for `T` and shared afterwards: every clone of this value, and
+    /// every request that presents the same token while the verified-token
+    /// cache holds it, gets the same `Arc<T>`. What the
+    /// [`Claims<T>`](crate::Claims) extractor hands out.
+    ///
+    /// A token keeps the values of up to four types (a program usually has
+    /// one claims type); further types are deserialized on every call. A
+    /// kept value counts towards the cache's byte budget
+    /// ([`Builder::token_cache_bytes`](crate::Builder::token_cache_bytes)),
+    /// estimated from the claims text. Claims that do not fit `T` are
+    /// [`Error::ClaimsShape`], on every call.
+    ///
+    /// ```
+    /// # async fn demo(token: bearer_guard::Authenticated) -> Result<(), bearer_guard::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct MyClaims {
+    ///     oid: String,
+    /// }
+    /// let claims = token.shared_claims::<MyClaims>()?;
+    /// let again = token.shared_claims::<MyClaims>()?;
+    /// assert!(std::sync::Arc::ptr_eq(&claims, &again));
+    /// # Ok(()) }
+    /// ```
+    pub fn shared_claims<T>(&self) -> Result<Arc<T>, Error>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        self.0.typed.get(&self.0.payload)
+    }
+
+    /// Reports the bytes of every typed value kept from now on to `on_kept`
+    /// (the verified-token cache re-weighs its entry by them).
+    pub(crate) fn on_typed_kept(&self, on_kept: OnKept) {
+        self.0.typed.on_kept(on_kept);
     }
 }
 
@@ -147,6 +186,7 @@ impl Checked {
             grants: self.grants,
             tenant_id: self.tenant_id,
             payload,
+            typed: Typed::default(),
         }))
     }
 }

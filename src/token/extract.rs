@@ -25,10 +25,12 @@ pub fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<&str, Error> 
 }
 
 /// [`bearer_token`] without the final charset check: the token's bytes, for a
-/// lookup in the verified-token cache before [`b64token`] runs. The cache only
-/// holds tokens the whole pipeline accepted, which are base64url segments and
-/// dots, all within the `b64token` charset; and the same bytes always get the
-/// same verdict. So a token found there need not be checked again.
+/// lookup in the verified-token cache and the pipeline, with [`b64token`]
+/// run only on a token they refuse. Both accept only tokens that are
+/// base64url segments and dots, all within the `b64token` charset (the cache
+/// holds only tokens the pipeline accepted, and compares bytes exactly). So
+/// a token accepted need not be checked, and a token refused that is not a
+/// `b64token` gets the same error as if it had been checked first.
 pub(crate) fn bearer_credentials(headers: &HeaderMap, max_len: usize) -> Result<&[u8], Error> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(Error::MissingToken)?;

@@ -21,8 +21,14 @@ use crate::token::claims::Authenticated;
 /// A tuple struct, as axum's own extractors are: destructure it in the
 /// handler's signature (`Claims(claims): Claims<MyClaims>`), or use it through
 /// `Deref` (`claims.name`). The value is an `Arc<T>`, so handing it on (to a
-/// spawned task, say) is a reference-count increment, never a copy. For the
-/// registered claims, scopes and roles, extract [`Authenticated`] beside it.
+/// spawned task, say) is a reference-count increment, never a copy.
+///
+/// The claims are deserialized into `T` once per token, not once per request:
+/// while the verified-token cache holds a token, every request presenting it
+/// shares the same `Arc<T>` ([`Authenticated::shared_claims`]). So `T` is
+/// `Send + Sync + 'static`; read claims of other types with
+/// [`Authenticated::claims`]. For the registered claims, scopes and roles,
+/// extract [`Authenticated`] beside it.
 ///
 /// A token whose claims do not deserialize into `T` is refused with 401
 /// `invalid_token` ([`Error::ClaimsShape`]).
@@ -94,17 +100,26 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated {
     }
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
+impl<S, T> FromRequestParts<S> for Claims<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send + Sync + 'static,
+{
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token =
-            <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        Ok(Claims(Arc::new(token.claims()?)))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Authenticated>() {
+            Some(token) => Ok(Claims(token.shared_claims()?)),
+            None => Err(Error::Unauthenticated),
+        }
     }
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequestParts<S> for Claims<T> {
+impl<S, T> OptionalFromRequestParts<S> for Claims<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send + Sync + 'static,
+{
     type Rejection = Error;
 
     /// `None` without a token; a token whose claims do not fit `T` is still
@@ -115,7 +130,7 @@ impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequestParts<S> for Claims
     ) -> Result<Option<Self>, Self::Rejection> {
         match parts.extensions.get::<Authenticated>() {
             None => Ok(None),
-            Some(token) => Ok(Some(Claims(Arc::new(token.claims()?)))),
+            Some(token) => Ok(Some(Claims(token.shared_claims()?))),
         }
     }
 }

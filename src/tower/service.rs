@@ -134,7 +134,7 @@ where
                     response: Some(reject(&self.on_rejection, &error)),
                 },
             },
-            Start::Cold(digest) => {
+            Start::Cold => {
                 // The service that was driven to readiness is the one that
                 // must be called; a clone stays behind for the next request.
                 let clone = self.inner.clone();
@@ -147,7 +147,7 @@ where
                 };
                 State::Validating {
                     future: Box::pin(async move {
-                        let result = this.validator.finish(request.headers(), digest).await;
+                        let result = this.validator.finish(request.headers()).await;
                         match this.verdict(result) {
                             Verdict::Pass(token) => {
                                 if let Some(token) = token {

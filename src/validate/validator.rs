@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 
 use super::signature::verify_signature;
-use super::token_cache::{Digest, TokenCache};
+use super::token_cache::TokenCache;
 use crate::clock::Time;
 use crate::error::{Error, log_safe};
 use crate::issuer::name::names;
@@ -87,7 +87,7 @@ impl Validator {
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Authenticated, Error> {
         match self.start(headers) {
             Start::Done(verdict) => verdict,
-            Start::Cold(digest) => self.finish(headers, digest).await,
+            Start::Cold => self.finish(headers).await,
         }
     }
 
@@ -101,27 +101,30 @@ impl Validator {
         };
         match self.cached(token) {
             Lookup::Hit(verdict) => Start::Done(verdict),
-            Lookup::Off => Start::Cold(None),
-            Lookup::Miss(_, digest) => Start::Cold(Some(digest)),
+            Lookup::Off | Lookup::Miss(_) => Start::Cold,
         }
     }
 
     /// The rest of the pipeline for the same `headers` that [`start`](Self::start)
-    /// found no verdict for; `digest` is the cache key it computed.
-    pub(crate) async fn finish(
-        &self,
-        headers: &HeaderMap,
-        digest: Option<Digest>,
-    ) -> Result<Authenticated, Error> {
+    /// found no verdict for.
+    pub(crate) async fn finish(&self, headers: &HeaderMap) -> Result<Authenticated, Error> {
         // The same bytes `start` read: extraction is a scan of the header,
         // not worth carrying a borrow across the await for.
         let token = extract::bearer_credentials(headers, self.inner.max_token_bytes)?;
-        let lookup = match (&self.inner.tokens, digest) {
-            (Some(tokens), Some(digest)) => Lookup::Miss(tokens, digest),
-            _ => Lookup::Off,
+        let lookup = match &self.inner.tokens {
+            Some(tokens) => Lookup::Miss(tokens),
+            None => Lookup::Off,
         };
-        self.validate_uncached(extract::b64token(token)?, lookup)
-            .await
+        // RFC 6750 §2.1's b64token syntax is checked only for a token that
+        // is refused: one the pipeline accepts is base64url segments joined
+        // by dots, a b64token already. A refused token that is not one is a
+        // malformed request (400), whatever else was wrong with it, exactly
+        // as if the syntax had been checked first.
+        let verdict = match std::str::from_utf8(token) {
+            Ok(text) => self.validate_uncached(text, lookup).await,
+            Err(_) => Err(Error::MalformedToken("not UTF-8")),
+        };
+        verdict.map_err(|error| extract::b64token(token).err().unwrap_or(error))
     }
 
     /// Validates one compact JWS access token.
@@ -144,13 +147,10 @@ impl Validator {
     fn cached(&self, token: &[u8]) -> Lookup<'_> {
         match &self.inner.tokens {
             None => Lookup::Off,
-            Some(tokens) => {
-                let digest = TokenCache::digest(token);
-                match tokens.get(&digest, &self.inner.time) {
-                    Some(verdict) => Lookup::Hit(verdict),
-                    None => Lookup::Miss(tokens, digest),
-                }
-            }
+            Some(tokens) => match tokens.get(token, &self.inner.time) {
+                Some(verdict) => Lookup::Hit(verdict),
+                None => Lookup::Miss(tokens),
+            },
         }
     }
 
@@ -197,9 +197,10 @@ impl Validator {
         // The key lookup may have waited for a fetch: read the clock again.
         let now = inner.time.now_secs();
         let authenticated = claims.validate(&issuer.rules, now)?.with_payload(payload);
-        if let Lookup::Miss(tokens, digest) = lookup {
+        if let Lookup::Miss(tokens) = lookup {
             let leeway = issuer.rules.leeway_secs;
-            tokens.insert(digest, &authenticated, key, keys, leeway, &inner.time);
+            let token = token.as_bytes();
+            tokens.insert(token, &authenticated, key, keys, leeway, &inner.time);
         }
         Ok(authenticated)
     }
@@ -228,17 +229,16 @@ impl Validator {
 pub(crate) enum Start {
     /// The verdict: a malformed or missing header, or a cached token.
     Done(Result<Authenticated, Error>),
-    /// The pipeline must run ([`Validator::finish`]), with this cache key
-    /// when the cache is on.
-    Cold(Option<Digest>),
+    /// The pipeline must run ([`Validator::finish`]).
+    Cold,
 }
 
 /// What the verified-token cache said about a token.
 enum Lookup<'a> {
     /// The cache is off.
     Off,
-    /// Not cached: remember it under this digest if it passes.
-    Miss(&'a TokenCache, Digest),
+    /// Not cached: remember it if it passes.
+    Miss(&'a TokenCache),
     /// Verified before: the verdict, time checks done.
     Hit(Result<Authenticated, Error>),
 }

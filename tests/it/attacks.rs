@@ -1563,8 +1563,9 @@ async fn ecdsa_and_eddsa_signatures() {
             case(
                 "es256_signature_with_base64_padding",
                 "RFC 7515 §2 (base64url without padding)",
+                // Refused by its alphabet before any key lookup.
                 |c| notes(format!("{}==", es256_token(c).0)),
-                invalid("invalid_signature", COLD),
+                invalid("malformed_token", 0),
             ),
             case(
                 "eddsa_zero_signature",

@@ -265,3 +265,89 @@ async fn route_requirements_are_checked_on_every_cached_request() {
         (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN))
     );
 }
+
+/// A handler's `Claims<T>` is deserialized once per cached token: requests
+/// presenting the same token share one `Arc<T>`; another token, or the cache
+/// off, gets its own value. Claims that do not fit `T` are refused on every
+/// request, cached or not.
+#[tokio::test]
+async fn typed_claims_are_deserialized_once_per_cached_token() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::routing::get;
+    use bearer_guard::Claims;
+
+    #[derive(serde::Deserialize)]
+    struct Mine {
+        sub: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Strict {
+        #[allow(dead_code)]
+        oid: String,
+    }
+
+    let issuer = start().await;
+    // Every value a request was handed, kept alive, so that two values are
+    // one exactly when they share an address.
+    let seen: Arc<Mutex<Vec<Arc<Mine>>>> = Arc::default();
+    let app = |layer| {
+        let seen = Arc::clone(&seen);
+        Router::new()
+            .route(
+                "/mine",
+                get(move |Claims(mine): Claims<Mine>| async move {
+                    let sub = mine.sub.clone();
+                    seen.lock().expect("lock").push(mine);
+                    sub
+                }),
+            )
+            .route("/strict", get(|_: Claims<Strict>| async { "never" }))
+            .route_layer(layer)
+    };
+    let cached = app(crate::support::layer(&issuer));
+    let uncached = app(builder(&issuer)
+        .token_cache_bytes(0)
+        .build()
+        .expect("valid configuration"));
+    let one = issuer.token().claim("sub", "one").sign();
+    let two = issuer.token().claim("sub", "two").sign();
+    let take = || std::mem::take(&mut *seen.lock().expect("lock"));
+
+    for token in [&one, &one, &one, &two, &two] {
+        assert_eq!(
+            get_with(&cached, "/mine", token).await.status,
+            StatusCode::OK
+        );
+    }
+    let values = take();
+    let subs: Vec<&str> = values.iter().map(|v| v.sub.as_str()).collect();
+    assert_eq!(subs, ["one", "one", "one", "two", "two"]);
+    assert!(values[..3].iter().all(|v| Arc::ptr_eq(v, &values[0])));
+    assert!(Arc::ptr_eq(&values[3], &values[4]));
+    assert!(
+        !Arc::ptr_eq(&values[0], &values[3]),
+        "another token, another value"
+    );
+
+    for _ in 0..2 {
+        assert_eq!(
+            get_with(&uncached, "/mine", &one).await.status,
+            StatusCode::OK
+        );
+    }
+    let values = take();
+    assert!(
+        !Arc::ptr_eq(&values[0], &values[1]),
+        "cache off: one value each"
+    );
+
+    for app in [&cached, &cached, &uncached] {
+        let outcome = get_with(app, "/strict", &one).await;
+        assert_eq!(
+            (outcome.status, outcome.www_authenticate.as_deref()),
+            (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN))
+        );
+    }
+}
