@@ -7,7 +7,7 @@
 //! bench_server --tokens FILE [--entra-tokens FILE] [--pool N] [--no-token-cache] [--workers N] [--exit-after SECS]
 //! bench_server --issuer URL [--no-token-cache] [--workers N] [--exit-after SECS]
 //! bench_server --plain [--workers N] [--exit-after SECS]
-//! bench_server --issuer-only [--workers N] [--exit-after SECS]
+//! bench_server --issuer-only [--tokens FILE] [--entra-tokens FILE] [--pool N] [--workers N] [--exit-after SECS]
 //! ```
 //!
 //! | route | needs |
@@ -31,8 +31,12 @@
 //!   `bench_server --issuer-only`). It writes no tokens.
 //! - `--plain`: no issuer and no bearer-guard at all, only `GET /plain`: the
 //!   baseline for resident memory.
-//! - `--issuer-only`: only the embedded test issuer; it prints exactly one
-//!   line to stdout, `issuer URL`, and serves until `--exit-after`.
+//! - `--issuer-only`: only the embedded test issuer (writing the token files
+//!   it is given, as above); it prints exactly one line to stdout,
+//!   `issuer URL`, and serves until `--exit-after`. `benches/rss.sh` and
+//!   `benches/callgrind_server.sh` run the server under test as
+//!   `--issuer URL` against it, so that the issuer's own memory and work
+//!   are not counted.
 //!
 //! Except with `--issuer-only`, keys are fetched (the layers' `warm_up`)
 //! before it prints exactly one line to stdout, `listening on ADDR`. It exits
@@ -52,7 +56,7 @@ mod support;
 const USAGE: &str = "usage: bench_server --tokens FILE [--entra-tokens FILE] [--pool N] [--no-token-cache] [--workers N] [--exit-after SECS]
        bench_server --issuer URL [--no-token-cache] [--workers N] [--exit-after SECS]
        bench_server --plain [--workers N] [--exit-after SECS]
-       bench_server --issuer-only [--workers N] [--exit-after SECS]";
+       bench_server --issuer-only [--tokens FILE] [--entra-tokens FILE] [--pool N] [--workers N] [--exit-after SECS]";
 
 /// What runs.
 enum Mode {
@@ -115,8 +119,11 @@ fn parse_args() -> Result<Args, String> {
         Mode::Issuer(_) if writes_tokens => {
             return Err("--issuer writes no tokens: drop --tokens and --entra-tokens".into());
         }
-        Mode::Plain | Mode::IssuerOnly if writes_tokens || !args.token_cache => {
-            return Err("--plain and --issuer-only take only --workers and --exit-after".into());
+        Mode::Plain if writes_tokens || !args.token_cache => {
+            return Err("--plain takes only --workers and --exit-after".into());
+        }
+        Mode::IssuerOnly if !args.token_cache => {
+            return Err("--issuer-only serves no API: drop --no-token-cache".into());
         }
         _ => {}
     }
@@ -162,6 +169,7 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         Mode::IssuerOnly => {
             let issuer = TestIssuer::start().await?;
+            write_tokens(&issuer, &args)?;
             println!("issuer {}", issuer.issuer());
             std::io::stdout().flush()?;
             deadline.await;
@@ -205,17 +213,19 @@ async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Writes the token pool(s) the embedded issuer signs.
 fn write_tokens(issuer: &TestIssuer, args: &Args) -> std::io::Result<()> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&args.tokens)?);
-    for n in 0..args.pool {
-        let token = issuer
-            .token()
-            .scope("notes.read profile")
-            .claim("jti", format!("load-{n:06}"))
-            .expires_in(24 * 3600)
-            .sign();
-        writeln!(file, "{token}")?;
+    if !args.tokens.is_empty() {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&args.tokens)?);
+        for n in 0..args.pool {
+            let token = issuer
+                .token()
+                .scope("notes.read profile")
+                .claim("jti", format!("load-{n:06}"))
+                .expires_in(24 * 3600)
+                .sign();
+            writeln!(file, "{token}")?;
+        }
+        file.flush()?;
     }
-    file.flush()?;
     if let Some(path) = &args.entra_tokens {
         let kid = issuer.current_kid();
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
