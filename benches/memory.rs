@@ -9,7 +9,9 @@
 //!   the token cache on and one with it off; the heap still held after each
 //!   batch, minus the same with the cache off, divided by the tokens. The
 //!   slope between the two batches cancels fixed costs (the cache's own
-//!   tables); the average over all 2N includes them.
+//!   tables); the average over all 2N includes them. The row `Entra+T` also
+//!   reads each token's claims as `EntraClaims` (`shared_claims`, what
+//!   `Claims<EntraClaims>` does), so that its cached entries keep the value.
 //! - Per key: a key set of K, then 2K keys of one kind, fetched and loaded by
 //!   a validator (`warm_up`): the slope per key. Both documents are padded to
 //!   the same length, so the HTTP client's buffers cancel. (Key parsing alone
@@ -86,10 +88,14 @@ async fn settle(validator: &Validator, token: &str) -> i64 {
 
 /// Heap bytes held after the first and after both batches, from a baseline
 /// taken once the validator is warm, and blocks held after both.
+/// With `typed`, each token's claims are also read as `EntraClaims` through
+/// `shared_claims`, as a handler taking `Claims<EntraClaims>` does: with the
+/// cache on, the entry keeps that value.
 async fn held_after_batches(
     issuer: &TestIssuer,
     cache: bool,
     tokens: &[String],
+    typed: bool,
 ) -> (i64, i64, i64) {
     let validator = support::validator(issuer, cache);
     let (first, second) = tokens.split_at(tokens.len() / 2);
@@ -98,14 +104,23 @@ async fn held_after_batches(
     let base = settle(&validator, probe).await;
     let base_blocks = blocks();
     for token in first {
-        validator.validate(token).await.expect("valid");
+        read(&validator, token, typed).await;
     }
     let after_first = settle(&validator, probe).await - base;
     for token in second {
-        validator.validate(token).await.expect("valid");
+        read(&validator, token, typed).await;
     }
     let after_both = settle(&validator, probe).await - base;
     (after_first, after_both, blocks() - base_blocks)
+}
+
+/// Validates `token`; with `typed`, reads its claims as `EntraClaims` too.
+async fn read(validator: &Validator, token: &str, typed: bool) {
+    let token = validator.validate(token).await.expect("valid");
+    if typed {
+        let claims = token.shared_claims::<support::EntraClaims>();
+        assert!(claims.is_ok(), "the claims fit EntraClaims");
+    }
 }
 
 async fn per_token() {
@@ -114,46 +129,67 @@ async fn per_token() {
     // signature, and shares the key.
     let kid = issuer.add_key(KeyKind::EdDsa);
     let n = tokens_per_batch();
-    println!("bytes per cached token ({n} + {n} distinct tokens; token cache on minus off):");
+    println!("bytes per cached token ({n} + {n} distinct tokens; token cache on minus off;");
+    println!("+T: each token's claims also read as Claims<EntraClaims> through shared_claims):");
     println!(
         "{:<10} {:>12} {:>14} {:>14} {:>15} {:>14}",
         "size", "claims bytes", "slope B/entry", "mean B/entry", "blocks/entry", "weight (≥)"
     );
-    for size in [Size::Small, Size::Entra, Size::ManyScopes] {
+    for (size, typed) in [
+        (Size::Small, false),
+        (Size::Entra, false),
+        (Size::Entra, true),
+        (Size::ManyScopes, false),
+    ] {
         let tokens: Vec<String> = (0..2 * n)
             .map(|i| support::token(&issuer, &kid, size, i))
             .collect();
         let claims_len = claims_bytes(&tokens[0]);
-        let (on_1, on_2, on_blocks) = held_after_batches(&issuer, true, &tokens).await;
-        let (off_1, off_2, off_blocks) = held_after_batches(&issuer, false, &tokens).await;
+        let token_len = i64::try_from(tokens[0].len()).expect("fits");
+        let (on_1, on_2, on_blocks) = held_after_batches(&issuer, true, &tokens, typed).await;
+        let (off_1, off_2, off_blocks) = held_after_batches(&issuer, false, &tokens, typed).await;
         let n = i64::try_from(n).expect("fits");
         let slope = ((on_2 - off_2) - (on_1 - off_1)) / n;
         let mean = (on_2 - off_2) / (2 * n);
         let blocks = (on_blocks - off_blocks) as f64 / (2 * n) as f64;
         // About what src/validate/token_cache.rs charges an entry against the
         // byte budget: the claims text, the strings copied out of it (each
-        // scope a `String` of 24 bytes in a list, plus its text) and
-        // `ENTRY_OVERHEAD_BYTES` = 1024. A lower estimate: the issuer, `sub`,
-        // `aud` and `jti` copies come on top.
+        // scope a `String` of 24 bytes in a list, plus its text), the token
+        // itself (the key) and `ENTRY_OVERHEAD_BYTES` = 1024; with `typed`,
+        // what src/token/typed.rs charges the kept value (the claims text
+        // again, 48 bytes per value it can hold, the value itself). A lower
+        // estimate: the issuer, `sub`, `aud` and `jti` copies come on top.
         let scopes = match size {
             Size::ManyScopes => support::MANY_SCOPES,
             _ => 2,
         };
         let scope_bytes = i64::try_from(scopes * (24 + 4)).expect("fits");
-        let weight = claims_len + scope_bytes + 1024;
-        println!("{size:<10?} {claims_len:>12} {slope:>14} {mean:>14} {blocks:>15.1} {weight:>14}");
+        let mut weight = claims_len + scope_bytes + token_len + 1024;
+        if typed {
+            let claims = claims_text(&tokens[0]);
+            let values = claims.bytes().filter(|b| b",[{".contains(b)).count() + 1;
+            let value = std::mem::size_of::<support::EntraClaims>() + 16;
+            weight += i64::try_from(claims.len() + 48 * values + value).expect("fits");
+        }
+        let label = format!("{size:?}{}", if typed { "+T" } else { "" });
+        println!("{label:<10} {claims_len:>12} {slope:>14} {mean:>14} {blocks:>15.1} {weight:>14}");
         println!("       (held: cache on {on_1} / {on_2} B, cache off {off_1} / {off_2} B)");
     }
 }
 
 /// The length of a token's claims set as JSON text (what the cache keeps).
 fn claims_bytes(token: &str) -> i64 {
+    i64::try_from(claims_text(token).len()).expect("fits")
+}
+
+/// A token's claims set as JSON text.
+fn claims_text(token: &str) -> String {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).expect("compact JWS");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .expect("base64url");
-    i64::try_from(bytes.len()).expect("fits")
+    String::from_utf8(bytes).expect("UTF-8")
 }
 
 async fn per_key() {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Number;
 
 use super::claim_map::{ClaimMap, Grants};
-use super::json::{self, Object};
+use super::json::{self, Names, Object};
 use super::permissions::{Permissions, heap_block};
 use super::typed::{OnKept, Typed};
 use crate::error::Error;
@@ -220,9 +220,9 @@ pub(crate) const CHECKED_CLAIMS: [&str; 8] =
 impl<'a> Unverified<'a> {
     /// Parses the payload text. RFC 7519 §7.2 step 10: it must be a JSON
     /// object, with unique claim names (RFC 7519 §4). Every value is checked;
-    /// only those of the claims named in `read` (sorted; `None`: all) are kept
-    /// for the checks: the rest are for the handler, through the claims text.
-    pub(crate) fn parse(payload: &'a str, read: Option<&[String]>) -> Result<Self, Error> {
+    /// only those of the claims named in `read` (`None`: all) are kept for
+    /// the checks: the rest are for the handler, through the claims text.
+    pub(crate) fn parse(payload: &'a str, read: Option<&Names>) -> Result<Self, Error> {
         if !super::jws::is_json_object(payload.as_bytes()) {
             return Err(Error::ClaimsNotObject);
         }

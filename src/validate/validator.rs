@@ -16,6 +16,7 @@ use crate::issuer::name::names;
 use crate::issuer::trusted::TrustedIssuer;
 use crate::token::algorithm::Algorithm;
 use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Unverified, payload_text};
+use crate::token::json::Names;
 use crate::token::{extract, jws};
 
 /// Validates bearer tokens for the trusted issuers. Cheap to clone (one `Arc`);
@@ -39,9 +40,9 @@ struct Inner {
     /// is known.
     algorithms: Vec<Algorithm>,
     max_token_bytes: usize,
-    /// The claims any issuer's checks read (sorted): the only values the
-    /// claims parser keeps.
-    read_claims: Vec<String>,
+    /// The claims any issuer's checks read: the only values the claims
+    /// parser keeps.
+    read_claims: Names,
     /// Tokens verified before; `None` when caching is off.
     tokens: Option<TokenCache>,
     time: Time,
@@ -60,17 +61,14 @@ impl Validator {
                 algorithms.push(*alg);
             }
         }
-        let mut read_claims: Vec<String> = issuers
+        let read_claims: Names = issuers
             .iter()
             .flat_map(|i| {
                 let required = i.rules.required.iter().copied();
                 i.rules.map.top_level_names().chain(required)
             })
             .chain(CHECKED_CLAIMS)
-            .map(str::to_owned)
             .collect();
-        read_claims.sort_unstable();
-        read_claims.dedup();
         Validator {
             inner: Arc::new(Inner {
                 read_claims,
