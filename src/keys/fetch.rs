@@ -6,9 +6,12 @@
 //!   bytes actually held);
 //! - redirects are not followed at all: a key set is served where discovery
 //!   says it is, and a redirect could lead anywhere;
-//! - only `https`, except to loopback hosts or with the explicit opt-in.
+//! - only `https`, except to loopback hosts or with the explicit opt-in;
+//! - one HTTP client per connect timeout for the whole process, shared by
+//!   every validator ([`shared_client`]).
 
 use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
@@ -79,6 +82,8 @@ pub(crate) enum FetchError {
 #[derive(Debug, Clone)]
 pub(crate) struct Fetcher {
     client: reqwest::Client,
+    /// The whole request, connecting to the last byte of the body.
+    timeout: Duration,
     max_body_bytes: usize,
     allow_insecure_http: bool,
 }
@@ -90,14 +95,9 @@ impl Fetcher {
         max_body_bytes: usize,
         allow_insecure_http: bool,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("bearer-guard/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Fetcher {
-            client,
+            client: shared_client(connect_timeout)?,
+            timeout,
             max_body_bytes,
             allow_insecure_http,
         })
@@ -151,6 +151,7 @@ impl Fetcher {
         let mut response = self
             .client
             .get(url.clone())
+            .timeout(self.timeout)
             .header(http::header::ACCEPT, "application/json")
             .send()
             .await
@@ -240,6 +241,43 @@ pub(crate) fn discovery_url(issuer: &str) -> Option<Url> {
     ))
     .ok()
 }
+
+/// The process's HTTP client for `connect_timeout`: built once and shared by
+/// every validator (every layer) with that setting, at most
+/// [`MAX_SHARED_CLIENTS`] of them; past that, a client of its own.
+///
+/// reqwest builds its TLS set-up with each client: the platform verifier
+/// reads and parses every root certificate of the system store, about
+/// 200 kB of heap and milliseconds per client (`benches/rss.sh` measured
+/// 416 kB for two). One per process is enough.
+///
+/// Its connection pool is off: a client outlives the tokio runtime it was
+/// first used on (tests make one runtime each, and so may applications), and
+/// a pooled connection belongs to the runtime that opened it. hyper-util
+/// drops one whose runtime is gone when it sees it closed, but a request
+/// racing that would fail; and fetches are minutes or hours apart, past any
+/// idle connection's life, so the pool saves at most one handshake when a
+/// discovery document and its key set are fetched back to back.
+fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    static CLIENTS: Mutex<Vec<(Duration, reqwest::Client)>> = Mutex::new(Vec::new());
+    let mut clients = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, client)) = clients.iter().find(|(t, _)| *t == connect_timeout) {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("bearer-guard/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    if clients.len() < MAX_SHARED_CLIENTS {
+        clients.push((connect_timeout, client.clone()));
+    }
+    Ok(client)
+}
+
+/// How many distinct connect timeouts get a shared client.
+const MAX_SHARED_CLIENTS: usize = 8;
 
 /// `https`, or `http` to a loopback host, or `http` anywhere when the user opted in.
 pub(crate) fn url_is_acceptable(url: &Url, allow_insecure_http: bool) -> bool {

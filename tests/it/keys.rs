@@ -716,3 +716,37 @@ async fn a_jwks_uri_moved_by_the_discovery_document_is_followed() {
         (StatusCode::UNAUTHORIZED, Some(INVALID_TOKEN))
     );
 }
+
+/// Validators share one HTTP client per process (per connect timeout), and a
+/// client outlives the runtime it was first used on: validators on a second
+/// and third runtime, each made after the last is gone, still fetch their
+/// keys from the same issuer. The issuer runs on a runtime of its own
+/// throughout.
+#[test]
+fn validators_on_successive_runtimes_share_a_client_and_still_fetch() {
+    let issuer_runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let issuer = issuer_runtime.block_on(start());
+    // A connect timeout no other test uses, so that this test's validators
+    // share a client with each other only.
+    let settings = || {
+        builder(&issuer)
+            .connect_timeout(Duration::from_millis(4_321))
+            .build_validator()
+            .expect("valid configuration")
+    };
+    for round in 0..3 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            for validator in [settings(), settings()] {
+                assert!(validator.warm_up().await, "round {round}: keys load");
+                let token = issuer.token().scope("notes.read").sign();
+                assert!(validator.validate(&token).await.is_ok(), "round {round}");
+            }
+        });
+        drop(runtime);
+    }
+    drop(issuer);
+}
