@@ -19,7 +19,13 @@
 # /proc/PID/status. Printed: a table per round, then the median over rounds
 # of each figure and of the per-round difference protected - plain (kB).
 # /proc/PID/status, smaps_rollup and smaps of both servers of the last round
-# are saved in OUT for later analysis.
+# are saved in OUT for later analysis. While the last round's servers are
+# still alive, benches/rss_breakdown.py (python3, as root: it reads their
+# /proc/PID/pagemap and /proc/PID/mem) breaks their memory down: resident
+# pages of the binary's mappings, resident text by crate (symbols), .rodata,
+# anonymous memory by kind and inside malloc's heaps (live, cached, free),
+# the whole VmRSS by component. Its report is saved in OUT/breakdown.txt and
+# printed after the figures.
 #
 # Environment (all optional):
 #   ROUNDS=3                       rounds (fresh servers each)
@@ -29,6 +35,7 @@
 #                                  REQUESTS responses are in)
 #   SETTLE=1                       seconds between the traffic and the reading
 #   OUT=target/rss                 where the last round's /proc files go
+#   BREAKDOWN=1                    0: no rss_breakdown.py report
 # The default takes about 15 seconds after the build. Traffic goes to
 # 127.0.0.1 only; every process it starts is killed when it exits, and exits
 # by itself 15 minutes after it starts anyway.
@@ -42,6 +49,7 @@ CONNECTIONS=${CONNECTIONS:-8}
 DURATION=${DURATION:-2s}
 SETTLE=${SETTLE:-1}
 OUT=${OUT:-target/rss}
+BREAKDOWN=${BREAKDOWN:-1}
 
 if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "wrk is missing: installing it with apt-get" >&2
@@ -171,6 +179,16 @@ for round in $(seq 1 "$ROUNDS"); do
       cat "/proc/$PLAIN_PID/$f" >"$OUT/plain.$f"
       cat "/proc/$PROTECTED_PID/$f" >"$OUT/protected.$f"
     done
+    rm -f "$OUT/breakdown.txt"
+    if [ "$BREAKDOWN" != 0 ]; then
+      if ! command -v python3 >/dev/null; then
+        echo "rss.sh: python3 is missing: no breakdown" >"$OUT/breakdown.txt"
+      elif ! python3 benches/rss_breakdown.py "$PLAIN_PID" "$PROTECTED_PID" "$SERVER" \
+        >"$OUT/breakdown.txt" 2>"$WORK/breakdown.err"; then
+        { cat "$OUT/breakdown.txt" "$WORK/breakdown.err"; echo "rss.sh: rss_breakdown.py failed"; } >"$WORK/breakdown.txt"
+        mv "$WORK/breakdown.txt" "$OUT/breakdown.txt"
+      fi
+    fi
   fi
   stop "$PLAIN_PID"
   stop "$PROTECTED_PID"
@@ -202,3 +220,7 @@ for who in plain protected diff; do
 done
 echo "(Threads is a count, not kB; last round's /proc files in $OUT)"
 echo "(target: protected - plain <= 1024 kB)"
+if [ -s "$OUT/breakdown.txt" ]; then
+  echo
+  cat "$OUT/breakdown.txt"
+fi
