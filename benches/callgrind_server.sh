@@ -17,6 +17,8 @@
 #
 # Scenarios (route, token):
 #   plain                GET /plain, small token sent and ignored (the baseline)
+#   plain_entra          GET /plain, Entra-sized token sent and ignored (the
+#                        baseline with the same request as the Entra scenarios)
 #   cached_small         GET /protected, one small token repeated (cache hits;
 #                        the handler takes no claims)
 #   cached_entra_claims  GET /me, one Entra-sized token repeated (cache hits;
@@ -28,7 +30,7 @@
 #
 # Environment (all optional):
 #   N=200 WARM=20 JOBS=2 OUT=target/callgrind-server
-#   SCENARIOS="plain cached_small cached_entra_claims cold_small cold_entra"
+#   SCENARIOS="plain plain_entra cached_small cached_entra_claims cold_small cold_entra"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +38,7 @@ N=${N:-200}
 WARM=${WARM:-20}
 JOBS=${JOBS:-2}
 OUT=${OUT:-target/callgrind-server}
-SCENARIOS=${SCENARIOS:-plain cached_small cached_entra_claims cold_small cold_entra}
+SCENARIOS=${SCENARIOS:-plain plain_entra cached_small cached_entra_claims cold_small cold_entra}
 
 if ! command -v valgrind >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -102,6 +104,7 @@ run() {
   local path tokens
   case "$1" in
     plain) path=/plain tokens=small ;;
+    plain_entra) path=/plain tokens=entra ;;
     cached_small) path=/protected tokens=small ;;
     cached_entra_claims) path=/me tokens=entra ;;
     cold_small) path=/protected-nocache tokens=small ;;
@@ -149,6 +152,13 @@ if [ -n "$p" ]; then
     echo "  cached_small / plain = $(ratio "${PER[cached_small]}" "$p")   (target <= 1.2)"
   [ -n "${PER[cached_entra_claims]:-}" ] &&
     echo "  cached_entra_claims / plain = $(ratio "${PER[cached_entra_claims]}" "$p")   (target <= 1.3)"
+  pe=${PER[plain_entra]:-}
+  if [ -n "$pe" ]; then
+    for s in cached_entra_claims cold_entra; do
+      [ -n "${PER[$s]:-}" ] &&
+        echo "  $s / plain_entra = $(ratio "${PER[$s]}" "$pe")   (the same request to the plain route)"
+    done
+  fi
   for s in cold_small cold_entra; do
     [ -n "${PER[$s]:-}" ] && echo "  $s / plain = $(ratio "${PER[$s]}" "$p")"
   done

@@ -55,6 +55,21 @@ impl<S, R> BearerAuth<S, R> {
     }
 }
 
+/// Puts the layer's verdict in the request's extensions, replacing whatever
+/// an [`Authenticated`] was there: only this layer may vouch for a request.
+/// (A rejected request is answered here and never reaches the inner service.)
+fn vouch<B>(request: &mut Request<B>, token: Option<Authenticated>) {
+    let extensions = request.extensions_mut();
+    match token {
+        Some(token) => {
+            extensions.insert(token);
+        }
+        None => {
+            extensions.remove::<Authenticated>();
+        }
+    }
+}
+
 pin_project! {
     /// The response future of [`BearerAuth`]: the inner service's future
     /// (a token answered from the verified-token cache, or an optional route
@@ -116,16 +131,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // Only this layer may vouch for a request.
-        request.extensions_mut().remove::<Authenticated>();
         let state = match self.validator.start(request.headers()) {
             // Decided at once (a cached token, or a header that is missing or
             // malformed): no future of ours to allocate.
             Start::Done(result) => match self.verdict(result) {
                 Verdict::Pass(token) => {
-                    if let Some(token) = token {
-                        request.extensions_mut().insert(token);
-                    }
+                    vouch(&mut request, token);
                     State::Inner {
                         future: self.inner.call(request),
                     }
@@ -150,9 +161,7 @@ where
                         let result = this.validator.finish(request.headers()).await;
                         match this.verdict(result) {
                             Verdict::Pass(token) => {
-                                if let Some(token) = token {
-                                    request.extensions_mut().insert(token);
-                                }
+                                vouch(&mut request, token);
                                 inner.call(request).await
                             }
                             Verdict::Reject(error) => Ok(reject(&this.on_rejection, &error)),

@@ -555,3 +555,55 @@ async fn extractors_without_the_auth_layer_answer_401() {
     assert_eq!(get_with(&app, "/claims", &token).await, bare());
     assert_eq!(get_with(&app, "/maybe", &token).await, ok("false"));
 }
+
+/// Only the layer vouches for a request: an `Authenticated` already in the
+/// request's extensions when it arrives (put there by a layer outside it,
+/// here a genuine one for another token) is replaced by the request's own
+/// token, removed on an optional route without a token, and never reaches
+/// the handler of a refused request.
+#[tokio::test]
+async fn an_authenticated_already_in_the_extensions_never_reaches_the_handler() {
+    let issuer = start().await;
+    let smuggled = crate::support::layer(&issuer)
+        .validator()
+        .validate(&issuer.token().claim("sub", "smuggled").sign())
+        .await
+        .expect("valid");
+    let whoami = || {
+        get(|token: Option<Authenticated>| async move {
+            format!("{:?}", token.map(|t| t.registered().sub.clone()))
+        })
+    };
+    let smuggle = tower::util::MapRequestLayer::new(move |mut request: http::Request<_>| {
+        request.extensions_mut().insert(smuggled.clone());
+        request
+    });
+    let app = |layer: bearer_guard::BearerAuthLayer| {
+        Router::new()
+            .route("/whoami", whoami())
+            .route_layer(layer)
+            .layer(smuggle.clone())
+    };
+    let required = app(layer(&issuer));
+    let optional = app(layer(&issuer).optional());
+    let mine = issuer.token().claim("sub", "mine").sign();
+    for round in 0..2 {
+        // The second round is answered from the verified-token cache.
+        assert_eq!(
+            get_with(&required, "/whoami", &mine).await,
+            ok("Some(Some(\"mine\"))"),
+            "round {round}"
+        );
+        assert_eq!(
+            get_with(&optional, "/whoami", &mine).await,
+            ok("Some(Some(\"mine\"))"),
+            "round {round}"
+        );
+    }
+    assert_eq!(send(&optional, "GET", "/whoami", None).await, ok("None"));
+    assert_eq!(send(&required, "GET", "/whoami", None).await, bare());
+    assert_eq!(
+        get_with(&required, "/whoami", "not.a.token").await,
+        invalid_token()
+    );
+}
