@@ -32,13 +32,8 @@ JOBS=${JOBS:-2}
 OUT=${OUT:-target/callgrind}
 TOP=${TOP:-20}
 
-if ! command -v valgrind >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "valgrind is missing: installing it with apt-get" >&2
-    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
-  fi
-  command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is required (apt-get install valgrind)" >&2; exit 1; }
-fi
+. benches/need.sh
+need valgrind valgrind || { echo "callgrind.sh: valgrind is required (apt-get install valgrind)" >&2; exit 1; }
 
 echo "building the instructions bench (release profile)..." >&2
 BIN=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null |

@@ -40,13 +40,8 @@ JOBS=${JOBS:-2}
 OUT=${OUT:-target/callgrind-server}
 SCENARIOS=${SCENARIOS:-plain plain_entra cached_small cached_entra_claims cold_small cold_entra}
 
-if ! command -v valgrind >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "valgrind is missing: installing it with apt-get" >&2
-    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
-  fi
-  command -v valgrind >/dev/null || { echo "callgrind_server.sh: valgrind is required (apt-get install valgrind)" >&2; exit 1; }
-fi
+. benches/need.sh
+need valgrind valgrind || { echo "callgrind_server.sh: valgrind is required (apt-get install valgrind)" >&2; exit 1; }
 
 echo "building examples/bench_server.rs (release)..." >&2
 cargo build --release --example bench_server --quiet

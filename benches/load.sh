@@ -45,13 +45,8 @@ CONNECTIONS=${CONNECTIONS:-32}
 WORKERS=${WORKERS:-2}
 SCENARIOS=${SCENARIOS:-plain cached_1_token cached_1000 nocache_1000 plain_entra cached_entra_claims nocache_entra_claims}
 
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "wrk is missing: installing it with apt-get" >&2
-    apt-get update -qq && apt-get install -y -qq wrk >/dev/null || true
-  fi
-  command -v wrk >/dev/null || { echo "load.sh: wrk is required and could not be installed (apt-get install wrk)" >&2; exit 1; }
-fi
+. benches/need.sh
+need wrk wrk || { echo "load.sh: wrk is required and could not be installed (apt-get install wrk)" >&2; exit 1; }
 
 echo "building examples/bench_server.rs (release)..." >&2
 cargo build --release --example bench_server --quiet

@@ -51,11 +51,8 @@ SETTLE=${SETTLE:-1}
 OUT=${OUT:-target/rss}
 BREAKDOWN=${BREAKDOWN:-1}
 
-if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "wrk is missing: installing it with apt-get" >&2
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null || true
-fi
-if ! command -v wrk >/dev/null; then
+. benches/need.sh
+if ! need wrk wrk; then
   command -v curl >/dev/null || { echo "rss.sh: wrk or curl is required (apt-get install wrk)" >&2; exit 1; }
   echo "rss.sh: wrk is missing, sending the traffic with curl" >&2
 fi
