@@ -1,7 +1,7 @@
 //! A notes API protected by bearer-guard, pointed at any OpenID issuer.
 //!
 //! ```text
-//! notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR]
+//! notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR] [--resource URL]
 //! cargo run --example notes_api -- --issuer https://login.example.com --audience api://notes
 //! ```
 //!
@@ -16,6 +16,12 @@
 //! | `GET /notes` | scope `notes.read` or app role `Notes.Read.All` |
 //! | `POST /notes` `{"text": "…"}` | scope `notes.write` or app role `Notes.ReadWrite.All` (201 with the note) |
 //! | `GET /me` | any valid token (the validated claims as JSON) |
+//! | `GET /.well-known/oauth-protected-resource[/PATH]` | nothing; only with `--resource URL`: the RFC 9728 metadata document, at the place RFC 9728 §3.1 gives URL (its path, if any, after the well-known suffix) |
+//!
+//! With `--resource URL`, every 401 and 403 challenge also carries
+//! `resource_metadata="…"` naming where that document is served (RFC 9728
+//! §5.1); its `resource` is URL, its `authorization_servers` the `--issuer`
+//! value, its `scopes_supported` `notes.read` and `notes.write`.
 //!
 //! Tokens may be typed `at+jwt` (RFC 9068) or `JWT`. Notes live in memory.
 
@@ -30,12 +36,15 @@ use bearer_guard::{Authenticated, BearerAuthLayer, Claims, Requirement, TypPolic
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR]
+const USAGE: &str =
+    "usage: notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR] [--resource URL]
 
   --issuer URL     the issuer; tokens' `iss` must equal it, keys are discovered from it
   --audience AUD   the audience tokens must name in `aud`
   --jwks-uri URL   fetch keys from this URL instead of discovering it
-  --listen ADDR    the address to serve on (default 127.0.0.1:8080)";
+  --listen ADDR    the address to serve on (default 127.0.0.1:8080)
+  --resource URL   this API's resource identifier: serve its RFC 9728 metadata
+                   and name it in every challenge";
 
 /// The longest note text accepted, in bytes.
 const MAX_TEXT_BYTES: usize = 4096;
@@ -46,17 +55,20 @@ struct Args {
     audience: String,
     jwks_uri: Option<String>,
     listen: String,
+    resource: Option<String>,
 }
 
 /// Parses `--flag value` pairs; every flag at most once.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut issuer, mut audience, mut jwks_uri, mut listen) = (None, None, None, None);
+    let mut resource = None;
     while let Some(flag) = args.next() {
         let slot = match flag.as_str() {
             "--issuer" => &mut issuer,
             "--audience" => &mut audience,
             "--jwks-uri" => &mut jwks_uri,
             "--listen" => &mut listen,
+            "--resource" => &mut resource,
             _ => return Err(format!("unknown argument `{flag}`")),
         };
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -69,6 +81,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         audience: audience.ok_or("--audience is required")?,
         jwks_uri,
         listen: listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+        resource,
     })
 }
 
@@ -89,9 +102,18 @@ struct NewNote {
 
 type Notes = Arc<Mutex<Vec<Note>>>;
 
-fn app(auth: BearerAuthLayer) -> Router {
+/// What reading and writing notes need.
+fn requirements() -> (Requirement, Requirement) {
     let read = Requirement::scope("notes.read").or(Requirement::role("Notes.Read.All"));
     let write = Requirement::scope("notes.write").or(Requirement::role("Notes.ReadWrite.All"));
+    (read, write)
+}
+
+fn app(auth: BearerAuthLayer) -> Router {
+    let (read, write) = requirements();
+    // Public: clients read it before they have a token. No routes without
+    // --resource.
+    let metadata = auth.resource_metadata_router();
     let protected = Router::new()
         .route("/notes", get(list_notes).route_layer(require(read)))
         .route("/notes", post(add_note).route_layer(require(write)))
@@ -102,6 +124,7 @@ fn app(auth: BearerAuthLayer) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .merge(protected)
+        .merge(metadata)
 }
 
 async fn list_notes(State(notes): State<Notes>) -> Json<Vec<Note>> {
@@ -155,6 +178,13 @@ async fn main() {
         .typ(TypPolicy::AccessTokenOrJwt);
     if let Some(uri) = &args.jwks_uri {
         builder = builder.jwks_uri(uri);
+    }
+    if let Some(resource) = &args.resource {
+        let (read, write) = requirements();
+        builder = builder
+            .resource(resource)
+            .resource_scopes_of(&read)
+            .resource_scopes_of(&write);
     }
     let auth = match builder.build() {
         Ok(auth) => auth,

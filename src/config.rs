@@ -12,8 +12,10 @@ use crate::issuer::Issuer;
 use crate::issuer::trusted::{CacheSettings, compile};
 use crate::issuer::typ::TypPolicy;
 use crate::keys::fetch::Fetcher;
+use crate::resource::ResourceSettings;
 use crate::token::algorithm::Algorithm;
 use crate::tower::layer::BearerAuthLayer;
+use crate::tower::require::Requirement;
 use crate::validate::token_cache::TokenCache;
 use crate::validate::validator::Validator;
 
@@ -58,6 +60,7 @@ pub struct Builder {
     token_cache_max_age: Duration,
     trusted: Vec<Issuer>,
     clock: Option<Arc<dyn Clock>>,
+    resource: ResourceSettings,
 }
 
 impl Default for Builder {
@@ -82,6 +85,7 @@ impl Default for Builder {
             token_cache_max_age: Duration::from_secs(300),
             trusted: Vec::new(),
             clock: None,
+            resource: ResourceSettings::default(),
         }
     }
 }
@@ -249,6 +253,86 @@ impl Builder {
         self
     }
 
+    /// This API's resource identifier (RFC 9728, an `https` URL; plain `http`
+    /// only to loopback or with
+    /// [`dangerously_allow_insecure_http`](Builder::dangerously_allow_insecure_http);
+    /// no query, no fragment). It turns on protected-resource metadata:
+    /// - every challenge the layer and its guards send carries
+    ///   `resource_metadata="…"` (§5.1) naming where the document is served,
+    ///   so a client that gets a 401 or 403 can find out how to get a token;
+    /// - the layer serves the document at that place
+    ///   ([`BearerAuthLayer::resource_metadata_router`], or
+    ///   [`Validator::resource_metadata`] for any other server), with the
+    ///   identifier as `resource`, the trusted issuers as
+    ///   `authorization_servers` (those naming one issuer; a multi-tenant
+    ///   template names none a client could discover), `bearer_methods_supported`
+    ///   `["header"]`, and what the other `resource_*` settings add.
+    ///
+    /// The document's place follows §3.1: `https://api.example.com/notes` has
+    /// it at `https://api.example.com/.well-known/oauth-protected-resource/notes`.
+    /// Default: none (no document, no parameter).
+    ///
+    /// ```
+    /// use bearer_guard::{BearerAuthLayer, Requirement};
+    ///
+    /// # fn main() -> Result<(), bearer_guard::ConfigError> {
+    /// let read = Requirement::scope("notes.read");
+    /// let auth = BearerAuthLayer::builder()
+    ///     .issuer("https://login.example.com")
+    ///     .audience("https://api.example.com/notes")
+    ///     .resource("https://api.example.com/notes")
+    ///     .resource_scopes_of(&read)
+    ///     .resource_scopes(["notes.write"])
+    ///     .build()?;
+    /// let metadata = auth.validator().resource_metadata().expect("configured");
+    /// assert_eq!(
+    ///     metadata.url(),
+    ///     "https://api.example.com/.well-known/oauth-protected-resource/notes"
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn resource(mut self, identifier: impl Into<String>) -> Self {
+        self.resource.resource = Some(identifier.into());
+        self
+    }
+
+    /// Scopes to list in the metadata's `scopes_supported`, after those
+    /// already added (duplicates are listed once). Needs
+    /// [`resource`](Builder::resource).
+    pub fn resource_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.resource
+            .scopes
+            .extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Every scope `requirement` names, for `scopes_supported`: pass the
+    /// requirements the routes enforce, and the document lists what they
+    /// ask for. Needs [`resource`](Builder::resource).
+    pub fn resource_scopes_of(mut self, requirement: &Requirement) -> Self {
+        requirement.scopes(&mut self.resource.scopes);
+        self
+    }
+
+    /// The metadata's `resource_name`, for people. Needs
+    /// [`resource`](Builder::resource).
+    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
+        self.resource.name = Some(name.into());
+        self
+    }
+
+    /// The metadata's `resource_documentation`: a URL of documentation for
+    /// developers. Needs [`resource`](Builder::resource).
+    pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
+        self.resource.documentation = Some(url.into());
+        self
+    }
+
     /// Checks the configuration and builds the layer. No network traffic happens
     /// here; keys are fetched on first use, or by
     /// [`Validator::warm_up`](crate::Validator::warm_up). Keys are fetched on
@@ -349,8 +433,16 @@ impl Builder {
             .into_iter()
             .map(|issuer| compile(issuer, &settings))
             .collect::<Result<Vec<_>, _>>()?;
+        let servers: Vec<&str> = trusted.iter().filter_map(|t| t.name.exact()).collect();
+        let resource = self.resource.compile(&servers, self.allow_insecure_http)?;
         let tokens = TokenCache::new(self.token_cache_bytes, self.token_cache_max_age);
-        Ok(Validator::new(trusted, self.max_token_bytes, tokens, time))
+        Ok(Validator::new(
+            trusted,
+            self.max_token_bytes,
+            tokens,
+            time,
+            resource,
+        ))
     }
 }
 
@@ -403,6 +495,17 @@ mod tests {
         );
         assert!(err(base().jwks_uri("http://keys.example/jwks")).starts_with("InsecureUrl"));
         assert_eq!(err(base().algorithms([])), "NoAlgorithms");
+        assert_eq!(
+            err(base().resource_scopes(["a"])),
+            "WithoutResource(\"resource_scopes\")"
+        );
+        assert_eq!(
+            err(base().resource_name("n")),
+            "WithoutResource(\"resource_name\")"
+        );
+        assert!(err(base().resource("http://api.example")).starts_with("InsecureUrl"));
+        assert!(err(base().resource("https://api.example/#f")).starts_with("InvalidUrl"));
+        assert_eq!(err(base().resource("https://api.example/notes")), "ok");
         let multi = || Issuer::entra_id_multi_tenant("cid");
         assert_eq!(
             err(Builder::default().trust(multi())),

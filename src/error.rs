@@ -271,6 +271,11 @@ pub enum ConfigError {
         /// The value given.
         url: String,
     },
+    /// A `resource_*` setting (RFC 9728 metadata) was made without
+    /// [`resource`](crate::Builder::resource): there would be no document to
+    /// put it in.
+    #[error("{0} was set without resource(..): there is no metadata document to put it in")]
+    WithoutResource(&'static str),
     /// A multi-tenant issuer template has no discovery URL or JWKS URL to take
     /// keys from.
     #[error("issuer template {0:?} needs a discovery_url or a jwks_uri")]

@@ -7,8 +7,8 @@
 //! `aud`, `exp`/`nbf` and `typ`, and stores the result, an [`Authenticated`],
 //! in the request extensions. Per-route guards ([`require`]) check scopes and
 //! app roles; extractors ([`Claims<T>`]) hand handlers typed claims. A token
-//! seen before is answered from a bounded cache of verified tokens (a hash and
-//! a lookup instead of a signature check), its `exp`/`nbf` still checked on
+//! seen before is answered from a bounded cache of verified tokens (one lookup
+//! instead of a signature check), its `exp`/`nbf` still checked on
 //! every request and dropped once its key leaves the key set
 //! ([`Builder::token_cache_bytes`]).
 //!
@@ -70,7 +70,9 @@
 //!    precise reason and answered as RFC 6750 says.
 //!
 //! Beside the flow: `error` (the bottom: every stage's error type), `clock`
-//! (the one clock every check reads), `metrics`, and `config` (the
+//! (the one clock every check reads), `metrics`, `resource` (what the API
+//! tells clients about itself, RFC 9728: the metadata document and the
+//! `resource_metadata` challenge parameter), and `config` (the
 //! [`Builder`], at the top: it compiles issuers and builds the validator and
 //! the layer; nothing in the request path imports it).
 //!
@@ -112,6 +114,7 @@ pub mod fuzzing;
 mod issuer;
 mod keys;
 pub mod metrics;
+mod resource;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;
@@ -123,6 +126,7 @@ pub use config::Builder;
 pub use error::{Challenge, ConfigError, Error, HttpClientError};
 pub use issuer::typ::TypPolicy;
 pub use issuer::{Issuer, TENANT_PLACEHOLDER};
+pub use resource::ResourceMetadata;
 pub use token::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
 pub use token::claims::{Authenticated, RegisteredClaims};
 pub use token::extract::{bearer_token, parse_credentials};

@@ -21,6 +21,14 @@ impl IssuerName {
         }
     }
 
+    /// The issuer's identifier, unless it is a template.
+    pub(crate) fn exact(&self) -> Option<&str> {
+        match self {
+            IssuerName::Exact(name) => Some(name),
+            IssuerName::Tenant { .. } => None,
+        }
+    }
+
     /// Whether `iss` names this issuer: exactly, or for a template, exactly the
     /// template with the placeholder replaced by this token's `tid`.
     pub(crate) fn matches(&self, iss: &str, tid: Option<&str>) -> bool {

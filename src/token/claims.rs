@@ -48,6 +48,9 @@ struct Inner {
     tenant_id: Option<String>,
     payload: String,
     typed: Typed,
+    /// The `resource_metadata="…"` challenge parameter (RFC 9728 §5.1) of
+    /// the validator that vouched for the token, for the guards' challenges.
+    resource_challenge: Option<Arc<str>>,
 }
 
 impl Authenticated {
@@ -154,6 +157,12 @@ impl Authenticated {
         self.0.typed.get(&self.0.payload)
     }
 
+    /// The `resource_metadata="…"` parameter challenges about this token
+    /// carry, when the validator has RFC 9728 metadata.
+    pub(crate) fn resource_challenge(&self) -> Option<&Arc<str>> {
+        self.0.resource_challenge.as_ref()
+    }
+
     /// Reports the bytes of every typed value kept from now on to `on_kept`
     /// (the verified-token cache re-weighs its entry by them).
     pub(crate) fn on_typed_kept(&self, on_kept: OnKept) {
@@ -179,14 +188,20 @@ pub(crate) struct Checked {
 }
 
 impl Checked {
-    /// The shared value handed to handlers, holding `payload` as its claims text.
-    pub(crate) fn with_payload(self, payload: String) -> Authenticated {
+    /// The shared value handed to handlers, holding `payload` as its claims
+    /// text, and the validator's `resource_metadata` challenge parameter.
+    pub(crate) fn with_payload(
+        self,
+        payload: String,
+        resource_challenge: Option<Arc<str>>,
+    ) -> Authenticated {
         Authenticated(Arc::new(Inner {
             registered: self.registered,
             grants: self.grants,
             tenant_id: self.tenant_id,
             payload,
             typed: Typed::default(),
+            resource_challenge,
         }))
     }
 }
@@ -370,7 +385,7 @@ pub(crate) fn check_claims(
     now: i64,
 ) -> Result<Authenticated, Error> {
     let checked = Unverified::parse(payload, None)?.validate(rules, now)?;
-    Ok(checked.with_payload(payload.to_owned()))
+    Ok(checked.with_payload(payload.to_owned(), None))
 }
 
 #[cfg(test)]

@@ -1,17 +1,19 @@
 //! axum 0.8 extractors: [`Authenticated`] and [`Claims<T>`], each also as
-//! `Option<…>` for routes where a token is optional, and `IntoResponse` for
-//! [`Error`].
+//! `Option<…>` for routes where a token is optional, `IntoResponse` for
+//! [`Error`], and the route serving the RFC 9728 metadata document.
 //!
 //! They read what [`BearerAuthLayer`](crate::BearerAuthLayer) stored in the
 //! request extensions; nothing parses the token again.
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::layer::BearerAuthLayer;
 use super::response::{DefaultRejection, OnRejection, log_rejection};
 use crate::error::Error;
 use crate::token::claims::Authenticated;
@@ -132,5 +134,56 @@ where
             None => Ok(None),
             Some(token) => Ok(Some(Claims(token.shared_claims()?))),
         }
+    }
+}
+
+impl<R> BearerAuthLayer<R> {
+    /// A router serving this API's protected-resource metadata (RFC 9728):
+    /// `GET` at the place [`Builder::resource`](crate::Builder::resource)
+    /// puts it (`/.well-known/oauth-protected-resource`, with the
+    /// identifier's path after it), answering the document as JSON. Merge it
+    /// outside the layer: clients read it before they have a token. Without a
+    /// resource identifier it has no routes.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use bearer_guard::BearerAuthLayer;
+    ///
+    /// # fn main() -> Result<(), bearer_guard::ConfigError> {
+    /// let auth = BearerAuthLayer::builder()
+    ///     .issuer("https://login.example.com")
+    ///     .audience("https://api.example.com")
+    ///     .resource("https://api.example.com")
+    ///     .resource_scopes(["notes.read"])
+    ///     .build()?;
+    /// let app: Router = Router::new()
+    ///     .route("/notes", get(|| async { "notes" }))
+    ///     .route_layer(auth.clone())
+    ///     .merge(auth.resource_metadata_router());
+    /// # let _ = app;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn resource_metadata_router<S>(&self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let Some(metadata) = self.validator().resource_metadata() else {
+            return Router::new();
+        };
+        let path = metadata.path().to_owned();
+        let validator = self.validator().clone();
+        Router::new().route(
+            &path,
+            axum::routing::get(move || {
+                let validator = validator.clone();
+                async move {
+                    match validator.resource_metadata() {
+                        Some(metadata) => metadata.response::<axum::body::Body>(),
+                        None => http::StatusCode::NOT_FOUND.into_response(),
+                    }
+                }
+            }),
+        )
     }
 }

@@ -15,7 +15,9 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::response::{DefaultRejection, OnRejection, ready_once, reject};
+use super::response::{
+    DefaultRejection, OnRejection, ResourceChallenge, add_resource_metadata, ready_once, reject,
+};
 use crate::error::Error;
 use crate::token::claims::Authenticated;
 
@@ -100,6 +102,22 @@ impl Requirement {
                 Requirement::All(list)
             }
             first => Requirement::All(vec![first, other]),
+        }
+    }
+
+    /// Appends every scope this requirement names, in order, to `out`.
+    pub(crate) fn scopes(&self, out: &mut Vec<String>) {
+        match self {
+            Requirement::Scope(name) => out.push(name.clone()),
+            Requirement::All(list) | Requirement::Any(list) => {
+                for requirement in list {
+                    requirement.scopes(out);
+                }
+            }
+            Requirement::Authenticated
+            | Requirement::Role(_)
+            | Requirement::Client(_)
+            | Requirement::Policy(_) => {}
         }
     }
 
@@ -263,9 +281,15 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let verdict = match request.extensions().get::<Authenticated>() {
-            None => Err(Error::Unauthenticated),
-            Some(token) => self.requirement.check(token),
+        let extensions = request.extensions();
+        let (verdict, challenge) = match extensions.get::<Authenticated>() {
+            // The layer let the request through without a token (an
+            // optional route): it left its challenge parameter, if any.
+            None => (
+                Err(Error::Unauthenticated),
+                extensions.get::<ResourceChallenge>().map(|c| &c.0),
+            ),
+            Some(token) => (self.requirement.check(token), token.resource_challenge()),
         };
         match verdict {
             Ok(()) => RequireFuture {
@@ -273,11 +297,17 @@ where
                     future: self.inner.call(request),
                 },
             },
-            Err(error) => RequireFuture {
-                state: State::Rejected {
-                    response: Some(reject(&self.on_rejection, &error)),
-                },
-            },
+            Err(error) => {
+                let mut response = reject(&self.on_rejection, &error);
+                if let Some(challenge) = challenge {
+                    add_resource_metadata(&mut response, challenge);
+                }
+                RequireFuture {
+                    state: State::Rejected {
+                        response: Some(response),
+                    },
+                }
+            }
         }
     }
 }

@@ -91,6 +91,41 @@ pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
     (status, headers)
 }
 
+/// The `resource_metadata` challenge parameter (RFC 9728 §5.1) the layer
+/// leaves in a request it lets through without a token (an optional route),
+/// for the guards' challenges.
+#[derive(Debug, Clone)]
+pub(crate) struct ResourceChallenge(pub(crate) std::sync::Arc<str>);
+
+/// Adds `parameter` (`resource_metadata="…"`, RFC 9728 §5.1) to every
+/// `Bearer` challenge of `response`: after the scheme (`Bearer
+/// resource_metadata="…"`) or after the other parameters (`Bearer
+/// error="invalid_token", resource_metadata="…"`). A response without a
+/// challenge (503, or a handler's own) is left as it is.
+pub(crate) fn add_resource_metadata<B>(response: &mut Response<B>, parameter: &str) {
+    let headers = response.headers_mut();
+    let values: Vec<HeaderValue> = headers.get_all(WWW_AUTHENTICATE).iter().cloned().collect();
+    if values.is_empty() {
+        return;
+    }
+    headers.remove(WWW_AUTHENTICATE);
+    for value in values {
+        let extended = value.to_str().ok().and_then(|text| {
+            let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return None;
+            }
+            let joined = if rest.trim().is_empty() {
+                format!("{scheme} {parameter}")
+            } else {
+                format!("{text}, {parameter}")
+            };
+            HeaderValue::from_str(&joined).ok()
+        });
+        headers.append(WWW_AUTHENTICATE, extended.unwrap_or(value));
+    }
+}
+
 fn insufficient_scope_challenge(error: &Error) -> HeaderValue {
     const BARE: &str = "Bearer error=\"insufficient_scope\"";
     let required = match error {
@@ -218,5 +253,40 @@ mod tests {
             .1,
             Some("Bearer error=\"insufficient_scope\"".into())
         );
+    }
+
+    /// RFC 9728 §5.1's parameter joins a `Bearer` challenge after its scheme
+    /// or after its parameters; another scheme's challenge and a response
+    /// without one are left as they are.
+    #[test]
+    fn the_resource_metadata_parameter_joins_bearer_challenges_only() {
+        const AT: &str =
+            "resource_metadata=\"https://a.example/.well-known/oauth-protected-resource\"";
+        let with = |values: &[&'static str]| {
+            let mut response = Response::new(());
+            for value in values {
+                response
+                    .headers_mut()
+                    .append(WWW_AUTHENTICATE, HeaderValue::from_static(value));
+            }
+            add_resource_metadata(&mut response, AT);
+            let values: Vec<String> = response
+                .headers()
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .map(|v| v.to_str().unwrap_or("<non-ascii>").to_owned())
+                .collect();
+            values
+        };
+        assert_eq!(with(&["Bearer"]), [format!("Bearer {AT}")]);
+        assert_eq!(
+            with(&["Bearer error=\"invalid_token\""]),
+            [format!("Bearer error=\"invalid_token\", {AT}")]
+        );
+        assert_eq!(
+            with(&["Basic realm=\"x\"", "bearer"]),
+            ["Basic realm=\"x\"".to_owned(), format!("bearer {AT}")]
+        );
+        assert!(with(&[]).is_empty(), "a 503 gets no challenge");
     }
 }

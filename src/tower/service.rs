@@ -2,13 +2,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use super::response::{OnRejection, ready_once, reject};
+use super::response::{OnRejection, ResourceChallenge, add_resource_metadata, ready_once, reject};
 use crate::error::Error;
 use crate::token::claims::Authenticated;
 use crate::validate::validator::{Start, Validator};
@@ -43,6 +44,19 @@ enum Verdict {
 }
 
 impl<S, R> BearerAuth<S, R> {
+    /// The response for `error`, logged, with the `resource_metadata`
+    /// challenge parameter when the validator has RFC 9728 metadata.
+    fn reject<B>(&self, error: &Error) -> Response<B>
+    where
+        R: OnRejection<B>,
+    {
+        let mut response = reject(&self.on_rejection, error);
+        if let Some(challenge) = self.validator.resource_challenge() {
+            add_resource_metadata(&mut response, challenge);
+        }
+        response
+    }
+
     fn verdict(&self, result: Result<Authenticated, Error>) -> Verdict {
         match result {
             Ok(authenticated) => {
@@ -58,7 +72,9 @@ impl<S, R> BearerAuth<S, R> {
 /// Puts the layer's verdict in the request's extensions, replacing whatever
 /// an [`Authenticated`] was there: only this layer may vouch for a request.
 /// (A rejected request is answered here and never reaches the inner service.)
-fn vouch<B>(request: &mut Request<B>, token: Option<Authenticated>) {
+/// Without a token (an optional route), it leaves the validator's
+/// `resource_metadata` challenge parameter for the guards instead.
+fn vouch<B>(request: &mut Request<B>, token: Option<Authenticated>, validator: &Validator) {
     let extensions = request.extensions_mut();
     match token {
         Some(token) => {
@@ -66,6 +82,9 @@ fn vouch<B>(request: &mut Request<B>, token: Option<Authenticated>) {
         }
         None => {
             extensions.remove::<Authenticated>();
+            if let Some(challenge) = validator.resource_challenge() {
+                extensions.insert(ResourceChallenge(Arc::clone(challenge)));
+            }
         }
     }
 }
@@ -136,13 +155,13 @@ where
             // malformed): no future of ours to allocate.
             Start::Done(result) => match self.verdict(result) {
                 Verdict::Pass(token) => {
-                    vouch(&mut request, token);
+                    vouch(&mut request, token, &self.validator);
                     State::Inner {
                         future: self.inner.call(request),
                     }
                 }
                 Verdict::Reject(error) => State::Rejected {
-                    response: Some(reject(&self.on_rejection, &error)),
+                    response: Some(self.reject(&error)),
                 },
             },
             Start::Cold => {
@@ -161,10 +180,10 @@ where
                         let result = this.validator.finish(request.headers()).await;
                         match this.verdict(result) {
                             Verdict::Pass(token) => {
-                                vouch(&mut request, token);
+                                vouch(&mut request, token, &this.validator);
                                 inner.call(request).await
                             }
-                            Verdict::Reject(error) => Ok(reject(&this.on_rejection, &error)),
+                            Verdict::Reject(error) => Ok(this.reject(&error)),
                         }
                     }),
                 }

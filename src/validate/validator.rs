@@ -14,6 +14,7 @@ use crate::clock::Time;
 use crate::error::{Error, log_safe};
 use crate::issuer::name::names;
 use crate::issuer::trusted::TrustedIssuer;
+use crate::resource::ResourceMetadata;
 use crate::token::algorithm::Algorithm;
 use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Unverified, payload_text};
 use crate::token::json::Names;
@@ -46,6 +47,11 @@ struct Inner {
     /// Tokens verified before; `None` when caching is off.
     tokens: Option<TokenCache>,
     time: Time,
+    /// What the API tells clients about itself (RFC 9728), if configured.
+    resource: Option<ResourceMetadata>,
+    /// Its `resource_metadata` challenge parameter, shared with every
+    /// [`Authenticated`] this validator vouches for.
+    resource_challenge: Option<Arc<str>>,
 }
 
 impl Validator {
@@ -54,6 +60,7 @@ impl Validator {
         max_token_bytes: usize,
         tokens: Option<TokenCache>,
         time: Time,
+        resource: Option<ResourceMetadata>,
     ) -> Self {
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
@@ -69,6 +76,7 @@ impl Validator {
             })
             .chain(CHECKED_CLAIMS)
             .collect();
+        let resource_challenge = resource.as_ref().map(|r| Arc::from(r.challenge()));
         Validator {
             inner: Arc::new(Inner {
                 read_claims,
@@ -77,8 +85,21 @@ impl Validator {
                 max_token_bytes,
                 tokens,
                 time,
+                resource,
+                resource_challenge,
             }),
         }
+    }
+
+    /// What the API tells clients about itself (RFC 9728), when the builder
+    /// was given a [`resource`](crate::Builder::resource) identifier.
+    pub fn resource_metadata(&self) -> Option<&ResourceMetadata> {
+        self.inner.resource.as_ref()
+    }
+
+    /// The `resource_metadata="…"` parameter every challenge carries, if any.
+    pub(crate) fn resource_challenge(&self) -> Option<&Arc<str>> {
+        self.inner.resource_challenge.as_ref()
     }
 
     /// Takes the bearer token from `headers` and validates it.
@@ -194,7 +215,10 @@ impl Validator {
         verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
         // The key lookup may have waited for a fetch: read the clock again.
         let now = inner.time.now_secs();
-        let authenticated = claims.validate(&issuer.rules, now)?.with_payload(payload);
+        let challenge = inner.resource_challenge.clone();
+        let authenticated = claims
+            .validate(&issuer.rules, now)?
+            .with_payload(payload, challenge);
         if let Lookup::Miss(tokens) = lookup {
             let leeway = issuer.rules.leeway_secs;
             let token = token.as_bytes();

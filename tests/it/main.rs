@@ -21,6 +21,7 @@ mod fault_injection;
 mod keys;
 mod notes_api_cli;
 mod providers;
+mod resource_metadata;
 mod token_cache;
 mod tower_hyper;
 mod validation;

@@ -5,7 +5,8 @@
 //! `/health` public, `/notes` guarded by scope or role, `POST /notes` storing a
 //! note with its author's `sub`, `/me` returning the validated claims, `at+jwt`
 //! and `JWT` typ both accepted, unknown paths staying 404 — plus the exact key
-//! traffic that discovery and `--jwks-uri` cause.
+//! traffic that discovery and `--jwks-uri` cause, and with `--resource` the
+//! RFC 9728 metadata document and its parameter on every challenge.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -322,4 +323,120 @@ async fn bad_arguments_exit_with_status_2_and_the_usage() {
         );
         assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{args:?}");
     }
+}
+
+/// `--resource URL`: the RFC 9728 document at the §3.1 place (with URL's
+/// path after the well-known suffix), public, and `resource_metadata="…"`
+/// on every 401 and 403 challenge; without the flag, neither.
+#[tokio::test]
+async fn resource_flag_serves_the_metadata_and_names_it_in_every_challenge() {
+    let issuer = start().await;
+    let client = reqwest::Client::new();
+    let reader = issuer.token().scope("notes.read").sign();
+    for (resource, at) in [
+        (
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:9/.well-known/oauth-protected-resource",
+        ),
+        (
+            "http://127.0.0.1:9/notes",
+            "http://127.0.0.1:9/.well-known/oauth-protected-resource/notes",
+        ),
+    ] {
+        let server = Server::start(&[
+            "--issuer",
+            issuer.issuer(),
+            "--audience",
+            TestIssuer::AUDIENCE,
+            "--listen",
+            "127.0.0.1:0",
+            "--resource",
+            resource,
+        ])
+        .await;
+        let path = at.trim_start_matches("http://127.0.0.1:9");
+        let response = client.get(server.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{resource}");
+        assert_eq!(
+            response.headers().get(CONTENT_TYPE).map(|v| v.as_bytes()),
+            Some(&b"application/json"[..])
+        );
+        let document = json(&response.text().await.expect("body"));
+        assert_eq!(document["resource"], resource);
+        assert_eq!(
+            document["authorization_servers"],
+            serde_json::json!([issuer.issuer()])
+        );
+        assert_eq!(
+            document["bearer_methods_supported"],
+            serde_json::json!(["header"])
+        );
+        let scopes = document["scopes_supported"].as_array().expect("a list");
+        for scope in ["notes.read", "notes.write"] {
+            assert!(scopes.contains(&scope.into()), "{scope} in {scopes:?}");
+        }
+        let param = format!("resource_metadata=\"{at}\"");
+        assert_eq!(
+            outcome(client.get(server.url("/notes"))).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                Some(format!("Bearer {param}")),
+                String::new()
+            )
+        );
+        assert_eq!(
+            outcome(
+                client
+                    .get(server.url("/notes"))
+                    .header(AUTHORIZATION, "Bearer x.y.z")
+            )
+            .await,
+            (
+                StatusCode::UNAUTHORIZED,
+                Some(format!("Bearer error=\"invalid_token\", {param}")),
+                String::new()
+            )
+        );
+        assert_eq!(
+            outcome(
+                client
+                    .post(server.url("/notes"))
+                    .header(AUTHORIZATION, format!("Bearer {reader}"))
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(r#"{"text":"x"}"#)
+            )
+            .await,
+            (
+                StatusCode::FORBIDDEN,
+                Some(format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"notes.write\", {param}"
+                )),
+                String::new()
+            )
+        );
+    }
+
+    let plain = Server::start(&[
+        "--issuer",
+        issuer.issuer(),
+        "--audience",
+        TestIssuer::AUDIENCE,
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .await;
+    let response = client
+        .get(plain.url("/.well-known/oauth-protected-resource"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        outcome(client.get(plain.url("/notes"))).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("Bearer".into()),
+            String::new()
+        )
+    );
 }
