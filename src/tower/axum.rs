@@ -2,7 +2,7 @@
 //! `Option<…>` for routes where a token is optional, `IntoResponse` for
 //! [`Error`], and the route serving the RFC 9728 metadata document.
 //!
-//! They read what [`BearerAuthLayer`](crate::BearerAuthLayer) stored in the
+//! They read what [`BearerAuthLayer`] stored in the
 //! request extensions; nothing parses the token again.
 
 use std::sync::Arc;
