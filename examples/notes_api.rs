@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR] [--resource URL]
+//!           [--step-up-acr VALUE] [--step-up-max-age SECS]
 //! cargo run --example notes_api -- --issuer https://login.example.com --audience api://notes
 //! ```
 //!
@@ -15,6 +16,7 @@
 //! | `GET /health` | nothing (200 `ok`) |
 //! | `GET /notes` | scope `notes.read` or app role `Notes.Read.All` |
 //! | `POST /notes` `{"text": "…"}` | scope `notes.write` or app role `Notes.ReadWrite.All` (201 with the note) |
+//! | `DELETE /notes` | the same as `POST /notes`, and the step-up below (204; every note is removed) |
 //! | `GET /me` | any valid token (the validated claims as JSON) |
 //! | `GET /.well-known/oauth-protected-resource[/PATH]` | nothing; only with `--resource URL`: the RFC 9728 metadata document, at the place RFC 9728 §3.1 gives URL (its path, if any, after the well-known suffix) |
 //!
@@ -23,6 +25,13 @@
 //! §5.1); its `resource` is URL, its `authorization_servers` the `--issuer`
 //! value, its `scopes_supported` `notes.read` and `notes.write`.
 //!
+//! With `--step-up-acr VALUE`, `DELETE /notes` also needs the token's `acr`
+//! to be VALUE, and with `--step-up-max-age SECS` its `auth_time` at most SECS
+//! seconds old; a token with the write permission that falls short gets 401
+//! `Bearer error="insufficient_user_authentication"` with `acr_values="VALUE"`
+//! and `max_age="SECS"` for the flags given (RFC 9470). A token without the
+//! write permission gets 403 `insufficient_scope` first.
+//!
 //! Tokens may be typed `at+jwt` (RFC 9068) or `JWT`. Notes live in memory.
 
 use std::io::{IsTerminal, Write};
@@ -30,9 +39,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use bearer_guard::{Authenticated, BearerAuthLayer, Claims, Requirement, TypPolicy, require};
+use bearer_guard::{
+    Authenticated, BearerAuthLayer, Claims, Requirement, StepUp, TypPolicy, require,
+};
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
@@ -44,7 +55,9 @@ const USAGE: &str =
   --jwks-uri URL   fetch keys from this URL instead of discovering it
   --listen ADDR    the address to serve on (default 127.0.0.1:8080)
   --resource URL   this API's resource identifier: serve its RFC 9728 metadata
-                   and name it in every challenge";
+                   and name it in every challenge
+  --step-up-acr VALUE      DELETE /notes also needs the token's acr to be VALUE
+  --step-up-max-age SECS   DELETE /notes also needs auth_time at most SECS old";
 
 /// The longest note text accepted, in bytes.
 const MAX_TEXT_BYTES: usize = 4096;
@@ -56,12 +69,14 @@ struct Args {
     jwks_uri: Option<String>,
     listen: String,
     resource: Option<String>,
+    step_up_acr: Option<String>,
+    step_up_max_age: Option<u64>,
 }
 
 /// Parses `--flag value` pairs; every flag at most once.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut issuer, mut audience, mut jwks_uri, mut listen) = (None, None, None, None);
-    let mut resource = None;
+    let (mut resource, mut step_up_acr, mut step_up_max_age) = (None, None, None);
     while let Some(flag) = args.next() {
         let slot = match flag.as_str() {
             "--issuer" => &mut issuer,
@@ -69,6 +84,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--jwks-uri" => &mut jwks_uri,
             "--listen" => &mut listen,
             "--resource" => &mut resource,
+            "--step-up-acr" => &mut step_up_acr,
+            "--step-up-max-age" => &mut step_up_max_age,
             _ => return Err(format!("unknown argument `{flag}`")),
         };
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -82,6 +99,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         jwks_uri,
         listen: listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
         resource,
+        step_up_acr,
+        step_up_max_age: step_up_max_age
+            .map(|secs| {
+                secs.parse()
+                    .map_err(|_| format!("--step-up-max-age needs whole seconds, not `{secs}`"))
+            })
+            .transpose()?,
     })
 }
 
@@ -109,14 +133,16 @@ fn requirements() -> (Requirement, Requirement) {
     (read, write)
 }
 
-fn app(auth: BearerAuthLayer) -> Router {
+fn app(auth: BearerAuthLayer, step_up: StepUp) -> Router {
     let (read, write) = requirements();
+    let clear = require(write.clone()).step_up(step_up);
     // Public: clients read it before they have a token. No routes without
     // --resource.
     let metadata = auth.resource_metadata_router();
     let protected = Router::new()
         .route("/notes", get(list_notes).route_layer(require(read)))
         .route("/notes", post(add_note).route_layer(require(write)))
+        .route("/notes", delete(remove_notes).route_layer(clear))
         .route("/me", get(me))
         // route_layer, not layer: a request to an unknown path stays a 404.
         .route_layer(auth)
@@ -148,6 +174,11 @@ async fn add_note(
     };
     notes.push(note.clone());
     Ok((StatusCode::CREATED, Json(note)))
+}
+
+async fn remove_notes(State(notes): State<Notes>) -> StatusCode {
+    notes.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    StatusCode::NO_CONTENT
 }
 
 /// The validated claims, as the token carried them.
@@ -224,7 +255,14 @@ async fn main() {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(error) = axum::serve(listener, app(auth))
+    let mut step_up = StepUp::new();
+    if let Some(acr) = &args.step_up_acr {
+        step_up = step_up.acr_values([acr.as_str()]);
+    }
+    if let Some(secs) = args.step_up_max_age {
+        step_up = step_up.max_age(std::time::Duration::from_secs(secs));
+    }
+    if let Err(error) = axum::serve(listener, app(auth, step_up))
         .with_graceful_shutdown(shutdown)
         .await
     {

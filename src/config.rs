@@ -442,6 +442,7 @@ impl Builder {
             tokens,
             time,
             resource,
+            i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
         ))
     }
 }

@@ -132,6 +132,20 @@ pub enum Error {
         /// The route's whole requirement, readable, for the log.
         requirement: String,
     },
+    /// A valid token with the permission a route requires, but signed in
+    /// with another authentication context (`acr`) or too long ago
+    /// (`auth_time`) for it: the client should have the user sign in again
+    /// as RFC 9470 says.
+    #[error("token's authentication is not enough for the route: {reason}")]
+    InsufficientUserAuthentication {
+        /// The acceptable `acr` values, space-separated (may be empty), for
+        /// the challenge's `acr_values`.
+        acr_values: String,
+        /// The maximum authentication age in seconds, for `max_age`.
+        max_age: Option<u64>,
+        /// What was found, for the log.
+        reason: String,
+    },
 }
 
 /// Text that came from a token or a key server, as it may appear in an error
@@ -159,6 +173,9 @@ pub enum Challenge {
     InvalidToken,
     /// 403 `insufficient_scope`.
     InsufficientScope,
+    /// 401 `insufficient_user_authentication` (RFC 9470 §3), with the
+    /// `acr_values` and `max_age` the route needs.
+    InsufficientUserAuthentication,
     /// 503, with `Retry-After`: the keys to check the token cannot be had.
     Unavailable,
 }
@@ -172,6 +189,9 @@ impl Error {
                 Challenge::InvalidRequest
             }
             Error::InsufficientScope { .. } => Challenge::InsufficientScope,
+            Error::InsufficientUserAuthentication { .. } => {
+                Challenge::InsufficientUserAuthentication
+            }
             Error::KeysUnavailable { .. } => Challenge::Unavailable,
             Error::TokenTooLarge { .. }
             | Error::MalformedToken(_)
@@ -227,6 +247,7 @@ impl Error {
             Error::KeysUnavailable { .. } => "keys_unavailable",
             Error::Unauthenticated => "unauthenticated",
             Error::InsufficientScope { .. } => "insufficient_scope",
+            Error::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
         }
     }
 }

@@ -37,8 +37,12 @@
 //! Rejections follow RFC 6750 §3 and say nothing more than its error code: no
 //! token gives 401 with a bare `WWW-Authenticate: Bearer`; a bad token 401
 //! `invalid_token`; a malformed request 400 `invalid_request`; a valid token
-//! lacking permission 403 `insufficient_scope` with the `scope` needed. The
-//! precise reason is logged with `tracing`.
+//! lacking permission 403 `insufficient_scope` with the `scope` needed; a
+//! valid token whose sign-in falls short of a route's [`StepUp`] 401
+//! `insufficient_user_authentication` (RFC 9470). With a
+//! [`resource`](Builder::resource) identifier, every challenge also names the
+//! RFC 9728 metadata document, which the layer serves. The precise reason is
+//! logged with `tracing`.
 //!
 //! ## How a request flows
 //!
@@ -137,6 +141,7 @@ pub use tower::layer::BearerAuthLayer;
 pub use tower::require::{Require, RequireFuture, RequireLayer, Requirement, require};
 pub use tower::response::{DefaultRejection, OnRejection, rejection_parts};
 pub use tower::service::{BearerAuth, ResponseFuture};
+pub use tower::step_up::StepUp;
 pub use validate::validator::Validator;
 
 /// The README's usage example, compiled as a doctest.

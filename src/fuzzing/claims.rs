@@ -35,7 +35,7 @@ pub fn claims(data: &[u8]) {
     let Ok(checked) = unverified.validate(&rules, NOW) else {
         return;
     };
-    let token = checked.with_payload(text.clone(), None);
+    let token = checked.with_payload(text.clone(), std::sync::Arc::default());
     let registered = token.registered();
     assert_eq!(
         Ok(&registered.iss),

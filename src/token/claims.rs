@@ -48,9 +48,25 @@ struct Inner {
     tenant_id: Option<String>,
     payload: String,
     typed: Typed,
-    /// The `resource_metadata="…"` challenge parameter (RFC 9728 §5.1) of
-    /// the validator that vouched for the token, for the guards' challenges.
-    resource_challenge: Option<Arc<str>>,
+    /// `acr` and `auth_time`, when the token carries them as a string and a
+    /// NumericDate: what step-up requirements check (RFC 9470).
+    acr: Option<String>,
+    auth_time: Option<i64>,
+    /// What the validator that vouched for the token adds, shared by all
+    /// its tokens.
+    context: Arc<Context>,
+}
+
+/// What a validator hands every token it vouches for: the guards need it
+/// and have no validator of their own.
+#[derive(Debug, Default)]
+pub(crate) struct Context {
+    /// The `resource_metadata="…"` challenge parameter (RFC 9728 §5.1).
+    pub resource_challenge: Option<Arc<str>>,
+    /// The validator's clock, for step-up's authentication age.
+    pub time: crate::clock::Time,
+    /// The validator's leeway, for the same.
+    pub leeway_secs: i64,
 }
 
 impl Authenticated {
@@ -113,6 +129,7 @@ impl Authenticated {
             + opt(&inner.grants.client_id)
             + opt(&inner.grants.policy)
             + opt(&inner.tenant_id)
+            + opt(&inner.acr)
     }
 
     /// The claims set as JSON text, exactly as the token carried it.
@@ -160,7 +177,24 @@ impl Authenticated {
     /// The `resource_metadata="…"` parameter challenges about this token
     /// carry, when the validator has RFC 9728 metadata.
     pub(crate) fn resource_challenge(&self) -> Option<&Arc<str>> {
-        self.0.resource_challenge.as_ref()
+        self.0.context.resource_challenge.as_ref()
+    }
+
+    /// The validator's context: its clock and leeway, for step-up checks.
+    pub(crate) fn context(&self) -> &Context {
+        &self.0.context
+    }
+
+    /// `acr`, the authentication context class the user signed in with
+    /// (OpenID Connect Core §2), when the token carries it as a string.
+    pub fn acr(&self) -> Option<&str> {
+        self.0.acr.as_deref()
+    }
+
+    /// `auth_time`, when the user last actively signed in (seconds since
+    /// the epoch), when the token carries it as a NumericDate.
+    pub fn auth_time(&self) -> Option<i64> {
+        self.0.auth_time
     }
 
     /// Reports the bytes of every typed value kept from now on to `on_kept`
@@ -185,23 +219,23 @@ pub(crate) struct Checked {
     registered: RegisteredClaims,
     grants: Grants,
     tenant_id: Option<String>,
+    acr: Option<String>,
+    auth_time: Option<i64>,
 }
 
 impl Checked {
     /// The shared value handed to handlers, holding `payload` as its claims
-    /// text, and the validator's `resource_metadata` challenge parameter.
-    pub(crate) fn with_payload(
-        self,
-        payload: String,
-        resource_challenge: Option<Arc<str>>,
-    ) -> Authenticated {
+    /// text, and the `context` of the validator that vouches for it.
+    pub(crate) fn with_payload(self, payload: String, context: Arc<Context>) -> Authenticated {
         Authenticated(Arc::new(Inner {
             registered: self.registered,
             grants: self.grants,
             tenant_id: self.tenant_id,
             payload,
             typed: Typed::default(),
-            resource_challenge,
+            acr: self.acr,
+            auth_time: self.auth_time,
+            context,
         }))
     }
 }
@@ -229,8 +263,18 @@ pub(crate) fn payload_text(payload: Vec<u8>) -> Result<String, Error> {
 const INVALID_JSON: Error = Error::MalformedToken("claims are not valid JSON with unique names");
 
 /// The claims the checks themselves read, besides an issuer's [`ClaimMap`].
-pub(crate) const CHECKED_CLAIMS: [&str; 8] =
-    ["aud", "exp", "iat", "iss", "jti", "nbf", "sub", "tid"];
+pub(crate) const CHECKED_CLAIMS: [&str; 10] = [
+    "acr",
+    "aud",
+    "auth_time",
+    "exp",
+    "iat",
+    "iss",
+    "jti",
+    "nbf",
+    "sub",
+    "tid",
+];
 
 impl<'a> Unverified<'a> {
     /// Parses the payload text. RFC 7519 §7.2 step 10: it must be a JSON
@@ -312,7 +356,23 @@ impl<'a> Unverified<'a> {
             return Err(Error::NoPermissions);
         }
 
+        // Read for step-up requirements only, leniently: a route without
+        // one does not care, and one with one refuses a token without them.
+        let acr = self
+            .claims
+            .get("acr")
+            .and_then(json::string)
+            .map(Cow::into_owned);
+        let auth_time = self
+            .claims
+            .get("auth_time")
+            .and_then(json::number)
+            .as_ref()
+            .and_then(number_to_secs);
+
         Ok(Checked {
+            acr,
+            auth_time,
             registered: RegisteredClaims {
                 iss,
                 sub,
@@ -384,8 +444,19 @@ pub(crate) fn check_claims(
     rules: &ClaimRules,
     now: i64,
 ) -> Result<Authenticated, Error> {
+    check_claims_in(payload, rules, now, Arc::default())
+}
+
+/// [`check_claims`], vouched for with `context` (its clock and leeway).
+#[cfg(test)]
+pub(crate) fn check_claims_in(
+    payload: &str,
+    rules: &ClaimRules,
+    now: i64,
+    context: Arc<Context>,
+) -> Result<Authenticated, Error> {
     let checked = Unverified::parse(payload, None)?.validate(rules, now)?;
-    Ok(checked.with_payload(payload.to_owned(), None))
+    Ok(checked.with_payload(payload.to_owned(), context))
 }
 
 #[cfg(test)]

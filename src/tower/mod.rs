@@ -1,6 +1,7 @@
 //! Stages 6 to 8 of a request, the service side: the [`layer`] and the
 //! [`service`] it wraps around yours (the token is validated and handed over
-//! in the request extensions), per-route guards ([`require`]), axum
+//! in the request extensions), per-route guards ([`require`], with
+//! [`step_up`] for RFC 9470), axum
 //! extractors (`axum`), and the one place a rejection becomes a response
 //! ([`response`]).
 //!
@@ -13,3 +14,4 @@ pub(crate) mod layer;
 pub(crate) mod require;
 pub(crate) mod response;
 pub(crate) mod service;
+pub(crate) mod step_up;

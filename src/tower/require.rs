@@ -18,6 +18,7 @@ use tower::{Layer, Service};
 use super::response::{
     DefaultRejection, OnRejection, ResourceChallenge, add_resource_metadata, ready_once, reject,
 };
+use super::step_up::StepUp;
 use crate::error::Error;
 use crate::token::claims::Authenticated;
 
@@ -221,18 +222,43 @@ impl std::fmt::Display for Requirement {
 ///
 /// Requests without an [`Authenticated`] in their extensions (no token, with the
 /// auth layer in optional mode) get 401; tokens lacking the permission get 403
-/// `insufficient_scope`.
+/// `insufficient_scope`; with [`step_up`](RequireLayer::step_up), tokens that
+/// have the permission but not the authentication it needs get 401
+/// `insufficient_user_authentication`.
 pub fn require(requirement: Requirement) -> RequireLayer {
     RequireLayer {
-        requirement: Arc::new(requirement),
+        policy: Arc::new(Policy {
+            requirement,
+            step_up: None,
+        }),
         on_rejection: DefaultRejection,
+    }
+}
+
+/// What a guard enforces: the permission, then the authentication.
+#[derive(Debug)]
+struct Policy {
+    requirement: Requirement,
+    step_up: Option<StepUp>,
+}
+
+impl Policy {
+    /// The permission is checked first (RFC 9470 §3), so a token that lacks
+    /// it gets 403 whatever its authentication.
+    fn check(&self, token: &Authenticated) -> Result<(), Error> {
+        self.requirement.check(token)?;
+        match &self.step_up {
+            Some(step_up) => step_up.check(token),
+            None => Ok(()),
+        }
     }
 }
 
 /// The layer made by [`require`].
 #[derive(Debug, Clone)]
 pub struct RequireLayer<R = DefaultRejection> {
-    requirement: Arc<Requirement>,
+    /// Shared: routers clone the service for every request.
+    policy: Arc<Policy>,
     on_rejection: R,
 }
 
@@ -240,8 +266,21 @@ impl<R> RequireLayer<R> {
     /// Builds rejection responses with `handler` instead of the default.
     pub fn on_rejection<R2>(self, handler: R2) -> RequireLayer<R2> {
         RequireLayer {
-            requirement: self.requirement,
+            policy: self.policy,
             on_rejection: handler,
+        }
+    }
+
+    /// Also requires the authentication `step_up` names (RFC 9470), checked
+    /// after the permission. Replaces any set before.
+    #[must_use]
+    pub fn step_up(self, step_up: StepUp) -> Self {
+        RequireLayer {
+            policy: Arc::new(Policy {
+                requirement: self.policy.requirement.clone(),
+                step_up: Some(step_up),
+            }),
+            on_rejection: self.on_rejection,
         }
     }
 }
@@ -252,7 +291,7 @@ impl<S, R: Clone> Layer<S> for RequireLayer<R> {
     fn layer(&self, inner: S) -> Self::Service {
         Require {
             inner,
-            requirement: Arc::clone(&self.requirement),
+            policy: Arc::clone(&self.policy),
             on_rejection: self.on_rejection.clone(),
         }
     }
@@ -263,7 +302,7 @@ impl<S, R: Clone> Layer<S> for RequireLayer<R> {
 pub struct Require<S, R> {
     inner: S,
     /// Shared: routers clone the service for every request.
-    requirement: Arc<Requirement>,
+    policy: Arc<Policy>,
     on_rejection: R,
 }
 
@@ -289,7 +328,7 @@ where
                 Err(Error::Unauthenticated),
                 extensions.get::<ResourceChallenge>().map(|c| &c.0),
             ),
-            Some(token) => (self.requirement.check(token), token.resource_challenge()),
+            Some(token) => (self.policy.check(token), token.resource_challenge()),
         };
         match verdict {
             Ok(()) => RequireFuture {

@@ -52,6 +52,7 @@ where
 /// | malformed request | 400 | `Bearer error="invalid_request"` |
 /// | bad token | 401 | `Bearer error="invalid_token"` |
 /// | lacking permission | 403 | `Bearer error="insufficient_scope", scope="…"` |
+/// | authentication not enough (RFC 9470) | 401 | `Bearer error="insufficient_user_authentication", acr_values="…", max_age="…"` |
 /// | keys unavailable | 503 | none; `Retry-After`: seconds until the next fetch attempt |
 pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
     let mut headers = http::HeaderMap::new();
@@ -77,6 +78,10 @@ pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
         Challenge::InsufficientScope => {
             headers.insert(WWW_AUTHENTICATE, insufficient_scope_challenge(error));
             StatusCode::FORBIDDEN
+        }
+        Challenge::InsufficientUserAuthentication => {
+            headers.insert(WWW_AUTHENTICATE, step_up_challenge(error));
+            StatusCode::UNAUTHORIZED
         }
         Challenge::Unavailable => {
             // RFC 9110 §10.2.3: the seconds until the key cache tries again.
@@ -143,6 +148,34 @@ fn insufficient_scope_challenge(error: &Error) -> HeaderValue {
         return HeaderValue::from_static(BARE);
     }
     let value = format!("{BARE}, scope=\"{}\"", scopes.join(" "));
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(BARE))
+}
+
+/// RFC 9470 §3: `insufficient_user_authentication`, with `acr_values` (the
+/// acceptable values, space-separated) and `max_age` (seconds) when the route
+/// sets them. Values outside the scope-token characters are dropped, as for
+/// `scope`, so nothing configured can break out of the quoted string.
+fn step_up_challenge(error: &Error) -> HeaderValue {
+    const BARE: &str = "Bearer error=\"insufficient_user_authentication\"";
+    let Error::InsufficientUserAuthentication {
+        acr_values,
+        max_age,
+        ..
+    } = error
+    else {
+        return HeaderValue::from_static(BARE);
+    };
+    let mut value = BARE.to_owned();
+    let values: Vec<&str> = acr_values
+        .split(' ')
+        .filter(|s| !s.is_empty() && s.bytes().all(is_scope_char))
+        .collect();
+    if !values.is_empty() {
+        value.push_str(&format!(", acr_values=\"{}\"", values.join(" ")));
+    }
+    if let Some(secs) = max_age {
+        value.push_str(&format!(", max_age=\"{secs}\""));
+    }
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(BARE))
 }
 
@@ -224,6 +257,27 @@ mod tests {
                     "Bearer error=\"insufficient_scope\", scope=\"notes.read notes.write\"".into()
                 )
             )
+        );
+        let step_up = |acr: &str, max_age| Error::InsufficientUserAuthentication {
+            acr_values: acr.into(),
+            max_age,
+            reason: String::new(),
+        };
+        let unauthorized = |challenge: &str| (StatusCode::UNAUTHORIZED, Some(challenge.into()));
+        assert_eq!(
+            header(&step_up("urn:x:mfa c1", Some(300))),
+            unauthorized(
+                "Bearer error=\"insufficient_user_authentication\", acr_values=\"urn:x:mfa c1\", max_age=\"300\""
+            )
+        );
+        assert_eq!(
+            header(&step_up("", Some(5))),
+            unauthorized("Bearer error=\"insufficient_user_authentication\", max_age=\"5\"")
+        );
+        assert_eq!(
+            header(&step_up("mfa bad\"value", None)),
+            unauthorized("Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\""),
+            "a value that could break out of the quotes is dropped"
         );
         let (status, headers) = rejection_parts(&Error::KeysUnavailable {
             retry_after_secs: 17,

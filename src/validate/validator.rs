@@ -16,7 +16,7 @@ use crate::issuer::name::names;
 use crate::issuer::trusted::TrustedIssuer;
 use crate::resource::ResourceMetadata;
 use crate::token::algorithm::Algorithm;
-use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Unverified, payload_text};
+use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Context, Unverified, payload_text};
 use crate::token::json::Names;
 use crate::token::{extract, jws};
 
@@ -49,9 +49,9 @@ struct Inner {
     time: Time,
     /// What the API tells clients about itself (RFC 9728), if configured.
     resource: Option<ResourceMetadata>,
-    /// Its `resource_metadata` challenge parameter, shared with every
-    /// [`Authenticated`] this validator vouches for.
-    resource_challenge: Option<Arc<str>>,
+    /// Its `resource_metadata` challenge parameter, the clock and the
+    /// leeway, shared with every [`Authenticated`] this validator vouches for.
+    context: Arc<Context>,
 }
 
 impl Validator {
@@ -61,6 +61,7 @@ impl Validator {
         tokens: Option<TokenCache>,
         time: Time,
         resource: Option<ResourceMetadata>,
+        leeway_secs: i64,
     ) -> Self {
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
@@ -76,7 +77,11 @@ impl Validator {
             })
             .chain(CHECKED_CLAIMS)
             .collect();
-        let resource_challenge = resource.as_ref().map(|r| Arc::from(r.challenge()));
+        let context = Arc::new(Context {
+            resource_challenge: resource.as_ref().map(|r| Arc::from(r.challenge())),
+            time: time.clone(),
+            leeway_secs,
+        });
         Validator {
             inner: Arc::new(Inner {
                 read_claims,
@@ -86,7 +91,7 @@ impl Validator {
                 tokens,
                 time,
                 resource,
-                resource_challenge,
+                context,
             }),
         }
     }
@@ -99,7 +104,7 @@ impl Validator {
 
     /// The `resource_metadata="…"` parameter every challenge carries, if any.
     pub(crate) fn resource_challenge(&self) -> Option<&Arc<str>> {
-        self.inner.resource_challenge.as_ref()
+        self.inner.context.resource_challenge.as_ref()
     }
 
     /// Takes the bearer token from `headers` and validates it.
@@ -215,10 +220,10 @@ impl Validator {
         verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
         // The key lookup may have waited for a fetch: read the clock again.
         let now = inner.time.now_secs();
-        let challenge = inner.resource_challenge.clone();
+        let context = Arc::clone(&inner.context);
         let authenticated = claims
             .validate(&issuer.rules, now)?
-            .with_payload(payload, challenge);
+            .with_payload(payload, context);
         if let Lookup::Miss(tokens) = lookup {
             let leeway = issuer.rules.leeway_secs;
             let token = token.as_bytes();

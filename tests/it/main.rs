@@ -22,6 +22,7 @@ mod keys;
 mod notes_api_cli;
 mod providers;
 mod resource_metadata;
+mod step_up;
 mod token_cache;
 mod tower_hyper;
 mod validation;

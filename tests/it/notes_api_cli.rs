@@ -440,3 +440,112 @@ async fn resource_flag_serves_the_metadata_and_names_it_in_every_challenge() {
         )
     );
 }
+
+/// `DELETE /notes` needs the write permission, and with `--step-up-acr` and
+/// `--step-up-max-age` the sign-in they name (RFC 9470); without the flags,
+/// the permission only.
+#[tokio::test]
+async fn step_up_flags_guard_deleting_every_note() {
+    let issuer = start().await;
+    let client = reqwest::Client::new();
+    let now = crate::support::now();
+    let token = |scope: &str, acr: &str, auth_time: i64| {
+        issuer
+            .token()
+            .scope(scope)
+            .claim("acr", acr)
+            .claim("auth_time", auth_time)
+            .sign()
+    };
+    let delete = |server: &Server, token: &str| {
+        client
+            .delete(server.url("/notes"))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+    };
+    let base = [
+        "--issuer",
+        issuer.issuer(),
+        "--audience",
+        TestIssuer::AUDIENCE,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+
+    let plain = Server::start(&base).await;
+    let weak = token("notes.write", "pwd", now - 86_400);
+    assert_eq!(
+        outcome(delete(&plain, &weak)).await,
+        (StatusCode::NO_CONTENT, None, String::new())
+    );
+
+    let mut args = base.to_vec();
+    args.extend([
+        "--step-up-acr",
+        "urn:example:mfa",
+        "--step-up-max-age",
+        "300",
+    ]);
+    let guarded = Server::start(&args).await;
+    let challenge = "Bearer error=\"insufficient_user_authentication\", \
+                     acr_values=\"urn:example:mfa\", max_age=\"300\"";
+    let writer = token("notes.write", "urn:example:mfa", now);
+    let write = client
+        .post(guarded.url("/notes"))
+        .header(AUTHORIZATION, format!("Bearer {writer}"))
+        .header(CONTENT_TYPE, "application/json")
+        .body(r#"{"text":"x"}"#);
+    assert_eq!(outcome(write).await.0, StatusCode::CREATED);
+    for (refused, what) in [
+        (token("notes.write", "pwd", now), "another acr"),
+        (
+            token("notes.write", "urn:example:mfa", now - 3600),
+            "an old sign-in",
+        ),
+    ] {
+        assert_eq!(
+            outcome(delete(&guarded, &refused)).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                Some(challenge.into()),
+                String::new()
+            ),
+            "{what}"
+        );
+    }
+    assert_eq!(
+        outcome(delete(
+            &guarded,
+            &token("notes.read", "urn:example:mfa", now)
+        ))
+        .await,
+        (
+            StatusCode::FORBIDDEN,
+            Some("Bearer error=\"insufficient_scope\", scope=\"notes.write\"".into()),
+            String::new()
+        ),
+        "the permission first"
+    );
+    assert_eq!(
+        outcome(delete(&guarded, &writer)).await,
+        (StatusCode::NO_CONTENT, None, String::new())
+    );
+    let reader = token("notes.read", "pwd", now);
+    let list = client
+        .get(guarded.url("/notes"))
+        .header(AUTHORIZATION, format!("Bearer {reader}"));
+    assert_eq!(outcome(list).await, (StatusCode::OK, None, "[]".into()));
+
+    let output = tokio::time::timeout(
+        STARTUP_DEADLINE,
+        notes_api(&[&base[..4], &["--step-up-max-age", "5m"][..]].concat())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("exits")
+    .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--step-up-max-age needs whole seconds")
+    );
+}
