@@ -7,10 +7,9 @@
 //! adding the parameter cost no work per request beyond copying bytes.
 
 use serde::Serialize;
-use url::Url;
 
 use crate::error::ConfigError;
-use crate::keys::fetch::url_is_acceptable;
+use crate::keys::fetch::check_url;
 
 /// The well-known URI suffix of RFC 9728 §3.
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -117,7 +116,7 @@ impl ResourceSettings {
             }
             return Ok(None);
         };
-        let url = check("resource", &resource, allow_insecure_http)?;
+        let url = check_url("resource", &resource, allow_insecure_http)?;
         if url.query().is_some() || url.fragment().is_some() {
             // §1.2: no fragment; a query would have no place in §3.1's URL.
             return Err(ConfigError::InvalidUrl {
@@ -126,7 +125,7 @@ impl ResourceSettings {
             });
         }
         if let Some(documentation) = &self.documentation {
-            check("resource_documentation", documentation, allow_insecure_http)?;
+            check_url("resource_documentation", documentation, allow_insecure_http)?;
         }
         if self.name.as_deref() == Some("") {
             return Err(ConfigError::Empty("resource_name"));
@@ -167,26 +166,6 @@ impl ResourceSettings {
             challenge,
         }))
     }
-}
-
-fn check(what: &'static str, value: &str, allow_insecure_http: bool) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|_| ConfigError::InvalidUrl {
-        what,
-        url: value.to_owned(),
-    })?;
-    if url.host().is_none() || !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError::InvalidUrl {
-            what,
-            url: value.to_owned(),
-        });
-    }
-    if !url_is_acceptable(&url, allow_insecure_http) {
-        return Err(ConfigError::InsecureUrl {
-            what,
-            url: value.to_owned(),
-        });
-    }
-    Ok(url)
 }
 
 #[cfg(test)]

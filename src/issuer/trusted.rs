@@ -5,15 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Url;
-
 use super::name::IssuerName;
 use super::typ::TypPolicy;
 use super::{Issuer, KeysAt};
 use crate::clock::Time;
 use crate::error::{ConfigError, Error};
 use crate::keys::cache::{KeyCache, KeyCacheConfig, KeySource};
-use crate::keys::fetch::{Fetcher, discovery_url, url_is_acceptable};
+use crate::keys::fetch::{Fetcher, check_url, discovery_url};
 use crate::token::algorithm::Algorithm;
 use crate::token::claims::{ClaimRules, Unverified};
 
@@ -181,28 +179,4 @@ pub(crate) fn compile(
         allowed_tenants: issuer.allowed_tenants,
         keys,
     })
-}
-
-fn check_url(
-    what: &'static str,
-    value: &str,
-    allow_insecure_http: bool,
-) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|_| ConfigError::InvalidUrl {
-        what,
-        url: value.to_owned(),
-    })?;
-    if url.host().is_none() || !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError::InvalidUrl {
-            what,
-            url: value.to_owned(),
-        });
-    }
-    if !url_is_acceptable(&url, allow_insecure_http) {
-        return Err(ConfigError::InsecureUrl {
-            what,
-            url: value.to_owned(),
-        });
-    }
-    Ok(url)
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::error::log_safe;
+use crate::error::{ConfigError, log_safe};
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +278,33 @@ fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::
 
 /// How many distinct connect timeouts get a shared client.
 const MAX_SHARED_CLIENTS: usize = 8;
+
+/// `value` as a URL a setting may name: it parses, has a host, is `http` or
+/// `https`, and plain `http` only as [`url_is_acceptable`] allows; else the
+/// configuration error naming `what`.
+pub(crate) fn check_url(
+    what: &'static str,
+    value: &str,
+    allow_insecure_http: bool,
+) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|_| ConfigError::InvalidUrl {
+        what,
+        url: value.to_owned(),
+    })?;
+    if url.host().is_none() || !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::InvalidUrl {
+            what,
+            url: value.to_owned(),
+        });
+    }
+    if !url_is_acceptable(&url, allow_insecure_http) {
+        return Err(ConfigError::InsecureUrl {
+            what,
+            url: value.to_owned(),
+        });
+    }
+    Ok(url)
+}
 
 /// `https`, or `http` to a loopback host, or `http` anywhere when the user opted in.
 pub(crate) fn url_is_acceptable(url: &Url, allow_insecure_http: bool) -> bool {

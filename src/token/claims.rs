@@ -437,6 +437,21 @@ pub(crate) fn check_time(
     Ok(())
 }
 
+#[cfg(test)]
+impl ClaimRules {
+    /// Rules for unit tests: audience `api`, `leeway_secs`, the default claim
+    /// map, nothing else required.
+    pub(crate) fn for_tests(leeway_secs: i64) -> Self {
+        ClaimRules {
+            audiences: vec!["api".into()],
+            leeway_secs,
+            map: super::claim_map::ClaimMap::default(),
+            require_permissions: false,
+            required: &[],
+        }
+    }
+}
+
 /// Parses and checks a claims set alone (no signature): for unit tests.
 #[cfg(test)]
 pub(crate) fn check_claims(

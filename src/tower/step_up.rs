@@ -110,7 +110,6 @@ mod tests {
 
     use super::*;
     use crate::clock::{ManualClock, Time};
-    use crate::token::claim_map::ClaimMap;
     use crate::token::claims::{ClaimRules, Context, check_claims_in};
 
     const NOW: i64 = 1_700_000_000;
@@ -118,13 +117,7 @@ mod tests {
     /// A token with `extra` claims, vouched for by a validator on a clock
     /// reading `NOW` with a 10-second leeway.
     fn token(extra: &str) -> Authenticated {
-        let rules = ClaimRules {
-            audiences: vec!["api".into()],
-            leeway_secs: 10,
-            map: ClaimMap::default(),
-            require_permissions: false,
-            required: &[],
-        };
+        let rules = ClaimRules::for_tests(10);
         let clock = ManualClock::starting_at(UNIX_EPOCH + Duration::from_secs(NOW as u64));
         let context = Arc::new(Context {
             resource_challenge: None,

@@ -275,7 +275,6 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::token::algorithm::Algorithm;
-    use crate::token::claim_map::ClaimMap;
     use crate::token::claims::{ClaimRules, check_claims};
 
     const NOW: i64 = 1_700_000_000;
@@ -309,13 +308,7 @@ mod tests {
             .expect("valid set");
         let keys = KeyCache::preloaded(keys, vec![Algorithm::EdDSA]).expect("cache");
         let key = keys.key_now("k").expect("held");
-        let rules = ClaimRules {
-            audiences: vec!["api".into()],
-            leeway_secs: 10,
-            map: ClaimMap::default(),
-            require_permissions: false,
-            required: &[],
-        };
+        let rules = ClaimRules::for_tests(10);
         let clock = ManualClock::starting_at(UNIX_EPOCH + Duration::from_secs(NOW as u64));
         let time = Time::new(Arc::new(clock.clone()));
         let authenticated = check_claims(claims, &rules, NOW).expect("valid claims");

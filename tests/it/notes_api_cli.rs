@@ -121,6 +121,23 @@ async fn outcome(request: reqwest::RequestBuilder) -> (StatusCode, Option<String
     (status, challenge, response.text().await.expect("body"))
 }
 
+/// The flags every test passes: the local issuer, its audience, any port.
+fn against(issuer: &TestIssuer) -> [&str; 6] {
+    [
+        "--issuer",
+        issuer.issuer(),
+        "--audience",
+        TestIssuer::AUDIENCE,
+        "--listen",
+        "127.0.0.1:0",
+    ]
+}
+
+/// A response with `status`, the challenge `challenge` and an empty body.
+fn answer(status: StatusCode, challenge: Option<&str>) -> (StatusCode, Option<String>, String) {
+    (status, challenge.map(str::to_owned), String::new())
+}
+
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
 }
@@ -128,15 +145,7 @@ fn json(body: &str) -> serde_json::Value {
 #[tokio::test]
 async fn serves_each_route_against_a_discovered_issuer() {
     let issuer = start().await;
-    let server = Server::start(&[
-        "--issuer",
-        issuer.issuer(),
-        "--audience",
-        TestIssuer::AUDIENCE,
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .await;
+    let server = Server::start(&against(&issuer)).await;
     let client = reqwest::Client::new();
     let bearer = |token: String| format!("Bearer {token}");
 
@@ -343,17 +352,8 @@ async fn resource_flag_serves_the_metadata_and_names_it_in_every_challenge() {
             "http://127.0.0.1:9/.well-known/oauth-protected-resource/notes",
         ),
     ] {
-        let server = Server::start(&[
-            "--issuer",
-            issuer.issuer(),
-            "--audience",
-            TestIssuer::AUDIENCE,
-            "--listen",
-            "127.0.0.1:0",
-            "--resource",
-            resource,
-        ])
-        .await;
+        let server =
+            Server::start(&[&against(&issuer)[..], &["--resource", resource]].concat()).await;
         let path = at.trim_start_matches("http://127.0.0.1:9");
         let response = client.get(server.url(path)).send().await.expect("request");
         assert_eq!(response.status(), StatusCode::OK, "{resource}");
@@ -378,11 +378,7 @@ async fn resource_flag_serves_the_metadata_and_names_it_in_every_challenge() {
         let param = format!("resource_metadata=\"{at}\"");
         assert_eq!(
             outcome(client.get(server.url("/notes"))).await,
-            (
-                StatusCode::UNAUTHORIZED,
-                Some(format!("Bearer {param}")),
-                String::new()
-            )
+            answer(StatusCode::UNAUTHORIZED, Some(&format!("Bearer {param}")))
         );
         assert_eq!(
             outcome(
@@ -391,10 +387,9 @@ async fn resource_flag_serves_the_metadata_and_names_it_in_every_challenge() {
                     .header(AUTHORIZATION, "Bearer x.y.z")
             )
             .await,
-            (
+            answer(
                 StatusCode::UNAUTHORIZED,
-                Some(format!("Bearer error=\"invalid_token\", {param}")),
-                String::new()
+                Some(&format!("Bearer error=\"invalid_token\", {param}"))
             )
         );
         assert_eq!(
@@ -406,25 +401,16 @@ async fn resource_flag_serves_the_metadata_and_names_it_in_every_challenge() {
                     .body(r#"{"text":"x"}"#)
             )
             .await,
-            (
+            answer(
                 StatusCode::FORBIDDEN,
-                Some(format!(
+                Some(&format!(
                     "Bearer error=\"insufficient_scope\", scope=\"notes.write\", {param}"
-                )),
-                String::new()
+                ))
             )
         );
     }
 
-    let plain = Server::start(&[
-        "--issuer",
-        issuer.issuer(),
-        "--audience",
-        TestIssuer::AUDIENCE,
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .await;
+    let plain = Server::start(&against(&issuer)).await;
     let response = client
         .get(plain.url("/.well-known/oauth-protected-resource"))
         .send()
@@ -433,11 +419,7 @@ async fn resource_flag_serves_the_metadata_and_names_it_in_every_challenge() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         outcome(client.get(plain.url("/notes"))).await,
-        (
-            StatusCode::UNAUTHORIZED,
-            Some("Bearer".into()),
-            String::new()
-        )
+        answer(StatusCode::UNAUTHORIZED, Some("Bearer"))
     );
 }
 
@@ -462,20 +444,13 @@ async fn step_up_flags_guard_deleting_every_note() {
             .delete(server.url("/notes"))
             .header(AUTHORIZATION, format!("Bearer {token}"))
     };
-    let base = [
-        "--issuer",
-        issuer.issuer(),
-        "--audience",
-        TestIssuer::AUDIENCE,
-        "--listen",
-        "127.0.0.1:0",
-    ];
+    let base = against(&issuer);
 
     let plain = Server::start(&base).await;
     let weak = token("notes.write", "pwd", now - 86_400);
     assert_eq!(
         outcome(delete(&plain, &weak)).await,
-        (StatusCode::NO_CONTENT, None, String::new())
+        answer(StatusCode::NO_CONTENT, None)
     );
 
     let mut args = base.to_vec();
@@ -504,11 +479,7 @@ async fn step_up_flags_guard_deleting_every_note() {
     ] {
         assert_eq!(
             outcome(delete(&guarded, &refused)).await,
-            (
-                StatusCode::UNAUTHORIZED,
-                Some(challenge.into()),
-                String::new()
-            ),
+            answer(StatusCode::UNAUTHORIZED, Some(challenge)),
             "{what}"
         );
     }
@@ -518,16 +489,15 @@ async fn step_up_flags_guard_deleting_every_note() {
             &token("notes.read", "urn:example:mfa", now)
         ))
         .await,
-        (
+        answer(
             StatusCode::FORBIDDEN,
-            Some("Bearer error=\"insufficient_scope\", scope=\"notes.write\"".into()),
-            String::new()
+            Some("Bearer error=\"insufficient_scope\", scope=\"notes.write\"")
         ),
         "the permission first"
     );
     assert_eq!(
         outcome(delete(&guarded, &writer)).await,
-        (StatusCode::NO_CONTENT, None, String::new())
+        answer(StatusCode::NO_CONTENT, None)
     );
     let reader = token("notes.read", "pwd", now);
     let list = client

@@ -5,14 +5,14 @@
 //! for byte, cold and from the verified-token cache, on a clock the test
 //! moves.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::delete;
-use bearer_guard::{BearerAuthLayer, Clock, ManualClock, Requirement, StepUp, require};
+use bearer_guard::{BearerAuthLayer, ManualClock, Requirement, StepUp, require};
 use http::StatusCode;
 
-use crate::support::{Outcome, builder, insufficient, ok, send, start};
+use crate::support::{Outcome, builder, insufficient, now_on, ok, send, start};
 
 const STEP_UP: &str = "Bearer error=\"insufficient_user_authentication\"";
 
@@ -37,16 +37,6 @@ fn stepped_up(challenge: &str) -> Outcome {
 
 async fn delete_with(app: &Router, token: &str) -> Outcome {
     send(app, "DELETE", "/notes", Some(&format!("Bearer {token}"))).await
-}
-
-/// Seconds since the epoch on `clock`.
-fn now_on(clock: &ManualClock) -> i64 {
-    let secs = clock
-        .now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    i64::try_from(secs).expect("fits")
 }
 
 #[tokio::test]

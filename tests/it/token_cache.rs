@@ -20,7 +20,7 @@ use bearer_guard::{Authenticated, Builder, Clock, Error, ManualClock, Validator}
 use http::StatusCode;
 
 use crate::support::{
-    INVALID_TOKEN, app, builder, eventually, get_with, insufficient, send, start,
+    INVALID_TOKEN, app, builder, eventually, get_with, insufficient, now_on, send, start,
 };
 
 /// A validator with the cache off and one with it on, from the same settings.
@@ -57,16 +57,6 @@ async fn both(
     let b = cached.validate(token).await;
     assert_eq!(verdict(&a), verdict(&b), "{what}: cold vs cached");
     (a, b)
-}
-
-/// Whole seconds since the epoch on `clock`'s wall clock.
-fn now_on(clock: &ManualClock) -> i64 {
-    let secs = clock
-        .now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    i64::try_from(secs).expect("fits")
 }
 
 /// Moves `clock` (both readings) forward until its wall clock reads exactly

@@ -28,6 +28,17 @@ pub async fn start() -> TestIssuer {
     TestIssuer::start().await.expect("test issuer starts")
 }
 
+/// Whole seconds since the epoch on `clock`'s wall clock.
+pub fn now_on(clock: &bearer_guard::ManualClock) -> i64 {
+    use bearer_guard::Clock as _;
+    let secs = clock
+        .now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    i64::try_from(secs).expect("fits")
+}
+
 /// Seconds since the Unix epoch on the system's clock, for claims crafted by
 /// hand (`exp`, `nbf`, `iat`) against a layer on the system clock.
 pub fn now() -> i64 {
