@@ -146,6 +146,14 @@ pub enum Error {
         /// What was found, for the log.
         reason: String,
     },
+    /// A valid token with the permission a route requires, but without the
+    /// Microsoft Entra authentication context (`acrs`) the route needs: the
+    /// client should ask for it with the claims challenge (`claims`).
+    #[error("token lacks the authentication context {context:?} the route needs")]
+    InsufficientClaims {
+        /// The authentication context id (`c1` … `c99`).
+        context: String,
+    },
 }
 
 /// Text that came from a token or a key server, as it may appear in an error
@@ -176,6 +184,9 @@ pub enum Challenge {
     /// 401 `insufficient_user_authentication` (RFC 9470 §3), with the
     /// `acr_values` and `max_age` the route needs.
     InsufficientUserAuthentication,
+    /// 401 `insufficient_claims` with a `claims` challenge: the form
+    /// Microsoft's clients (MSAL) understand for an authentication context.
+    InsufficientClaims,
     /// 503, with `Retry-After`: the keys to check the token cannot be had.
     Unavailable,
 }
@@ -192,6 +203,7 @@ impl Error {
             Error::InsufficientUserAuthentication { .. } => {
                 Challenge::InsufficientUserAuthentication
             }
+            Error::InsufficientClaims { .. } => Challenge::InsufficientClaims,
             Error::KeysUnavailable { .. } => Challenge::Unavailable,
             Error::TokenTooLarge { .. }
             | Error::MalformedToken(_)
@@ -248,6 +260,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::InsufficientScope { .. } => "insufficient_scope",
             Error::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
+            Error::InsufficientClaims { .. } => "insufficient_claims",
         }
     }
 }

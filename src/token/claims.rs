@@ -52,6 +52,9 @@ struct Inner {
     /// NumericDate: what step-up requirements check (RFC 9470).
     acr: Option<String>,
     auth_time: Option<i64>,
+    /// `acrs`: the Microsoft Entra authentication contexts the sign-in
+    /// satisfied, when the token carries them as an array of strings.
+    acrs: Vec<String>,
     /// What the validator that vouched for the token adds, shared by all
     /// its tokens.
     context: Arc<Context>,
@@ -130,6 +133,8 @@ impl Authenticated {
             + opt(&inner.grants.policy)
             + opt(&inner.tenant_id)
             + opt(&inner.acr)
+            + inner.acrs.iter().map(text).sum::<usize>()
+            + heap_block(inner.acrs.capacity() * std::mem::size_of::<String>())
     }
 
     /// The claims set as JSON text, exactly as the token carried it.
@@ -197,6 +202,13 @@ impl Authenticated {
         self.0.auth_time
     }
 
+    /// `acrs`: the Microsoft Entra Conditional Access authentication
+    /// contexts (`c1` … `c99`) the sign-in satisfied; empty when the token
+    /// carries none (or not as an array of strings).
+    pub fn auth_contexts(&self) -> &[String] {
+        &self.0.acrs
+    }
+
     /// Reports the bytes of every typed value kept from now on to `on_kept`
     /// (the verified-token cache re-weighs its entry by them).
     pub(crate) fn on_typed_kept(&self, on_kept: OnKept) {
@@ -221,6 +233,7 @@ pub(crate) struct Checked {
     tenant_id: Option<String>,
     acr: Option<String>,
     auth_time: Option<i64>,
+    acrs: Vec<String>,
 }
 
 impl Checked {
@@ -235,6 +248,7 @@ impl Checked {
             typed: Typed::default(),
             acr: self.acr,
             auth_time: self.auth_time,
+            acrs: self.acrs,
             context,
         }))
     }
@@ -263,8 +277,9 @@ pub(crate) fn payload_text(payload: Vec<u8>) -> Result<String, Error> {
 const INVALID_JSON: Error = Error::MalformedToken("claims are not valid JSON with unique names");
 
 /// The claims the checks themselves read, besides an issuer's [`ClaimMap`].
-pub(crate) const CHECKED_CLAIMS: [&str; 10] = [
+pub(crate) const CHECKED_CLAIMS: [&str; 11] = [
     "acr",
+    "acrs",
     "aud",
     "auth_time",
     "exp",
@@ -370,9 +385,17 @@ impl<'a> Unverified<'a> {
             .as_ref()
             .and_then(number_to_secs);
 
+        let acrs = self
+            .claims
+            .get("acrs")
+            .and_then(json::strings)
+            .map(|all| all.into_iter().map(Cow::into_owned).collect())
+            .unwrap_or_default();
+
         Ok(Checked {
             acr,
             auth_time,
+            acrs,
             registered: RegisteredClaims {
                 iss,
                 sub,

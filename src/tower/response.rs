@@ -53,6 +53,7 @@ where
 /// | bad token | 401 | `Bearer error="invalid_token"` |
 /// | lacking permission | 403 | `Bearer error="insufficient_scope", scope="…"` |
 /// | authentication not enough (RFC 9470) | 401 | `Bearer error="insufficient_user_authentication", acr_values="…", max_age="…"` |
+/// | Entra authentication context missing | 401 | `Bearer error="insufficient_claims", claims="…"` (base64 of the claims request) |
 /// | keys unavailable | 503 | none; `Retry-After`: seconds until the next fetch attempt |
 pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
     let mut headers = http::HeaderMap::new();
@@ -81,6 +82,10 @@ pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
         }
         Challenge::InsufficientUserAuthentication => {
             headers.insert(WWW_AUTHENTICATE, step_up_challenge(error));
+            StatusCode::UNAUTHORIZED
+        }
+        Challenge::InsufficientClaims => {
+            headers.insert(WWW_AUTHENTICATE, claims_challenge(error));
             StatusCode::UNAUTHORIZED
         }
         Challenge::Unavailable => {
@@ -177,6 +182,29 @@ fn step_up_challenge(error: &Error) -> HeaderValue {
         value.push_str(&format!(", max_age=\"{secs}\""));
     }
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(BARE))
+}
+
+/// Microsoft's claims challenge for a Conditional Access authentication
+/// context: `insufficient_claims` with `claims`, the standard base64 of the
+/// claims request `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`,
+/// which MSAL reads from the header and sends back to Entra ID. The context
+/// id is configured, and kept only if it is of the scope-token characters.
+fn claims_challenge(error: &Error) -> HeaderValue {
+    use base64::Engine as _;
+    const BARE: &str = "Bearer error=\"insufficient_claims\"";
+    let context = match error {
+        Error::InsufficientClaims { context } => context.as_str(),
+        _ => "",
+    };
+    if context.is_empty() || !context.bytes().all(is_scope_char) {
+        return HeaderValue::from_static(BARE);
+    }
+    let request = serde_json::json!({
+        "access_token": { "acrs": { "essential": true, "value": context } }
+    });
+    let claims = base64::engine::general_purpose::STANDARD.encode(request.to_string());
+    HeaderValue::from_str(&format!("{BARE}, claims=\"{claims}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static(BARE))
 }
 
 fn is_scope_char(b: u8) -> bool {
@@ -278,6 +306,23 @@ mod tests {
             header(&step_up("mfa bad\"value", None)),
             unauthorized("Bearer error=\"insufficient_user_authentication\", acr_values=\"mfa\""),
             "a value that could break out of the quotes is dropped"
+        );
+        // Microsoft's documented claims challenge for authentication
+        // context c1 (the base64 of its claims request, byte for byte).
+        assert_eq!(
+            header(&Error::InsufficientClaims {
+                context: "c1".into()
+            }),
+            unauthorized(
+                "Bearer error=\"insufficient_claims\", claims=\"eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19\""
+            )
+        );
+        assert_eq!(
+            header(&Error::InsufficientClaims {
+                context: "c1\"".into()
+            }),
+            unauthorized("Bearer error=\"insufficient_claims\""),
+            "a context id that is not a plain token is never encoded"
         );
         let (status, headers) = rejection_parts(&Error::KeysUnavailable {
             retry_after_secs: 17,

@@ -36,6 +36,7 @@ use crate::token::claims::Authenticated;
 pub struct StepUp {
     acr_values: Vec<String>,
     max_age: Option<Duration>,
+    auth_context: Option<String>,
 }
 
 impl StepUp {
@@ -69,6 +70,32 @@ impl StepUp {
         self
     }
 
+    /// The token must carry the Microsoft Entra Conditional Access
+    /// authentication context `id` (`c1` … `c99`) in its `acrs` claim.
+    /// Entra adds it once the user met the policy the tenant attached to
+    /// that context (multi-factor authentication, a compliant device, …).
+    /// A token without it gets 401 with the claims challenge MSAL
+    /// understands: `Bearer error="insufficient_claims", claims="…"`, the
+    /// base64 of `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`,
+    /// which the client passes to its next token request.
+    ///
+    /// Checked after [`acr_values`](Self::acr_values) and
+    /// [`max_age`](Self::max_age): a token that falls short of those gets
+    /// their challenge first.
+    ///
+    /// ```
+    /// use bearer_guard::{Requirement, StepUp, require};
+    ///
+    /// // Microsoft.Identity.Web's sample: deleting needs authentication context c1.
+    /// let delete = require(Requirement::scope("Notes.Write")).step_up(StepUp::new().auth_context("c1"));
+    /// # let _ = delete;
+    /// ```
+    #[must_use]
+    pub fn auth_context(mut self, id: impl Into<String>) -> Self {
+        self.auth_context = Some(id.into());
+        self
+    }
+
     /// Whether `token`'s authentication is enough for the route.
     pub(crate) fn check(&self, token: &Authenticated) -> Result<(), Error> {
         let refuse = |reason: String| Error::InsufficientUserAuthentication {
@@ -98,6 +125,13 @@ impl StepUp {
             if elapsed > max.saturating_add(leeway) {
                 return Err(refuse(format!("signed in {elapsed} s ago")));
             }
+        }
+        if let Some(context) = &self.auth_context
+            && !token.auth_contexts().contains(context)
+        {
+            return Err(Error::InsufficientClaims {
+                context: context.clone(),
+            });
         }
         Ok(())
     }
@@ -187,5 +221,22 @@ mod tests {
         let weak = format!(r#","acr":"pwd","auth_time":{NOW}"#);
         assert_eq!(verdict(&both, &weak), Err("mfa|Some(60)".into()));
         assert_eq!(verdict(&StepUp::new(), ""), Ok(()), "no demand");
+    }
+
+    #[test]
+    fn an_entra_auth_context_must_be_among_acrs() {
+        let c1 = StepUp::new().auth_context("c1");
+        let check = |extra: &str| c1.check(&token(extra));
+        assert_eq!(check(r#","acrs":["c2","c1"]"#), Ok(()));
+        let refused = Err(Error::InsufficientClaims {
+            context: "c1".into(),
+        });
+        for extra in [r#","acrs":["c2"]"#, r#","acrs":"c1""#, r#","acrs":[]"#, ""] {
+            assert_eq!(check(extra), refused, "{extra}");
+        }
+        // The RFC 9470 demands are checked, and answered, first.
+        let both = StepUp::new().acr_values(["mfa"]).auth_context("c1");
+        assert_eq!(verdict(&both, r#","acrs":["c1"]"#), Err("mfa|None".into()));
+        assert_eq!(verdict(&both, r#","acr":"mfa","acrs":["c1"]"#), Ok(()));
     }
 }

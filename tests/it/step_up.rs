@@ -161,3 +161,38 @@ async fn an_app_token_with_the_role_is_held_to_the_same_sign_in() {
         stepped_up(&format!("{STEP_UP}, acr_values=\"mfa\""))
     );
 }
+
+/// Microsoft Entra authentication contexts: a token whose `acrs` lacks the
+/// route's context gets the claims challenge MSAL reads, byte for byte.
+#[tokio::test]
+async fn an_entra_auth_context_is_asked_for_with_the_claims_challenge() {
+    let issuer = start().await;
+    let app = app(
+        builder(&issuer).build().expect("valid configuration"),
+        StepUp::new().auth_context("c1"),
+    );
+    let with = issuer
+        .token()
+        .scope("notes.write")
+        .claim("acrs", ["c1"])
+        .sign();
+    let without = issuer
+        .token()
+        .scope("notes.write")
+        .claim("acrs", ["c2"])
+        .sign();
+    for round in 0..2 {
+        assert_eq!(
+            delete_with(&app, &with).await,
+            ok("deleted"),
+            "round {round}"
+        );
+        assert_eq!(
+            delete_with(&app, &without).await,
+            stepped_up(
+                "Bearer error=\"insufficient_claims\", claims=\"eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19\""
+            ),
+            "round {round}"
+        );
+    }
+}
