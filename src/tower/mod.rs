@@ -2,7 +2,8 @@
 //! [`service`] it wraps around yours (the token is validated and handed over
 //! in the request extensions), per-route guards ([`require`], with
 //! [`step_up`] for RFC 9470), axum
-//! extractors (`axum`), and the one place a rejection becomes a response
+//! extractors (`axum`), the RFC 9728 document for any tower stack
+//! ([`metadata`]), and the one place a rejection becomes a response
 //! ([`response`]).
 //!
 //! The top of the import graph: only `crate::config` (the builder) and the
@@ -11,6 +12,7 @@
 #[cfg(feature = "axum")]
 pub(crate) mod axum;
 pub(crate) mod layer;
+pub(crate) mod metadata;
 pub(crate) mod require;
 pub(crate) mod response;
 pub(crate) mod service;

@@ -7,7 +7,9 @@
 //! Proves: a valid token with the scope reaches the handler (200) with its
 //! claims; no token gives 401 with a bare `Bearer` challenge; a bad token 401
 //! `invalid_token`; a valid token without the scope 403 `insufficient_scope`
-//! naming the scope; and the same over HTTP/1.1 on 127.0.0.1.
+//! naming the scope; and the same over HTTP/1.1 on 127.0.0.1; and the RFC
+//! 9728 metadata document served by `resource_metadata_layer` outside the
+//! layer, its challenges naming it.
 
 use std::convert::Infallible;
 
@@ -222,4 +224,52 @@ async fn layer_serves_over_hyper_http1_on_a_socket() {
     assert_eq!(response.text().await.expect("body"), "");
 
     assert_eq!(issuer.jwks_requests(), 1);
+}
+
+/// `resource_metadata_layer` answers the document's path without a token and
+/// passes every other request to the layer, whose challenges name the
+/// document.
+#[tokio::test]
+async fn the_metadata_layer_serves_the_document_to_a_plain_tower_stack() {
+    let issuer = start().await;
+    let auth = crate::support::builder(&issuer)
+        .resource("http://127.0.0.1:9/notes")
+        .resource_scopes(["notes.read"])
+        .build()
+        .expect("valid configuration");
+    let service = ServiceBuilder::new()
+        .layer(auth.resource_metadata_layer())
+        .service(protected::<String>(auth.clone()));
+    let path = "/.well-known/oauth-protected-resource/notes";
+    let metadata = auth.validator().resource_metadata().expect("configured");
+    let get = |uri: &str| Request::get(uri).body(String::new()).expect("request");
+    let response = service
+        .clone()
+        .oneshot(get(path))
+        .await
+        .expect("infallible");
+    assert_eq!(
+        response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes()),
+        Some(&b"application/json"[..])
+    );
+    assert_eq!(
+        parts(response).await,
+        (StatusCode::OK, None, metadata.document().to_owned())
+    );
+    let post = Request::post(path).body(String::new()).expect("request");
+    let at = "resource_metadata=\"http://127.0.0.1:9/.well-known/oauth-protected-resource/notes\"";
+    for request in [get("/hello"), post] {
+        let response = service.clone().oneshot(request).await.expect("infallible");
+        assert_eq!(
+            parts(response).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                Some(format!("Bearer {at}")),
+                String::new()
+            )
+        );
+    }
 }
