@@ -138,7 +138,7 @@ pub use token::permissions::Permissions;
 #[cfg(feature = "axum")]
 pub use tower::axum::Claims;
 pub use tower::layer::BearerAuthLayer;
-pub use tower::metadata::{MetadataFuture, ResourceMetadataLayer, ServeResourceMetadata};
+pub use tower::metadata::{ResourceMetadataLayer, ServeResourceMetadata};
 pub use tower::require::{Require, RequireFuture, RequireLayer, Requirement, require};
 pub use tower::response::{DefaultRejection, OnRejection, rejection_parts};
 pub use tower::service::{BearerAuth, ResponseFuture};

@@ -2,16 +2,13 @@
 //! [`ResourceMetadataLayer`] answers its path and passes everything else on.
 //! (axum users merge `BearerAuthLayer::resource_metadata_router` instead.)
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Method, Request, Response};
-use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::layer::BearerAuthLayer;
-use super::response::ready_once;
+use super::require::RequireFuture;
 use crate::validate::validator::Validator;
 
 impl<R> BearerAuthLayer<R> {
@@ -86,7 +83,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = MetadataFuture<S::Future, ResBody>;
+    type Future = RequireFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -97,51 +94,9 @@ where
             .validator
             .resource_metadata()
             .filter(|m| request.method() == Method::GET && request.uri().path() == m.path());
-        let state = match document {
-            Some(metadata) => State::Document {
-                response: Some(metadata.response()),
-            },
-            None => State::Inner {
-                future: self.inner.call(request),
-            },
-        };
-        MetadataFuture { state }
-    }
-}
-
-pin_project! {
-    /// The response future of [`ServeResourceMetadata`]: the document, ready
-    /// at once, or the inner service's future.
-    pub struct MetadataFuture<F, B> {
-        #[pin]
-        state: State<F, B>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F, B> {
-        Inner { #[pin] future: F },
-        Document { response: Option<Response<B>> },
-    }
-}
-
-impl<F, B, E> Future for MetadataFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Inner { future } => future.poll(cx),
-            StateProj::Document { response } => ready_once(response),
+        match document {
+            Some(metadata) => RequireFuture::ready(metadata.response()),
+            None => RequireFuture::inner(self.inner.call(request)),
         }
-    }
-}
-
-impl<F, B> std::fmt::Debug for MetadataFuture<F, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetadataFuture").finish_non_exhaustive()
     }
 }

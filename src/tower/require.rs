@@ -331,32 +331,44 @@ where
             Some(token) => (self.policy.check(token), token.resource_challenge()),
         };
         match verdict {
-            Ok(()) => RequireFuture {
-                state: State::Inner {
-                    future: self.inner.call(request),
-                },
-            },
+            Ok(()) => RequireFuture::inner(self.inner.call(request)),
             Err(error) => {
                 let mut response = reject(&self.on_rejection, &error);
                 if let Some(challenge) = challenge {
                     add_resource_metadata(&mut response, challenge);
                 }
-                RequireFuture {
-                    state: State::Rejected {
-                        response: Some(response),
-                    },
-                }
+                RequireFuture::ready(response)
             }
         }
     }
 }
 
 pin_project! {
-    /// The response future of [`Require`]: the inner service's, or the
-    /// rejection, ready at once.
+    /// The response future of [`Require`] (and of
+    /// [`ServeResourceMetadata`](crate::ServeResourceMetadata)): the inner
+    /// service's, or a response of its own (a rejection, the document),
+    /// ready at once.
     pub struct RequireFuture<F, B> {
         #[pin]
         state: State<F, B>,
+    }
+}
+
+impl<F, B> RequireFuture<F, B> {
+    /// The inner service's future.
+    pub(crate) fn inner(future: F) -> Self {
+        RequireFuture {
+            state: State::Inner { future },
+        }
+    }
+
+    /// `response`, ready at once.
+    pub(crate) fn ready(response: Response<B>) -> Self {
+        RequireFuture {
+            state: State::Rejected {
+                response: Some(response),
+            },
+        }
     }
 }
 
