@@ -11,7 +11,10 @@
 //!   token (wrong `aud`) → 401; a scope not granted → 403; the ID token as an
 //!   access token → 401; a refreshed access token → 200; key rotation: new
 //!   tokens → 200, old ones still 200 while their key is published, 401 once it
-//!   is removed.
+//!   is removed; step-up (RFC 9470): the sign-in's `acr` and `auth_time`, put
+//!   in the access token by the provider, → 200 on a route that needs them,
+//!   401 `insufficient_user_authentication` for a password sign-in or, on the
+//!   layer's clock, one too old.
 //! - `jose` (`tests/interop/jose-tokens.mjs`): one token per algorithm the crate
 //!   accepts (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA) → 200; each
 //!   with one signature byte flipped → 401; wrong `aud` → 401; a key that is
@@ -50,7 +53,8 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::{
-    Algorithm, Authenticated, BearerAuthLayer, Claims, Issuer, ManualClock, Requirement, require,
+    Algorithm, Authenticated, BearerAuthLayer, Claims, Issuer, ManualClock, Requirement, StepUp,
+    require,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -84,6 +88,9 @@ const CASES: &[(&str, CaseFn)] = &[
         Box::pin(authorization_code_pkce_and_refresh())
     }),
     ("oidc_provider_key_rotation", || Box::pin(key_rotation())),
+    ("oidc_provider_step_up_acr_and_auth_time", || {
+        Box::pin(step_up_acr_and_auth_time())
+    }),
     ("jose_every_accepted_algorithm", || {
         Box::pin(jose_every_accepted_algorithm())
     }),
@@ -389,18 +396,17 @@ impl Provider {
         let (node, first) = NodeScript::start("provider.mjs", &[]).await;
         let issuer = first["issuer"].as_str().expect("issuer").to_owned();
         assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer}");
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(HTTP_TIMEOUT)
-            .connect_timeout(HTTP_TIMEOUT)
-            .build()
-            .expect("HTTP client");
         Provider {
             _node: node,
             issuer,
-            http,
+            http: browser(),
         }
+    }
+
+    /// Forgets the user's session (a new cookie jar): the next
+    /// authorization-code flow signs in again.
+    fn sign_out(&mut self) {
+        self.http = browser();
     }
 
     fn url(&self, path: &str) -> String {
@@ -427,6 +433,19 @@ impl Provider {
     /// The authorization-code grant with PKCE for `resource`: the user `alice`
     /// logs in and consents to `granted` of the `requested` scopes.
     async fn authorization_code(&self, resource: &str, requested: &str, granted: &str) -> Tokens {
+        self.authorization_code_as(resource, requested, granted, None)
+            .await
+    }
+
+    /// [`authorization_code`](Self::authorization_code), the user signing in
+    /// with the authentication context class `acr` when given.
+    async fn authorization_code_as(
+        &self,
+        resource: &str,
+        requested: &str,
+        granted: &str,
+        acr: Option<&str>,
+    ) -> Tokens {
         let verifier = random_urlsafe();
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let state = random_urlsafe();
@@ -455,7 +474,7 @@ impl Provider {
             .redirect(
                 self.http
                     .post(format!("{login}/login"))
-                    .form(&[("account", "alice")]),
+                    .form(&[("account", "alice"), ("acr", acr.unwrap_or_default())]),
             )
             .await;
         assert!(resume.path().starts_with("/auth/"), "{resume}");
@@ -605,6 +624,18 @@ fn random_urlsafe() -> String {
         })
         .collect();
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The client's user agent: keeps the provider's cookies, follows no
+/// redirect by itself.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(HTTP_TIMEOUT)
+        .connect_timeout(HTTP_TIMEOUT)
+        .build()
+        .expect("HTTP client")
 }
 
 // ---------------------------------------------------------------------------
@@ -851,6 +882,69 @@ async fn authorization_code_pkce_and_refresh() {
         .await,
         insufficient("notes.write")
     );
+}
+
+/// Step-up (RFC 9470) against tokens from the authorization-code flow: the
+/// provider puts the sign-in's `acr` and `auth_time` in its access tokens. A
+/// route that needs `urn:interop:mfa` takes the token of a sign-in with it,
+/// and answers the one of a password sign-in with the step-up challenge; a
+/// route that needs a sign-in at most a minute old answers the same token
+/// with it once the layer's clock is two minutes on.
+async fn step_up_acr_and_auth_time() {
+    let mut provider = Provider::start().await;
+    let audience = format!("{RESOURCE}rs256");
+    let clock = ManualClock::new();
+    let api_layer = layer(
+        BearerAuthLayer::builder()
+            .trust(Issuer::rfc9068(&provider.issuer, &audience))
+            .clock(clock.clone()),
+    );
+    let guarded = |step_up: StepUp| -> Router {
+        Router::new()
+            .route(
+                "/notes",
+                axum::routing::delete(|| async { "deleted" })
+                    .route_layer(require(Requirement::scope("notes.write")).step_up(step_up)),
+            )
+            .layer(api_layer.clone())
+    };
+    let mfa_only = guarded(StepUp::new().acr_values(["urn:interop:mfa"]));
+    let recent = guarded(StepUp::new().max_age(Duration::from_secs(60)));
+    let scopes = "openid notes.read notes.write";
+    let granted = "notes.read notes.write";
+    let mfa = provider
+        .authorization_code_as(&audience, scopes, granted, Some("urn:interop:mfa"))
+        .await
+        .access_token;
+    provider.sign_out();
+    let password = provider
+        .authorization_code_as(&audience, scopes, granted, Some("urn:interop:pwd"))
+        .await
+        .access_token;
+    assert_eq!(payload(&mfa)["acr"], "urn:interop:mfa");
+    assert!(payload(&mfa)["auth_time"].is_i64(), "{}", payload(&mfa));
+    let delete = |app: &Router, token: &str| {
+        let (app, token) = (app.clone(), token.to_owned());
+        async move { send(&app, "DELETE", "/notes", Some(&format!("Bearer {token}"))).await }
+    };
+    assert_eq!(delete(&mfa_only, &mfa).await, support::ok("deleted"));
+    let challenge = |params: &str| support::Outcome {
+        status: StatusCode::UNAUTHORIZED,
+        www_authenticate: Some(format!(
+            "Bearer error=\"insufficient_user_authentication\", {params}"
+        )),
+        body: String::new(),
+    };
+    assert_eq!(
+        delete(&mfa_only, &password).await,
+        challenge("acr_values=\"urn:interop:mfa\"")
+    );
+    assert_eq!(delete(&recent, &mfa).await, support::ok("deleted"));
+    // The token lives five minutes; its sign-in is too old after two
+    // (past the minute and the layer's one-minute leeway).
+    clock.advance(Duration::from_secs(121));
+    assert_eq!(delete(&recent, &mfa).await, challenge("max_age=\"60\""));
+    assert_eq!(delete(&mfa_only, &mfa).await, support::ok("deleted"));
 }
 
 /// The provider rotates its RS256 key: a token signed with the new key passes

@@ -136,6 +136,18 @@ function build(issuer) {
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
+    acrValues: ['urn:interop:pwd', 'urn:interop:mfa'],
+    // RFC 9068 §2.2.1: acr and auth_time in the JWT access tokens of the
+    // authorization-code and refresh grants, from the sign-in they carry.
+    extraTokenClaims(ctx, token) {
+      if (token.kind !== 'AccessToken') return undefined;
+      const from = ctx.oidc.entities.AuthorizationCode || ctx.oidc.entities.RefreshToken;
+      if (!from) return undefined;
+      const claims = {};
+      if (from.acr) claims.acr = from.acr;
+      if (from.authTime) claims.auth_time = from.authTime;
+      return claims;
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -199,7 +211,12 @@ async function interaction(provider, req, res, uid, action) {
     if (prompt.name !== 'login') return json(res, 409, { error: `prompt is ${prompt.name}, not login` });
     const account = submitted.get('account');
     if (!account) return json(res, 400, { error: 'account is required' });
-    return provider.interactionFinished(req, res, { login: { accountId: account } }, { mergeWithLastSubmission: false });
+    // The authentication context class the user signed in with, if the test
+    // names one (a step-up case): it reaches the access token through
+    // extraTokenClaims, with auth_time.
+    const acr = submitted.get('acr');
+    const login = acr ? { accountId: account, acr } : { accountId: account };
+    return provider.interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
   }
   if (action === 'consent') {
     if (prompt.name !== 'consent') return json(res, 409, { error: `prompt is ${prompt.name}, not consent` });
