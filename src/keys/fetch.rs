@@ -259,7 +259,6 @@ pub(crate) fn discovery_url(issuer: &str) -> Option<Url> {
 /// idle connection's life, so the pool saves at most one handshake when a
 /// discovery document and its key set are fetched back to back.
 fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    static CLIENTS: Mutex<Vec<(Duration, reqwest::Client)>> = Mutex::new(Vec::new());
     let mut clients = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((_, client)) = clients.iter().find(|(t, _)| *t == connect_timeout) {
         return Ok(client.clone());
@@ -275,6 +274,9 @@ fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::
     }
     Ok(client)
 }
+
+/// The shared clients, by connect timeout.
+static CLIENTS: Mutex<Vec<(Duration, reqwest::Client)>> = Mutex::new(Vec::new());
 
 /// How many distinct connect timeouts get a shared client.
 const MAX_SHARED_CLIENTS: usize = 8;
@@ -415,5 +417,25 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    /// Fetchers with the same connect timeout share one client: it is built
+    /// once and kept, whatever their other limits.
+    #[test]
+    fn fetchers_with_one_connect_timeout_share_one_client() {
+        let timeout = Duration::from_millis(7_919);
+        let kept = || {
+            CLIENTS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .filter(|(t, _)| *t == timeout)
+                .count()
+        };
+        assert_eq!(kept(), 0);
+        for (total, cap) in [(1, 10), (2, 20), (3, 30)] {
+            Fetcher::new(timeout, Duration::from_secs(total), cap, false).expect("a client");
+        }
+        assert_eq!(kept(), 1);
     }
 }

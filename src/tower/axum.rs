@@ -168,21 +168,15 @@ impl<R> BearerAuthLayer<R> {
     where
         S: Clone + Send + Sync + 'static,
     {
-        let Some(metadata) = self.validator().resource_metadata() else {
+        let Some(metadata) = self.validator().resource_metadata_shared() else {
             return Router::new();
         };
         let path = metadata.path().to_owned();
-        let validator = self.validator().clone();
         Router::new().route(
             &path,
             axum::routing::get(move || {
-                let validator = validator.clone();
-                async move {
-                    match validator.resource_metadata() {
-                        Some(metadata) => metadata.response::<axum::body::Body>(),
-                        None => http::StatusCode::NOT_FOUND.into_response(),
-                    }
-                }
+                let metadata = Arc::clone(&metadata);
+                async move { metadata.response::<axum::body::Body>() }
             }),
         )
     }

@@ -46,9 +46,8 @@ struct Inner {
     read_claims: Names,
     /// Tokens verified before; `None` when caching is off.
     tokens: Option<TokenCache>,
-    time: Time,
     /// What the API tells clients about itself (RFC 9728), if configured.
-    resource: Option<ResourceMetadata>,
+    resource: Option<Arc<ResourceMetadata>>,
     /// Its `resource_metadata` challenge parameter, the clock and the
     /// leeway, shared with every [`Authenticated`] this validator vouches for.
     context: Arc<Context>,
@@ -79,7 +78,7 @@ impl Validator {
             .collect();
         let context = Arc::new(Context {
             resource_challenge: resource.as_ref().map(|r| Arc::from(r.challenge())),
-            time: time.clone(),
+            time,
             leeway_secs,
         });
         Validator {
@@ -89,8 +88,7 @@ impl Validator {
                 algorithms,
                 max_token_bytes,
                 tokens,
-                time,
-                resource,
+                resource: resource.map(Arc::new),
                 context,
             }),
         }
@@ -99,7 +97,13 @@ impl Validator {
     /// What the API tells clients about itself (RFC 9728), when the builder
     /// was given a [`resource`](crate::Builder::resource) identifier.
     pub fn resource_metadata(&self) -> Option<&ResourceMetadata> {
-        self.inner.resource.as_ref()
+        self.inner.resource.as_deref()
+    }
+
+    /// The metadata, shared, for a route that serves it.
+    #[cfg(feature = "axum")]
+    pub(crate) fn resource_metadata_shared(&self) -> Option<Arc<ResourceMetadata>> {
+        self.inner.resource.clone()
     }
 
     /// The `resource_metadata="…"` parameter every challenge carries, if any.
@@ -171,7 +175,7 @@ impl Validator {
     fn cached(&self, token: &[u8]) -> Lookup<'_> {
         match &self.inner.tokens {
             None => Lookup::Off,
-            Some(tokens) => match tokens.get(token, &self.inner.time) {
+            Some(tokens) => match tokens.get(token, &self.inner.context.time) {
                 Some(verdict) => Lookup::Hit(verdict),
                 None => Lookup::Miss(tokens),
             },
@@ -219,7 +223,7 @@ impl Validator {
         }
         verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
         // The key lookup may have waited for a fetch: read the clock again.
-        let now = inner.time.now_secs();
+        let now = inner.context.time.now_secs();
         let context = Arc::clone(&inner.context);
         let authenticated = claims
             .validate(&issuer.rules, now)?
@@ -227,7 +231,14 @@ impl Validator {
         if let Lookup::Miss(tokens) = lookup {
             let leeway = issuer.rules.leeway_secs;
             let token = token.as_bytes();
-            tokens.insert(token, &authenticated, key, keys, leeway, &inner.time);
+            tokens.insert(
+                token,
+                &authenticated,
+                key,
+                keys,
+                leeway,
+                &inner.context.time,
+            );
         }
         Ok(authenticated)
     }
