@@ -889,7 +889,7 @@ async fn authorization_code_pkce_and_refresh() {
 /// route that needs `urn:interop:mfa` takes the token of a sign-in with it,
 /// and answers the one of a password sign-in with the step-up challenge; a
 /// route that needs a sign-in at most a minute old answers the same token
-/// with it once the layer's clock is two minutes on.
+/// with it once the layer's clock is 121 seconds past the sign-in.
 async fn step_up_acr_and_auth_time() {
     let mut provider = Provider::start().await;
     let audience = format!("{RESOURCE}rs256");
@@ -940,9 +940,18 @@ async fn step_up_acr_and_auth_time() {
         challenge("acr_values=\"urn:interop:mfa\"")
     );
     assert_eq!(delete(&recent, &mfa).await, support::ok("deleted"));
-    // The token lives five minutes; its sign-in is too old after two
-    // (past the minute and the layer's one-minute leeway).
-    clock.advance(Duration::from_secs(121));
+    // The token lives five minutes; its sign-in is too old 121 seconds after
+    // its auth_time (past the minute and the layer's one-minute leeway), and
+    // not at 120. The clock started before the sign-in, so it moves to
+    // exactly those seconds of the token's own auth_time.
+    let auth_time = payload(&mfa)["auth_time"].as_i64().expect("auth_time");
+    let move_to = |secs: i64| {
+        let ahead = secs - support::now_on(&clock);
+        clock.advance(Duration::from_secs(u64::try_from(ahead).expect("ahead")));
+    };
+    move_to(auth_time + 120);
+    assert_eq!(delete(&recent, &mfa).await, support::ok("deleted"));
+    move_to(auth_time + 121);
     assert_eq!(delete(&recent, &mfa).await, challenge("max_age=\"60\""));
     assert_eq!(delete(&mfa_only, &mfa).await, support::ok("deleted"));
 }
