@@ -12,7 +12,7 @@ use crate::issuer::Issuer;
 use crate::issuer::trusted::{CacheSettings, compile};
 use crate::issuer::typ::TypPolicy;
 use crate::keys::fetch::Fetcher;
-use crate::resource::ResourceSettings;
+use crate::resource::{MetadataSigner, ResourceSettings};
 use crate::token::algorithm::Algorithm;
 use crate::tower::layer::BearerAuthLayer;
 use crate::tower::require::Requirement;
@@ -330,6 +330,15 @@ impl Builder {
     /// developers. Needs [`resource`](Builder::resource).
     pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
         self.resource.documentation = Some(url.into());
+        self
+    }
+
+    /// Signs the metadata (RFC 9728 §2.2): the document gains
+    /// `signed_metadata`, a JWT of its members and the signer's `iss`, signed
+    /// with the signer's key when the layer is built. Needs
+    /// [`resource`](Builder::resource). See [`MetadataSigner`].
+    pub fn resource_signed_metadata(mut self, signer: MetadataSigner) -> Self {
+        self.resource.signer = Some(signer);
         self
     }
 

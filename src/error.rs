@@ -310,6 +310,11 @@ pub enum ConfigError {
     /// put it in.
     #[error("{0} was set without resource(..): there is no metadata document to put it in")]
     WithoutResource(&'static str),
+    /// The key given to sign the metadata
+    /// ([`MetadataSigner`](crate::MetadataSigner)) does not load, or does not
+    /// sign with its algorithm.
+    #[error("metadata signing key: {0}")]
+    InvalidSigningKey(String),
     /// A multi-tenant issuer template has no discovery URL or JWKS URL to take
     /// keys from.
     #[error("issuer template {0:?} needs a discovery_url or a jwks_uri")]

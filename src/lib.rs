@@ -130,13 +130,13 @@ pub use config::Builder;
 pub use error::{Challenge, ConfigError, Error, HttpClientError};
 pub use issuer::typ::TypPolicy;
 pub use issuer::{Issuer, TENANT_PLACEHOLDER};
-pub use resource::ResourceMetadata;
+pub use resource::{MetadataSigner, ResourceMetadata};
 pub use token::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
 pub use token::claims::{Authenticated, RegisteredClaims};
 pub use token::extract::{bearer_token, parse_credentials};
 pub use token::permissions::Permissions;
 #[cfg(feature = "axum")]
-pub use tower::axum::Claims;
+pub use tower::axum::{Claims, ExtractRejection};
 pub use tower::layer::BearerAuthLayer;
 pub use tower::metadata::{ResourceMetadataLayer, ServeResourceMetadata};
 pub use tower::require::{Require, RequireFuture, RequireLayer, Requirement, require};

@@ -14,7 +14,9 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::layer::BearerAuthLayer;
-use super::response::{DefaultRejection, OnRejection, log_rejection};
+use super::response::{
+    DefaultRejection, OnRejection, ResourceChallenge, add_resource_metadata, log_rejection,
+};
 use crate::error::Error;
 use crate::token::claims::Authenticated;
 
@@ -79,20 +81,105 @@ impl IntoResponse for Error {
     }
 }
 
+/// Why [`Authenticated`] or [`Claims<T>`] refused a request: the [`Error`],
+/// answered as the layer answers it (RFC 6750, empty body), with the
+/// `resource_metadata="…"` parameter (RFC 9728 §5.1) when the layer has a
+/// [resource identifier](crate::Builder::resource).
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use bearer_guard::{Claims, Error, ExtractRejection};
+///
+/// // A handler that answers a token whose claims do not fit with its own body.
+/// async fn me(claims: Result<Claims<serde_json::Value>, ExtractRejection>) -> axum::response::Response {
+///     match claims {
+///         Ok(Claims(claims)) => claims.to_string().into_response(),
+///         Err(rejection) if matches!(rejection.error(), Error::ClaimsShape(_)) => {
+///             (http::StatusCode::UNAUTHORIZED, "unexpected claims").into_response()
+///         }
+///         Err(rejection) => rejection.into_response(),
+///     }
+/// }
+/// # let _ = me;
+/// ```
+#[derive(Debug)]
+pub struct ExtractRejection {
+    error: Error,
+    resource_challenge: Option<Arc<str>>,
+}
+
+impl ExtractRejection {
+    /// Reads the challenge parameter from where the layer left it: in the
+    /// token, or, on an optional route without one, in the extensions.
+    fn new(error: Error, parts: &Parts, token: Option<&Authenticated>) -> Self {
+        let resource_challenge = match token {
+            Some(token) => token.resource_challenge().cloned(),
+            None => parts
+                .extensions
+                .get::<ResourceChallenge>()
+                .map(|c| Arc::clone(&c.0)),
+        };
+        ExtractRejection {
+            error,
+            resource_challenge,
+        }
+    }
+
+    /// Why the request was refused.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The [`Error`], for a handler that answers it its own way.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+}
+
+impl std::fmt::Display for ExtractRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ExtractRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<ExtractRejection> for Error {
+    fn from(rejection: ExtractRejection) -> Error {
+        rejection.error
+    }
+}
+
+impl IntoResponse for ExtractRejection {
+    /// The RFC 6750 response for the error, with an empty body and, when the
+    /// layer has a resource identifier, `resource_metadata="…"`.
+    fn into_response(self) -> Response {
+        log_rejection(&self.error);
+        let mut response: Response = DefaultRejection.on_rejection(&self.error);
+        if let Some(challenge) = &self.resource_challenge {
+            add_resource_metadata(&mut response, challenge);
+        }
+        response
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
-    type Rejection = Error;
+    type Rejection = ExtractRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Authenticated>()
-            .cloned()
-            .ok_or(Error::Unauthenticated)
+        match parts.extensions.get::<Authenticated>() {
+            Some(token) => Ok(token.clone()),
+            None => Err(ExtractRejection::new(Error::Unauthenticated, parts, None)),
+        }
     }
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated {
-    type Rejection = Error;
+    type Rejection = ExtractRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -107,12 +194,15 @@ where
     S: Send + Sync,
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    type Rejection = Error;
+    type Rejection = ExtractRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<Authenticated>() {
-            Some(token) => Ok(Claims(token.shared_claims()?)),
-            None => Err(Error::Unauthenticated),
+            Some(token) => token
+                .shared_claims()
+                .map(Claims)
+                .map_err(|error| ExtractRejection::new(error, parts, Some(token))),
+            None => Err(ExtractRejection::new(Error::Unauthenticated, parts, None)),
         }
     }
 }
@@ -122,7 +212,7 @@ where
     S: Send + Sync,
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    type Rejection = Error;
+    type Rejection = ExtractRejection;
 
     /// `None` without a token; a token whose claims do not fit `T` is still
     /// rejected (401 `invalid_token`), never silently treated as anonymous.
@@ -132,7 +222,10 @@ where
     ) -> Result<Option<Self>, Self::Rejection> {
         match parts.extensions.get::<Authenticated>() {
             None => Ok(None),
-            Some(token) => Ok(Some(Claims(token.shared_claims()?))),
+            Some(token) => token
+                .shared_claims()
+                .map(|claims| Some(Claims(claims)))
+                .map_err(|error| ExtractRejection::new(error, parts, Some(token))),
         }
     }
 }

@@ -194,3 +194,61 @@ async fn a_custom_rejection_keeps_its_challenge_and_gains_the_parameter() {
         }
     );
 }
+
+/// The extractors' rejections carry the parameter too: `Claims<T>` refusing a
+/// token whose claims do not fit `T` (behind a required layer), and
+/// `Authenticated` and `Claims<T>` on an optional route without a token.
+#[tokio::test]
+async fn extractor_rejections_name_where_the_metadata_is() {
+    #[derive(serde::Deserialize)]
+    struct NeedsTenant {
+        #[allow(dead_code)]
+        tid: String,
+    }
+    let issuer = start().await;
+    let at = r#"resource_metadata="http://127.0.0.1:9/.well-known/oauth-protected-resource""#;
+    let routes = || {
+        Router::new()
+            .route(
+                "/tenant",
+                axum::routing::get(|_: bearer_guard::Claims<NeedsTenant>| async { "tenant" }),
+            )
+            .route(
+                "/who",
+                axum::routing::get(|_: bearer_guard::Authenticated| async { "who" }),
+            )
+    };
+    let layer = builder(&issuer)
+        .resource("http://127.0.0.1:9")
+        .build()
+        .expect("valid configuration");
+    let required = routes().route_layer(layer.clone());
+    let optional = routes().route_layer(layer.optional());
+    let without_tid = issuer.token().scope("notes.read").sign();
+    let with_tid = issuer.token().scope("notes.read").claim("tid", "t1").sign();
+    for app in [&required, &optional] {
+        assert_eq!(
+            get_with(app, "/tenant", &without_tid).await,
+            challenged(StatusCode::UNAUTHORIZED, &format!("{INVALID_TOKEN}, {at}"))
+        );
+        assert_eq!(get_with(app, "/tenant", &with_tid).await, ok("tenant"));
+        assert_eq!(get_with(app, "/who", &without_tid).await, ok("who"));
+    }
+    for path in ["/tenant", "/who"] {
+        assert_eq!(
+            send(&optional, "GET", path, None).await,
+            challenged(StatusCode::UNAUTHORIZED, &format!("Bearer {at}")),
+            "{path} without a token"
+        );
+    }
+    // Without a resource identifier the same rejections have no parameter.
+    let plain = routes().route_layer(builder(&issuer).build().expect("valid").optional());
+    assert_eq!(
+        get_with(&plain, "/tenant", &without_tid).await,
+        challenged(StatusCode::UNAUTHORIZED, INVALID_TOKEN)
+    );
+    assert_eq!(
+        send(&plain, "GET", "/who", None).await,
+        challenged(StatusCode::UNAUTHORIZED, "Bearer")
+    );
+}

@@ -6,10 +6,14 @@
 //! Everything here is fixed when the layer is built: serving the document and
 //! adding the parameter cost no work per request beyond copying bytes.
 
+mod signer;
+
 use serde::Serialize;
 
 use crate::error::ConfigError;
 use crate::keys::fetch::check_url;
+
+pub use signer::MetadataSigner;
 
 /// The well-known URI suffix of RFC 9728 §3.
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -77,6 +81,7 @@ pub(crate) struct ResourceSettings {
     pub scopes: Vec<String>,
     pub name: Option<String>,
     pub documentation: Option<String>,
+    pub signer: Option<MetadataSigner>,
 }
 
 /// The document's members (RFC 9728 §2), in the order it lists them.
@@ -92,6 +97,12 @@ struct Document<'a> {
     resource_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_documentation: Option<&'a str>,
+    /// Only in the signed metadata's claims (§2.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    /// Only in the document (§2.2: not a claim of the signed metadata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signed_metadata: Option<&'a str>,
 }
 
 impl ResourceSettings {
@@ -109,6 +120,7 @@ impl ResourceSettings {
                 ("resource_scopes", !self.scopes.is_empty()),
                 ("resource_name", self.name.is_some()),
                 ("resource_documentation", self.documentation.is_some()),
+                ("resource_signed_metadata", self.signer.is_some()),
             ] {
                 if set {
                     return Err(ConfigError::WithoutResource(what));
@@ -145,16 +157,33 @@ impl ResourceSettings {
                 scopes.push(scope);
             }
         }
-        let document = serde_json::to_string(&Document {
+        let mut members = Document {
             resource: &resource,
             authorization_servers,
             scopes_supported: &scopes,
             bearer_methods_supported: &["header"],
             resource_name: self.name.as_deref(),
             resource_documentation: self.documentation.as_deref(),
-        })
+            iss: None,
+            signed_metadata: None,
+        };
+        let signed = match &self.signer {
+            Some(signer) => {
+                if signer.issuer().is_empty() {
+                    return Err(ConfigError::Empty("resource_signed_metadata issuer"));
+                }
+                let claims = Document {
+                    iss: Some(signer.issuer()),
+                    ..members
+                };
+                Some(signer.sign(&claims)?)
+            }
+            None => None,
+        };
+        members.signed_metadata = signed.as_deref();
         // Strings and lists of strings always serialize; fail closed all the same.
-        .map_err(|_| ConfigError::Empty("resource"))?;
+        let document =
+            serde_json::to_string(&members).map_err(|_| ConfigError::Empty("resource"))?;
         // The URL is serialized ASCII with `"` and `\` percent-encoded, so it
         // stands in a quoted string as it is.
         let challenge = format!("resource_metadata=\"{metadata_url}\"");
@@ -171,6 +200,7 @@ impl ResourceSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::algorithm::Algorithm;
 
     fn compiled(resource: &str) -> ResourceMetadata {
         ResourceSettings {
@@ -227,6 +257,7 @@ mod tests {
             ],
             name: Some("Notes \"API\"".into()),
             documentation: Some("https://docs.example.com/notes".into()),
+            signer: None,
         }
         .compile(&["https://login.example.com/t/v2.0"], false)
         .expect("valid")
@@ -290,5 +321,165 @@ mod tests {
             Some(&http::HeaderValue::from_static("application/json"))
         );
         assert_eq!(response.body(), metadata.document());
+    }
+
+    /// The signed metadata (§2.2) verifies with the signer's public key and
+    /// carries the document's members and `iss`, and not itself; the
+    /// document carries it beside the plain members. For one key of each
+    /// family.
+    #[test]
+    fn signed_metadata_verifies_and_repeats_the_members() {
+        use jsonwebtoken::{DecodingKey, EncodingKey, Validation, jwk::Jwk};
+        for (algorithm, pem, encoding) in [
+            (
+                Algorithm::RS256,
+                &include_bytes!("../testing/keys/rsa2048_1.pem")[..],
+                EncodingKey::from_rsa_pem as fn(&[u8]) -> _,
+            ),
+            (
+                Algorithm::PS384,
+                &include_bytes!("../testing/keys/rsa2048_2.pem")[..],
+                EncodingKey::from_rsa_pem,
+            ),
+            (
+                Algorithm::ES256,
+                &include_bytes!("../testing/keys/p256_1.pem")[..],
+                EncodingKey::from_ec_pem,
+            ),
+            (
+                Algorithm::ES384,
+                &include_bytes!("../testing/keys/p384_1.pem")[..],
+                EncodingKey::from_ec_pem,
+            ),
+            (
+                Algorithm::EdDSA,
+                &include_bytes!("../testing/keys/ed25519_1.pem")[..],
+                EncodingKey::from_ed_pem,
+            ),
+        ] {
+            let signer = MetadataSigner::from_pem("https://attest.example.com", algorithm, pem)
+                .expect("key loads")
+                .key_id("m1");
+            let metadata = ResourceSettings {
+                resource: Some("https://api.example.com/notes".into()),
+                scopes: vec!["notes.read".into()],
+                name: Some("Notes".into()),
+                signer: Some(signer),
+                ..ResourceSettings::default()
+            }
+            .compile(&["https://login.example.com"], false)
+            .expect("valid")
+            .expect("configured");
+            let mut document: serde_json::Value =
+                serde_json::from_str(metadata.document()).expect("JSON");
+            let jwt = document["signed_metadata"]
+                .as_str()
+                .expect("signed_metadata")
+                .to_owned();
+            let public =
+                Jwk::from_encoding_key(&encoding(pem).expect("key"), algorithm.to_jsonwebtoken())
+                    .expect("public key");
+            let key = DecodingKey::from_jwk(&public).expect("decoding key");
+            let mut validation = Validation::new(algorithm.to_jsonwebtoken());
+            validation.set_required_spec_claims(&["iss"]);
+            validation.set_issuer(&["https://attest.example.com"]);
+            validation.validate_exp = false;
+            let verified = jsonwebtoken::decode::<serde_json::Value>(&jwt, &key, &validation)
+                .unwrap_or_else(|e| panic!("{algorithm:?}: {e}"));
+            assert_eq!(verified.header.kid.as_deref(), Some("m1"));
+            let mut claims = verified.claims;
+            assert_eq!(
+                claims
+                    .as_object_mut()
+                    .and_then(|c| c.remove("iss"))
+                    .as_ref()
+                    .and_then(|v| v.as_str()),
+                Some("https://attest.example.com")
+            );
+            document
+                .as_object_mut()
+                .and_then(|d| d.remove("signed_metadata"))
+                .expect("removed");
+            assert_eq!(claims, document, "{algorithm:?}");
+            assert_eq!(
+                document["resource"], "https://api.example.com/notes",
+                "{algorithm:?}"
+            );
+            // Another key of the same kind does not verify it.
+            if algorithm == Algorithm::ES256 {
+                let other = EncodingKey::from_ec_pem(include_bytes!("../testing/keys/p256_2.pem"))
+                    .expect("key");
+                let other = Jwk::from_encoding_key(&other, algorithm.to_jsonwebtoken())
+                    .expect("public key");
+                let other = DecodingKey::from_jwk(&other).expect("decoding key");
+                assert!(
+                    jsonwebtoken::decode::<serde_json::Value>(&jwt, &other, &validation).is_err()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_signing_key_that_does_not_fit_is_refused() {
+        let p256 = include_bytes!("../testing/keys/p256_1.pem");
+        let rsa = include_bytes!("../testing/keys/rsa2048_1.pem");
+        let code = |result: Result<MetadataSigner, ConfigError>| {
+            result.map(|_| ()).map_err(|e| format!("{e:?}"))
+        };
+        for (algorithm, pem) in [
+            (Algorithm::ES256, &b"not a key"[..]),
+            (Algorithm::ES256, &rsa[..]),
+            (Algorithm::RS256, &p256[..]),
+            (Algorithm::EdDSA, &p256[..]),
+        ] {
+            assert!(
+                code(MetadataSigner::from_pem(
+                    "https://a.example",
+                    algorithm,
+                    pem
+                ))
+                .is_err_and(|e| e.starts_with("InvalidSigningKey")),
+                "{algorithm:?}"
+            );
+        }
+        // A P-256 key loads as an EC key; ES384 finds out when it signs.
+        let mismatched = MetadataSigner::from_pem("https://a.example", Algorithm::ES384, p256)
+            .expect("an EC key loads");
+        let compile = |signer: MetadataSigner, resource: Option<&str>| {
+            ResourceSettings {
+                resource: resource.map(Into::into),
+                signer: Some(signer),
+                ..ResourceSettings::default()
+            }
+            .compile(&[], false)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+        };
+        assert!(
+            compile(mismatched, Some("https://api.example.com"))
+                .is_err_and(|e| e.starts_with("InvalidSigningKey"))
+        );
+        let good = MetadataSigner::from_pem("https://a.example", Algorithm::ES256, p256)
+            .expect("key loads");
+        assert_eq!(
+            compile(good.clone(), None),
+            Err("WithoutResource(\"resource_signed_metadata\")".into())
+        );
+        let anonymous = MetadataSigner::from_pem("", Algorithm::ES256, p256).expect("key loads");
+        assert!(
+            compile(anonymous, Some("https://api.example.com"))
+                .is_err_and(|e| e.starts_with("Empty"))
+        );
+        assert!(compile(good, Some("https://api.example.com")).is_ok());
+        // The key never shows in Debug.
+        let debug = format!(
+            "{:?}",
+            MetadataSigner::from_pem("https://a.example", Algorithm::ES256, p256).expect("key")
+        );
+        assert!(
+            debug.starts_with("MetadataSigner { issuer: \"https://a.example\""),
+            "{debug}"
+        );
+        assert!(!debug.contains("key:"), "{debug}");
     }
 }
