@@ -15,13 +15,21 @@
 //!   in the access token by the provider, → 200 on a route that needs them,
 //!   401 `insufficient_user_authentication` for a password sign-in or, on the
 //!   layer's clock, one too old.
+//! - The `mcp_server` example, run as a real process against oidc-provider,
+//!   driven the way an MCP client is told to drive it (MCP authorization,
+//!   2025-06-18 and 2025-11-25): the 401 naming the RFC 9728 metadata, the
+//!   metadata, the authorization server's metadata (RFC 8414, then OpenID
+//!   discovery), authorization code with PKCE for the metadata's `resource`,
+//!   then JSON-RPC with the token → 200; another resource's token → 401, a
+//!   token without the scope → 403, each naming the metadata.
 //! - `jose` (`tests/interop/jose-tokens.mjs`): one token per algorithm the crate
 //!   accepts (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA) → 200; each
 //!   with one signature byte flipped → 401; wrong `aud` → 401; a key that is
 //!   not published → 401.
 //!
 //! Every refusal asserts the exact status, `WWW-Authenticate` value and empty
-//! body, and the validator's internal reason code.
+//! body, and the validator's internal reason code (for the example, from its
+//! log).
 //!
 //! Runs under `cargo test` with its own `main` (`harness = false`): it installs
 //! `tests/interop/node_modules` with `npm ci` when missing or stale (a failed
@@ -72,6 +80,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one case may take, all included.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an example run with `cargo run` may take to print its
+/// `listening on` line: long enough for a cold build of it (`cargo test
+/// --test interop` does not build the examples). Only there so that a broken
+/// build cannot hang the run; not a performance assertion.
+const EXAMPLE_START_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The resource (audience) prefix the provider script serves.
 const RESOURCE: &str = "urn:bearer-guard:interop:";
@@ -80,18 +93,33 @@ const REDIRECT_URI: &str = "http://127.0.0.1/callback";
 
 type CaseFn = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
-const CASES: &[(&str, CaseFn)] = &[
-    ("oidc_provider_client_credentials_every_algorithm", || {
-        Box::pin(client_credentials_every_algorithm())
+/// Each case: its name, how long it may take, what it runs.
+const CASES: &[(&str, Duration, CaseFn)] = &[
+    (
+        "oidc_provider_client_credentials_every_algorithm",
+        CASE_TIMEOUT,
+        || Box::pin(client_credentials_every_algorithm()),
+    ),
+    (
+        "oidc_provider_authorization_code_pkce_and_refresh",
+        CASE_TIMEOUT,
+        || Box::pin(authorization_code_pkce_and_refresh()),
+    ),
+    ("oidc_provider_key_rotation", CASE_TIMEOUT, || {
+        Box::pin(key_rotation())
     }),
-    ("oidc_provider_authorization_code_pkce_and_refresh", || {
-        Box::pin(authorization_code_pkce_and_refresh())
-    }),
-    ("oidc_provider_key_rotation", || Box::pin(key_rotation())),
-    ("oidc_provider_step_up_acr_and_auth_time", || {
-        Box::pin(step_up_acr_and_auth_time())
-    }),
-    ("jose_every_accepted_algorithm", || {
+    (
+        "oidc_provider_step_up_acr_and_auth_time",
+        CASE_TIMEOUT,
+        || Box::pin(step_up_acr_and_auth_time()),
+    ),
+    (
+        "mcp_example_end_to_end",
+        // The example may be built first.
+        CASE_TIMEOUT.saturating_add(EXAMPLE_START_TIMEOUT),
+        || Box::pin(mcp_example_end_to_end()),
+    ),
+    ("jose_every_accepted_algorithm", CASE_TIMEOUT, || {
         Box::pin(jose_every_accepted_algorithm())
     }),
 ];
@@ -103,7 +131,7 @@ const CASES: &[(&str, CaseFn)] = &[
 fn main() -> ExitCode {
     let selected = match select(std::env::args().skip(1).collect()) {
         Selection::List => {
-            for (name, _) in CASES {
+            for (name, _, _) in CASES {
                 println!("{name}: test");
             }
             return ExitCode::SUCCESS;
@@ -152,17 +180,17 @@ fn main() -> ExitCode {
         .build()
         .expect("tokio runtime");
     let mut failed = Vec::new();
-    for (name, case) in selected {
+    for (name, limit, case) in selected {
         let case_started = Instant::now();
         let outcome = runtime.block_on(async {
             let mut task = tokio::spawn(case());
-            match tokio::time::timeout(CASE_TIMEOUT, &mut task).await {
+            match tokio::time::timeout(limit, &mut task).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) if e.is_panic() => Err("panicked (message above)".to_owned()),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => {
                     task.abort();
-                    Err(format!("timed out after {CASE_TIMEOUT:?}"))
+                    Err(format!("timed out after {limit:?}"))
                 }
             }
         });
@@ -198,7 +226,7 @@ fn main() -> ExitCode {
 
 enum Selection {
     List,
-    Run(Vec<(&'static str, CaseFn)>),
+    Run(Vec<(&'static str, Duration, CaseFn)>),
 }
 
 /// The cases the command line selects, libtest-style: name filters
@@ -233,8 +261,8 @@ fn select(args: Vec<String>) -> Selection {
     let selected = CASES
         .iter()
         .filter(|_| !ignored_only)
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| matches(name, f)))
-        .filter(|(name, _)| !skips.iter().any(|s| matches(name, s)))
+        .filter(|(name, ..)| filters.is_empty() || filters.iter().any(|f| matches(name, f)))
+        .filter(|(name, ..)| !skips.iter().any(|s| matches(name, s)))
         .copied()
         .collect();
     Selection::Run(selected)
@@ -479,13 +507,14 @@ impl Provider {
             .await;
         assert!(resume.path().starts_with("/auth/"), "{resume}");
 
-        // Logged in: to the consent interaction, which lists what is asked.
+        // Logged in: to the consent interaction, which lists what is asked:
+        // every requested scope but the OpenID ones, for the resource.
         let consent = self.redirect(self.http.get(resume)).await;
         let details = self.interaction(&consent).await;
         assert_eq!(details["prompt"], "consent", "{details}");
         let asked: Vec<&str> = requested
             .split(' ')
-            .filter(|s| s.starts_with("notes."))
+            .filter(|s| !matches!(*s, "openid" | "offline_access"))
             .collect();
         assert_eq!(
             details["details"]["missingResourceScopes"][resource],
@@ -1023,6 +1052,424 @@ async fn key_rotation() {
     assert_eq!(refused, Some(invalid_token()));
     assert_eq!(code(&api_layer, &old).await, "unknown_kid");
     me_ok(&app, &new).await;
+}
+
+// ---------------------------------------------------------------------------
+// The MCP example
+// ---------------------------------------------------------------------------
+
+/// One of this crate's examples, run as a real process the way a user runs it
+/// (`cargo run --quiet --example NAME -- ARGS`): killed when dropped; its
+/// stderr (the build's and its log) is kept, and shown if the case panics.
+struct Example {
+    name: &'static str,
+    /// `http://ADDR`, from its `listening on ADDR` line.
+    base: String,
+    _child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Example {
+    async fn start(name: &'static str, args: &[&str]) -> Example {
+        let mut child = Command::new(env!("CARGO"))
+            .args(["run", "--quiet", "--example", name, "--"])
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn cargo run --example {name}: {e}"));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let log = Arc::clone(&stderr);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let first = tokio::time::timeout(EXAMPLE_START_TIMEOUT, stdout.next_line()).await;
+        // Built before any check, so that a failed start shows the stderr.
+        let mut example = Example {
+            name,
+            base: String::new(),
+            _child: child,
+            stderr,
+        };
+        let line = match first {
+            Ok(Ok(Some(line))) => line,
+            Ok(Ok(None)) => panic!("{name} exited without printing `listening on ADDR`"),
+            Ok(Err(e)) => panic!("{name}: reading its stdout: {e}"),
+            Err(_) => panic!("{name} printed no line within {EXAMPLE_START_TIMEOUT:?}"),
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{name}'s first line is {line:?}"));
+        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+        assert!(
+            !addr.ends_with(":0"),
+            "the bound port, not the one asked for"
+        );
+        example.base = format!("http://{addr}");
+        // Keep reading stdout, so that the example never blocks on the pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+        example
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Waits until the example's log has a line with `text` in it.
+    async fn logged(&self, text: &str) {
+        let (log, wanted) = (Arc::clone(&self.stderr), text.to_owned());
+        eventually(&format!("{} logs {text:?}", self.name), async move || {
+            log.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .lines()
+                .any(|line| line.contains(&wanted))
+        })
+        .await;
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+            eprintln!("--- stderr of {} ---\n{log}--- end ---", self.name);
+        }
+    }
+}
+
+/// What an MCP client sees of one HTTP exchange.
+#[derive(Debug)]
+struct Answer {
+    outcome: Outcome,
+    content_type: Option<String>,
+}
+
+impl Answer {
+    /// The body, which must be JSON.
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.outcome.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.outcome.body))
+    }
+}
+
+async fn exchange(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.expect("HTTP request");
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &reqwest::header::HeaderValue| v.to_str().expect("ASCII header").to_owned())
+    };
+    let (www_authenticate, content_type) = (
+        header(reqwest::header::WWW_AUTHENTICATE),
+        header(reqwest::header::CONTENT_TYPE),
+    );
+    let status = response.status();
+    let body = response.text().await.expect("response body");
+    Answer {
+        outcome: Outcome {
+            status,
+            www_authenticate,
+            body,
+        },
+        content_type,
+    }
+}
+
+/// The MCP protocol version the client below asks for.
+const MCP_VERSION: &str = "2025-06-18";
+
+/// The `initialize` request an MCP client opens with.
+fn initialize() -> String {
+    json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": MCP_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "bearer-guard-interop", "version": "0"},
+        },
+    })
+    .to_string()
+}
+
+/// `POST` of one JSON-RPC message to the MCP endpoint, as the Streamable HTTP
+/// transport sends it, with `token` as the bearer token if given.
+fn rpc(
+    client: &reqwest::Client,
+    endpoint: &str,
+    token: Option<&str>,
+    message: String,
+) -> reqwest::RequestBuilder {
+    let request = client
+        .post(endpoint)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(
+            reqwest::header::ACCEPT,
+            "application/json, text/event-stream",
+        )
+        .body(message);
+    match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
+/// The `mcp_server` example against oidc-provider, driven step by step as the
+/// MCP authorization specification tells a client to: the 401 without a
+/// token names the RFC 9728 metadata; the metadata names the resource, the
+/// authorization server and the scope; the authorization server's metadata
+/// comes from RFC 8414's well-known URL first, then OpenID discovery's; the
+/// authorization-code flow with PKCE asks for the metadata's `resource`
+/// (RFC 8707); the token then opens the MCP session and calls the tool. A
+/// token for another resource is 401 and one without the scope 403, both
+/// naming the metadata again.
+async fn mcp_example_end_to_end() {
+    let mut provider = Provider::start().await;
+    let server = Example::start("mcp_server", &["--issuer", &provider.issuer]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(HTTP_TIMEOUT)
+        .build()
+        .expect("HTTP client");
+    // What the user gives the MCP client: the server's URL.
+    let endpoint = server.url("/mcp");
+    let metadata_url = server.url("/.well-known/oauth-protected-resource/mcp");
+    let named = format!("resource_metadata=\"{metadata_url}\"");
+    let refused = |status: StatusCode, challenge: String| Outcome {
+        status,
+        www_authenticate: Some(challenge),
+        body: String::new(),
+    };
+
+    // a. No token: 401, and the challenge says where the metadata is.
+    let first = exchange(rpc(&client, &endpoint, None, initialize())).await;
+    assert_eq!(
+        first.outcome,
+        refused(StatusCode::UNAUTHORIZED, format!("Bearer {named}"))
+    );
+    let challenge = first
+        .outcome
+        .www_authenticate
+        .as_deref()
+        .unwrap_or_default();
+    let from_challenge = challenge
+        .split_once("resource_metadata=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(url, _)| url)
+        .expect("resource_metadata in the challenge");
+
+    // b. The protected-resource metadata (RFC 9728), without a token. Its
+    // `resource` is the URL the client was given (RFC 9728 §3.3).
+    let metadata = exchange(client.get(from_challenge)).await;
+    assert_eq!(metadata.outcome.status, StatusCode::OK, "{metadata:?}");
+    assert_eq!(metadata.content_type.as_deref(), Some("application/json"));
+    let document = metadata.json();
+    assert_eq!(
+        document,
+        json!({
+            "resource": endpoint,
+            "authorization_servers": [provider.issuer],
+            "scopes_supported": ["mcp:tools"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "bearer-guard MCP example",
+        })
+    );
+    let resource = document["resource"].as_str().expect("resource");
+    let authorization_server = document["authorization_servers"][0]
+        .as_str()
+        .expect("an authorization server");
+
+    // c. The authorization server's metadata. Its issuer has no path, so
+    // the MCP specification has the client try RFC 8414's well-known URL
+    // first, then OpenID Connect discovery's. oidc-provider answers both,
+    // with the same document.
+    let mut discovered = Vec::new();
+    for well_known in ["oauth-authorization-server", "openid-configuration"] {
+        let url = format!("{authorization_server}/.well-known/{well_known}");
+        let answer = exchange(client.get(&url)).await;
+        assert_eq!(answer.outcome.status, StatusCode::OK, "{url}: {answer:?}");
+        assert_eq!(
+            answer.content_type.as_deref(),
+            Some("application/json; charset=utf-8"),
+            "{url}"
+        );
+        discovered.push(answer.json());
+    }
+    assert_eq!(discovered[0], discovered[1], "both well-known URLs");
+    let server_metadata = &discovered[0];
+    assert_eq!(server_metadata["issuer"], json!(authorization_server));
+    // The client's PKCE method must be offered, or it must not proceed.
+    let methods = server_metadata["code_challenge_methods_supported"]
+        .as_array()
+        .expect("code_challenge_methods_supported");
+    assert!(methods.contains(&json!("S256")), "{methods:?}");
+    // The endpoints the Provider helper drives the flow at.
+    assert_eq!(
+        server_metadata["authorization_endpoint"],
+        json!(provider.url("/auth"))
+    );
+    assert_eq!(
+        server_metadata["token_endpoint"],
+        json!(provider.url("/token"))
+    );
+    // No dynamic client registration: the client is pre-registered
+    // (`interop-app`, public, PKCE), one of the ways the specification allows.
+    assert_eq!(server_metadata.get("registration_endpoint"), None);
+
+    // d. Authorization code with PKCE, asking for the metadata's `resource`
+    // and its `scopes_supported`; alice consents to them.
+    let supported: Vec<&str> = document["scopes_supported"]
+        .as_array()
+        .expect("scopes_supported")
+        .iter()
+        .map(|s| s.as_str().expect("a scope"))
+        .collect();
+    let scope = format!("openid {}", supported.join(" "));
+    let tokens = provider
+        .authorization_code(resource, &scope, &supported.join(" "))
+        .await;
+    let token = tokens.access_token;
+    assert_eq!(header(&token)["typ"], "at+jwt");
+    let claims = payload(&token);
+    assert_eq!(claims["aud"], json!(resource), "{claims}");
+    assert_eq!(claims["iss"], json!(authorization_server), "{claims}");
+    assert_eq!(claims["scope"], "mcp:tools", "{claims}");
+
+    // e. The same request with the token: the MCP session opens.
+    let opened = exchange(rpc(&client, &endpoint, Some(&token), initialize())).await;
+    assert_eq!(
+        (
+            opened.outcome.status,
+            opened.outcome.www_authenticate.as_deref()
+        ),
+        (StatusCode::OK, None),
+        "{opened:?}"
+    );
+    assert_eq!(opened.content_type.as_deref(), Some("application/json"));
+    let reply = opened.json();
+    assert_eq!(reply["jsonrpc"], "2.0", "{reply}");
+    assert_eq!(reply["id"], 1, "{reply}");
+    assert_eq!(reply["result"]["protocolVersion"], MCP_VERSION, "{reply}");
+    assert_eq!(
+        reply["result"]["capabilities"],
+        json!({"tools": {}}),
+        "{reply}"
+    );
+    assert_eq!(
+        reply["result"]["serverInfo"]["name"], "bearer-guard-mcp-example",
+        "{reply}"
+    );
+    // Every later request carries the protocol version agreed on.
+    let in_session = |message: String| {
+        rpc(&client, &endpoint, Some(&token), message).header("MCP-Protocol-Version", MCP_VERSION)
+    };
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let noted = exchange(in_session(initialized.to_string())).await;
+    assert_eq!(
+        noted.outcome,
+        Outcome {
+            status: StatusCode::ACCEPTED,
+            www_authenticate: None,
+            body: String::new(),
+        }
+    );
+    let call = |id: u32, method: &str, params: Value| {
+        let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        exchange(in_session(message.to_string()))
+    };
+    let listed = call(2, "tools/list", json!({})).await;
+    assert_eq!(listed.outcome.status, StatusCode::OK, "{listed:?}");
+    let tools = listed.json()["result"]["tools"].clone();
+    assert_eq!(tools[0]["name"], "whoami", "{tools}");
+    assert_eq!(tools.as_array().map(Vec::len), Some(1), "{tools}");
+    let called = call(3, "tools/call", json!({"name": "whoami", "arguments": {}})).await;
+    assert_eq!(called.outcome.status, StatusCode::OK, "{called:?}");
+    assert_eq!(
+        called.json(),
+        json!({"jsonrpc": "2.0", "id": 3, "result": {
+            "content": [{
+                "type": "text",
+                "text": "sub: alice\nclient_id: interop-app\nscopes: mcp:tools",
+            }],
+            "isError": false,
+        }})
+    );
+    let unknown = call(4, "resources/list", json!({})).await;
+    assert_eq!(unknown.outcome.status, StatusCode::OK, "{unknown:?}");
+    assert_eq!(unknown.json()["id"], 4);
+    assert_eq!(unknown.json()["error"]["code"], -32601);
+    let no_such_tool = call(5, "tools/call", json!({"name": "rm", "arguments": {}})).await;
+    assert_eq!(
+        no_such_tool.outcome.status,
+        StatusCode::OK,
+        "{no_such_tool:?}"
+    );
+    assert_eq!(no_such_tool.json()["error"]["code"], -32602);
+    let garbled = exchange(in_session("{".to_owned())).await;
+    assert_eq!(
+        garbled.outcome.status,
+        StatusCode::BAD_REQUEST,
+        "{garbled:?}"
+    );
+    assert_eq!(garbled.json()["error"]["code"], -32700);
+    assert_eq!(garbled.json()["id"], Value::Null);
+
+    // f. Alice's token for the same client from the same authorization
+    // server, signed with the same key, but for another resource: only its
+    // audience differs.
+    provider.sign_out();
+    let other_resource = format!("{RESOURCE}rs256");
+    let other = provider
+        .authorization_code(&other_resource, "openid notes.read", "notes.read")
+        .await
+        .access_token;
+    let claims = payload(&other);
+    assert_eq!(claims["aud"], json!(other_resource), "{claims}");
+    assert_eq!(claims["sub"], "alice", "{claims}");
+    assert_eq!(claims["client_id"], "interop-app", "{claims}");
+    assert_eq!(header(&other)["kid"], header(&token)["kid"]);
+    assert_eq!(
+        exchange(rpc(&client, &endpoint, Some(&other), initialize()))
+            .await
+            .outcome,
+        refused(
+            StatusCode::UNAUTHORIZED,
+            format!("Bearer error=\"invalid_token\", {named}")
+        )
+    );
+    server.logged("code=\"audience_mismatch\"").await;
+
+    // g. A token for this resource, but alice granted nothing of its scope.
+    provider.sign_out();
+    let without_scope = provider
+        .authorization_code(resource, &scope, "")
+        .await
+        .access_token;
+    let claims = payload(&without_scope);
+    assert_eq!(claims["aud"], json!(resource), "{claims}");
+    assert_eq!(claims.get("scope"), None, "{claims}");
+    assert_eq!(
+        exchange(rpc(&client, &endpoint, Some(&without_scope), initialize()))
+            .await
+            .outcome,
+        refused(
+            StatusCode::FORBIDDEN,
+            format!("Bearer error=\"insufficient_scope\", scope=\"mcp:tools\", {named}")
+        )
+    );
+    server.logged("code=\"insufficient_scope\"").await;
 }
 
 // ---------------------------------------------------------------------------

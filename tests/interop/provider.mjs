@@ -14,6 +14,10 @@
 //   its own key (one key per algorithm, `alg` published in the JWKS), scopes
 //   `notes.read notes.write`; and urn:bearer-guard:interop:other, an API the
 //   tests do not accept (the wrong-`aud` case).
+// - An MCP-style resource: any loopback http URL, `http://127.0.0.1:<port>/…`
+//   (the mcp_server example's `http://127.0.0.1:<port>/mcp`, port included,
+//   as its RFC 9728 metadata names it): audience = the indicator, scope
+//   `mcp:tools`, signed RS256 with the rs256 key.
 // - Client `interop-service` (client_secret_basic): client-credentials grant.
 // - Client `interop-app` (native, public, PKCE S256 required): authorization
 //   code grant and refresh tokens (`offline_access`, with `prompt=consent`).
@@ -50,6 +54,7 @@ import Provider, { errors } from 'oidc-provider';
 
 const RESOURCE_PREFIX = 'urn:bearer-guard:interop:';
 const API_SCOPES = 'notes.read notes.write';
+const MCP_SCOPES = 'mcp:tools';
 const ALGORITHMS = { rs256: 'RS256', ps256: 'PS256', es256: 'ES256', es384: 'ES384', eddsa: 'EdDSA' };
 const REDIRECT_URI = 'http://127.0.0.1/callback';
 
@@ -81,7 +86,24 @@ function publishedKids() {
   );
 }
 
+// Whether `indicator` is an MCP-style resource: an http URL on 127.0.0.1
+// with an explicit port (the servers the tests start), no query, no fragment.
+function isLoopbackResource(indicator) {
+  if (!URL.canParse(indicator)) return false;
+  const url = new URL(indicator);
+  return url.protocol === 'http:' && url.hostname === '127.0.0.1' && url.port !== '' && !url.search && !url.hash;
+}
+
 function getResourceServerInfo(_ctx, indicator) {
+  if (isLoopbackResource(indicator)) {
+    return {
+      scope: MCP_SCOPES,
+      audience: indicator,
+      accessTokenFormat: 'jwt',
+      accessTokenTTL: 300,
+      jwt: { sign: { alg: 'RS256', kid: keys.rs256.signing.kid } },
+    };
+  }
   if (!indicator.startsWith(RESOURCE_PREFIX)) {
     throw new errors.InvalidTarget();
   }
