@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, Time};
+use crate::dpop::Dpop;
 use crate::error::{ConfigError, HttpClientError};
 use crate::issuer::Issuer;
 use crate::issuer::trusted::{CacheSettings, compile};
@@ -61,6 +62,7 @@ pub struct Builder {
     trusted: Vec<Issuer>,
     clock: Option<Arc<dyn Clock>>,
     resource: ResourceSettings,
+    dpop: Option<Dpop>,
 }
 
 impl Default for Builder {
@@ -86,6 +88,7 @@ impl Default for Builder {
             trusted: Vec::new(),
             clock: None,
             resource: ResourceSettings::default(),
+            dpop: None,
         }
     }
 }
@@ -333,6 +336,16 @@ impl Builder {
         self
     }
 
+    /// Accepts DPoP-bound access tokens (RFC 9449) as [`Dpop`] says: the
+    /// `DPoP` scheme with a proof per request, no bound token as a bearer
+    /// token, and, with [`Dpop::required`], no bearer tokens at all. With a
+    /// [`resource`](Builder::resource), the metadata lists the proof
+    /// algorithms (`dpop_signing_alg_values_supported`).
+    pub fn dpop(mut self, dpop: Dpop) -> Self {
+        self.dpop = Some(dpop);
+        self
+    }
+
     /// Signs the metadata (RFC 9728 §2.2): the document gains
     /// `signed_metadata`, a JWT of its members and the signer's `iss`, signed
     /// with the signer's key when the layer is built. Needs
@@ -443,7 +456,21 @@ impl Builder {
             .map(|issuer| compile(issuer, &settings))
             .collect::<Result<Vec<_>, _>>()?;
         let servers: Vec<&str> = trusted.iter().filter_map(|t| t.name.exact()).collect();
-        let resource = self.resource.compile(&servers, self.allow_insecure_http)?;
+        let leeway_secs = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        let dpop = self
+            .dpop
+            .map(|d| d.compile(leeway_secs, time.clone()))
+            .transpose()?;
+        let dpop_algs = dpop
+            .as_ref()
+            .map(|d| d.algorithm_names())
+            .unwrap_or_default();
+        let resource = self.resource.compile(
+            &servers,
+            &dpop_algs,
+            dpop.as_ref().is_some_and(|d| d.required),
+            self.allow_insecure_http,
+        )?;
         let tokens = TokenCache::new(self.token_cache_bytes, self.token_cache_max_age);
         Ok(Validator::new(
             trusted,
@@ -451,7 +478,8 @@ impl Builder {
             tokens,
             time,
             resource,
-            i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+            leeway_secs,
+            dpop,
         ))
     }
 }

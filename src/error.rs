@@ -154,6 +154,37 @@ pub enum Error {
         /// The authentication context id (`c1` … `c99`).
         context: String,
     },
+    /// The request's DPoP proof (RFC 9449 §4.3) is missing, malformed, or
+    /// fails one of its checks (type, algorithm, key, signature, `htm`,
+    /// `htu`, `iat`, `ath`): which one, for the log.
+    #[error("DPoP proof refused: {0}")]
+    InvalidDpopProof(&'static str),
+    /// The DPoP proof's `jti` was seen before within the acceptance window
+    /// (RFC 9449 §11.1): a replayed proof.
+    #[error("DPoP proof replayed (its jti was seen before)")]
+    DpopProofReplayed,
+    /// The DPoP proof is signed by another key than the one the token is
+    /// bound to (`cnf.jkt`, RFC 9449 §6.1).
+    #[error("DPoP proof key does not match the token's cnf.jkt")]
+    DpopKeyMismatch,
+    /// A token bound to a key (`cnf.jkt`) presented with the `Bearer`
+    /// scheme: refused, never downgraded to a bearer token (RFC 9449 §7.2).
+    #[error("a DPoP-bound token was presented as a bearer token")]
+    BoundTokenAsBearer,
+    /// A token without `cnf.jkt` presented with the `DPoP` scheme.
+    #[error("token presented with the DPoP scheme is not DPoP-bound")]
+    TokenNotDpopBound,
+    /// The API accepts only DPoP-bound tokens, and the request used another
+    /// scheme.
+    #[error("this API requires the DPoP scheme")]
+    DpopRequired,
+    /// The DPoP replay store (Redis, say) could not be asked whether the
+    /// proof is new; the proof is not at fault, and is not accepted unchecked.
+    #[error("the DPoP replay store is unavailable: {reason}")]
+    ReplayStoreUnavailable {
+        /// Why, for the log.
+        reason: String,
+    },
 }
 
 /// Text that came from a token or a key server, as it may appear in an error
@@ -187,15 +218,23 @@ pub enum Challenge {
     /// 401 `insufficient_claims` with a `claims` challenge: the form
     /// Microsoft's clients (MSAL) understand for an authentication context.
     InsufficientClaims,
-    /// 503, with `Retry-After`: the keys to check the token cannot be had.
+    /// 503, with `Retry-After`: the keys to check the token (or the DPoP
+    /// replay store) cannot be had.
     Unavailable,
+    /// 401 `DPoP error="invalid_dpop_proof"` (RFC 9449 §7.1).
+    InvalidDpopProof,
 }
 
 impl Error {
     /// The RFC 6750 class this error belongs to.
     pub fn challenge(&self) -> Challenge {
         match self {
-            Error::MissingToken | Error::NotBearer | Error::Unauthenticated => Challenge::Bare,
+            Error::MissingToken
+            | Error::NotBearer
+            | Error::Unauthenticated
+            | Error::DpopRequired => Challenge::Bare,
+            Error::InvalidDpopProof(_) | Error::DpopProofReplayed => Challenge::InvalidDpopProof,
+            Error::ReplayStoreUnavailable { .. } => Challenge::Unavailable,
             Error::MultipleAuthorizationHeaders | Error::MalformedAuthorization(_) => {
                 Challenge::InvalidRequest
             }
@@ -225,7 +264,10 @@ impl Error {
             | Error::AudienceMismatch
             | Error::Expired
             | Error::NotYetValid
-            | Error::ClaimsShape(_) => Challenge::InvalidToken,
+            | Error::ClaimsShape(_)
+            | Error::DpopKeyMismatch
+            | Error::BoundTokenAsBearer
+            | Error::TokenNotDpopBound => Challenge::InvalidToken,
         }
     }
 
@@ -261,6 +303,13 @@ impl Error {
             Error::InsufficientScope { .. } => "insufficient_scope",
             Error::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
             Error::InsufficientClaims { .. } => "insufficient_claims",
+            Error::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Error::DpopProofReplayed => "dpop_proof_replayed",
+            Error::DpopKeyMismatch => "dpop_key_mismatch",
+            Error::BoundTokenAsBearer => "bound_token_as_bearer",
+            Error::TokenNotDpopBound => "token_not_dpop_bound",
+            Error::DpopRequired => "dpop_required",
+            Error::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
         }
     }
 }

@@ -112,6 +112,8 @@ compile_error!(
 
 mod clock;
 mod config;
+mod digest;
+mod dpop;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -127,6 +129,7 @@ mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
+pub use dpop::{Dpop, ReplayFuture, ReplayStore, ReplayStoreError};
 pub use error::{Challenge, ConfigError, Error, HttpClientError};
 pub use issuer::typ::TypPolicy;
 pub use issuer::{Issuer, TENANT_PLACEHOLDER};

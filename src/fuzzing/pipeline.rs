@@ -67,7 +67,15 @@ fn accepts(data: &[u8]) -> bool {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .build()
                 .expect("runtime"),
-            validator: Validator::new(vec![issuer], 16 * 1024, None, Time::default(), None, 60),
+            validator: Validator::new(
+                vec![issuer],
+                16 * 1024,
+                None,
+                Time::default(),
+                None,
+                60,
+                None,
+            ),
             keys: copies,
         }
     });

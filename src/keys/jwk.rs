@@ -108,6 +108,9 @@ pub(crate) enum KeyRejected {
     /// Another key in the same set has the same `kid`; both are dropped.
     #[error("duplicate kid")]
     DuplicateKid,
+    /// A key carried by a DPoP proof holds private members (`d`, …).
+    #[error("private key members")]
+    Private,
 }
 
 /// Binds one JWK (as JSON) to a verifying key.
@@ -153,8 +156,18 @@ pub(crate) fn bind(
     if !allowed.contains(&alg) {
         return Err(KeyRejected::NotAllowed(alg));
     }
+    verifying_key(&jwk, kid, alg, issuer)
+}
+
+/// The key material of `jwk`, parsed for `alg` (already checked to fit).
+fn verifying_key(
+    jwk: &Jwk,
+    kid: String,
+    alg: Algorithm,
+    issuer: Option<String>,
+) -> Result<VerifyingKey, KeyRejected> {
     let key =
-        DecodingKey::from_jwk(&jwk).map_err(|_| KeyRejected::InvalidParameters("key material"))?;
+        DecodingKey::from_jwk(jwk).map_err(|_| KeyRejected::InvalidParameters("key material"))?;
     #[cfg(feature = "aws-lc-rs")]
     let parsed =
         parse_for_aws_lc(&key, alg).ok_or(KeyRejected::InvalidParameters("key material"))?;
@@ -167,6 +180,50 @@ pub(crate) fn bind(
         issuer,
         retired: AtomicBool::new(false),
     })
+}
+
+/// Members that only a private (or symmetric) JWK has (RFC 7518 §6.2.2,
+/// §6.3.2, §6.4; RFC 8037 §2).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// Binds the public key a DPoP proof carries in its `jwk` header (RFC 9449
+/// §4.2) to the proof's `alg`, which must fit its type and curve (and its
+/// own `alg`, if it has one); a key with private members is refused. Returns
+/// the key and its RFC 7638 SHA-256 thumbprint, base64url: what `cnf.jkt`
+/// names.
+pub(crate) fn bind_embedded(
+    value: &serde_json::Value,
+    alg: Algorithm,
+) -> Result<(VerifyingKey, String), KeyRejected> {
+    let object = value
+        .as_object()
+        .ok_or(KeyRejected::Unparsable("not a JSON object".into()))?;
+    if PRIVATE_MEMBERS.iter().any(|m| object.contains_key(*m)) {
+        return Err(KeyRejected::Private);
+    }
+    let mut jwk = Jwk::deserialize(value)
+        .map_err(|e| KeyRejected::Unparsable(log_safe(&e.to_string(), 120)))?;
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|use_| *use_ != PublicKeyUse::Signature)
+    {
+        return Err(KeyRejected::NotForSignatures);
+    }
+    if jwk.common.key_algorithm.is_none() {
+        jwk.common.key_algorithm = alg.name().parse().ok();
+    }
+    // Type, curve, sizes and lengths checked, as for a published key: the
+    // thumbprint below then only ever sees base64url members.
+    let bound = bound_algorithm(&jwk)?;
+    if bound != alg {
+        return Err(KeyRejected::NotAllowed(alg));
+    }
+    let thumbprint = jwk
+        .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+        .map_err(|_| KeyRejected::Unsupported)?;
+    Ok((verifying_key(&jwk, String::new(), alg, None)?, thumbprint))
 }
 
 /// The key as aws-lc's own parsed public key for `alg`, with the same
@@ -498,6 +555,63 @@ mod tests {
             )
             .err(),
             Some(KeyRejected::NotAllowed(Algorithm::ES256))
+        );
+    }
+
+    /// RFC 7638 §3.1's example key and thumbprint, bound as a DPoP proof's
+    /// key; and what a proof's key may not be.
+    #[test]
+    fn an_embedded_key_has_its_rfc_7638_thumbprint_and_must_be_public() {
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        let key = json!({"kty":"RSA","n":n,"e":"AQAB","alg":"RS256","kid":"2011-04-29"});
+        let (bound, thumbprint) = bind_embedded(&key, Algorithm::RS256).expect("binds");
+        assert_eq!(thumbprint, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(bound.alg, Algorithm::RS256);
+        // Without its own alg, the proof's alg binds it, if it fits.
+        let bare = json!({"kty":"RSA","n":n,"e":"AQAB"});
+        assert_eq!(
+            bind_embedded(&bare, Algorithm::PS256).expect("binds").0.alg,
+            Algorithm::PS256
+        );
+        let err = |value: serde_json::Value, alg| bind_embedded(&value, alg).err();
+        // Its own alg wins: a proof signed with another is refused.
+        assert_eq!(
+            err(key.clone(), Algorithm::PS256),
+            Some(KeyRejected::NotAllowed(Algorithm::PS256))
+        );
+        assert_eq!(
+            err(bare.clone(), Algorithm::ES256),
+            Some(KeyRejected::AlgorithmMismatch(
+                jsonwebtoken::jwk::KeyAlgorithm::ES256
+            ))
+        );
+        let mut private = bare.clone();
+        private["d"] = json!("AAAA");
+        assert_eq!(err(private, Algorithm::RS256), Some(KeyRejected::Private));
+        assert_eq!(
+            err(json!({"kty":"oct","k":"c2VjcmV0"}), Algorithm::RS256),
+            Some(KeyRejected::Private)
+        );
+        assert_eq!(
+            err(json!("not an object"), Algorithm::RS256)
+                .map(|e| matches!(e, KeyRejected::Unparsable(_))),
+            Some(true)
+        );
+        // A curve that does not fit its type never reaches the thumbprint.
+        let p256 = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        assert_eq!(
+            err(
+                json!({"kty":"EC","crv":"Ed25519","x":p256,"y":p256}),
+                Algorithm::ES256
+            ),
+            Some(KeyRejected::Unsupported)
+        );
+        assert!(
+            err(
+                json!({"kty":"OKP","crv":"P-256","x":p256}),
+                Algorithm::EdDSA
+            )
+            .is_some()
         );
     }
 }

@@ -97,6 +97,10 @@ struct Document<'a> {
     resource_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_documentation: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    dpop_signing_alg_values_supported: &'a [&'a str],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dpop_bound_access_tokens_required: bool,
     /// Only in the signed metadata's claims (§2.2).
     #[serde(skip_serializing_if = "Option::is_none")]
     iss: Option<&'a str>,
@@ -113,6 +117,8 @@ impl ResourceSettings {
     pub(crate) fn compile(
         self,
         authorization_servers: &[&str],
+        dpop_algorithms: &[&str],
+        dpop_required: bool,
         allow_insecure_http: bool,
     ) -> Result<Option<ResourceMetadata>, ConfigError> {
         let Some(resource) = self.resource else {
@@ -164,6 +170,8 @@ impl ResourceSettings {
             bearer_methods_supported: &["header"],
             resource_name: self.name.as_deref(),
             resource_documentation: self.documentation.as_deref(),
+            dpop_signing_alg_values_supported: dpop_algorithms,
+            dpop_bound_access_tokens_required: dpop_required,
             iss: None,
             signed_metadata: None,
         };
@@ -207,7 +215,7 @@ mod tests {
             resource: Some(resource.into()),
             ..ResourceSettings::default()
         }
-        .compile(&[], false)
+        .compile(&[], &[], false, false)
         .expect("valid")
         .expect("configured")
     }
@@ -259,7 +267,7 @@ mod tests {
             documentation: Some("https://docs.example.com/notes".into()),
             signer: None,
         }
-        .compile(&["https://login.example.com/t/v2.0"], false)
+        .compile(&["https://login.example.com/t/v2.0"], &[], false, false)
         .expect("valid")
         .expect("configured");
         assert_eq!(
@@ -280,7 +288,7 @@ mod tests {
                 resource: Some(resource.into()),
                 ..ResourceSettings::default()
             }
-            .compile(&[], opt_in)
+            .compile(&[], &[], false, opt_in)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))
         };
@@ -304,7 +312,7 @@ mod tests {
         };
         assert_eq!(
             orphan
-                .compile(&[], false)
+                .compile(&[], &[], false, false)
                 .map(|_| ())
                 .map_err(|e| format!("{e:?}")),
             Err("WithoutResource(\"resource_scopes\")".into())
@@ -367,7 +375,7 @@ mod tests {
                 signer: Some(signer),
                 ..ResourceSettings::default()
             }
-            .compile(&["https://login.example.com"], false)
+            .compile(&["https://login.example.com"], &[], false, false)
             .expect("valid")
             .expect("configured");
             let mut document: serde_json::Value =
@@ -451,7 +459,7 @@ mod tests {
                 signer: Some(signer),
                 ..ResourceSettings::default()
             }
-            .compile(&[], false)
+            .compile(&[], &[], false, false)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))
         };

@@ -44,7 +44,10 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 use crate::clock::{Clock, SystemClock, Time};
+
+mod dpop;
 use crate::token::algorithm::Algorithm;
+pub use dpop::{DpopKey, DpopProof};
 
 /// A kind of signing key the test issuer can publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use std::borrow::Cow;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Number;
 
@@ -55,9 +56,22 @@ struct Inner {
     /// `acrs`: the Microsoft Entra authentication contexts the sign-in
     /// satisfied, when the token carries them as an array of strings.
     acrs: Vec<String>,
+    /// `cnf` (RFC 7800): the key or certificate the token is bound to.
+    confirmation: Confirmation,
     /// What the validator that vouched for the token adds, shared by all
     /// its tokens.
     context: Arc<Context>,
+}
+
+/// The token's `cnf` claim (RFC 7800 §3.1): what it is bound to.
+#[derive(Debug, Default, Deserialize)]
+struct Confirmation {
+    /// RFC 9449 §6.1: the SHA-256 thumbprint of the DPoP key.
+    #[serde(default)]
+    jkt: Option<String>,
+    /// RFC 8705 §3.1: the SHA-256 thumbprint of the client certificate.
+    #[serde(default, rename = "x5t#S256")]
+    x5t_s256: Option<String>,
 }
 
 /// What a validator hands every token it vouches for: the guards need it
@@ -70,6 +84,18 @@ pub(crate) struct Context {
     pub time: crate::clock::Time,
     /// The validator's leeway, for the same.
     pub leeway_secs: i64,
+    /// How challenges offer DPoP, when the API accepts it.
+    pub dpop: Option<DpopChallenge>,
+}
+
+/// What challenges say of DPoP (RFC 9449 §7.1), fixed when the layer is built.
+#[derive(Debug)]
+pub(crate) struct DpopChallenge {
+    /// The `algs="…"` parameter: the proof algorithms accepted.
+    pub algs: Box<str>,
+    /// Whether only DPoP-bound tokens are accepted: challenges then name
+    /// only the `DPoP` scheme.
+    pub required: bool,
 }
 
 impl Authenticated {
@@ -133,6 +159,8 @@ impl Authenticated {
             + opt(&inner.grants.policy)
             + opt(&inner.tenant_id)
             + opt(&inner.acr)
+            + opt(&inner.confirmation.jkt)
+            + opt(&inner.confirmation.x5t_s256)
             + inner.acrs.iter().map(text).sum::<usize>()
             + heap_block(inner.acrs.capacity() * std::mem::size_of::<String>())
     }
@@ -179,15 +207,35 @@ impl Authenticated {
         self.0.typed.get(&self.0.payload)
     }
 
-    /// The `resource_metadata="…"` parameter challenges about this token
-    /// carry, when the validator has RFC 9728 metadata.
-    pub(crate) fn resource_challenge(&self) -> Option<&Arc<str>> {
-        self.0.context.resource_challenge.as_ref()
+    /// The scheme this token was presented with: `DPoP` when it is
+    /// DPoP-bound (the layer accepts it with no other), else `Bearer`.
+    pub(crate) fn scheme(&self) -> super::extract::Scheme {
+        match self.dpop_jkt() {
+            Some(_) => super::extract::Scheme::Dpop,
+            None => super::extract::Scheme::Bearer,
+        }
+    }
+
+    /// The validator's context, shared.
+    pub(crate) fn context_shared(&self) -> Arc<Context> {
+        Arc::clone(&self.0.context)
     }
 
     /// The validator's context: its clock and leeway, for step-up checks.
     pub(crate) fn context(&self) -> &Context {
         &self.0.context
+    }
+
+    /// `cnf.jkt` (RFC 9449 §6.1): the SHA-256 thumbprint of the key a DPoP
+    /// proof must be signed with, when the token is DPoP-bound.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.0.confirmation.jkt.as_deref()
+    }
+
+    /// `cnf.x5t#S256` (RFC 8705 §3.1): the SHA-256 thumbprint of the client
+    /// certificate the token is bound to, when it is.
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.0.confirmation.x5t_s256.as_deref()
     }
 
     /// `acr`, the authentication context class the user signed in with
@@ -234,6 +282,7 @@ pub(crate) struct Checked {
     acr: Option<String>,
     auth_time: Option<i64>,
     acrs: Vec<String>,
+    confirmation: Confirmation,
 }
 
 impl Checked {
@@ -249,6 +298,7 @@ impl Checked {
             acr: self.acr,
             auth_time: self.auth_time,
             acrs: self.acrs,
+            confirmation: self.confirmation,
             context,
         }))
     }
@@ -277,11 +327,12 @@ pub(crate) fn payload_text(payload: Vec<u8>) -> Result<String, Error> {
 const INVALID_JSON: Error = Error::MalformedToken("claims are not valid JSON with unique names");
 
 /// The claims the checks themselves read, besides an issuer's [`ClaimMap`].
-pub(crate) const CHECKED_CLAIMS: [&str; 11] = [
+pub(crate) const CHECKED_CLAIMS: [&str; 12] = [
     "acr",
     "acrs",
     "aud",
     "auth_time",
+    "cnf",
     "exp",
     "iat",
     "iss",
@@ -392,10 +443,19 @@ impl<'a> Unverified<'a> {
             .map(|all| all.into_iter().map(Cow::into_owned).collect())
             .unwrap_or_default();
 
+        // RFC 7800: an object; a binding this crate cannot read (a `jkt`
+        // that is not a string) refuses the token rather than drop it.
+        let confirmation = match self.claims.get("cnf") {
+            None => Confirmation::default(),
+            Some(raw) => serde_json::from_str::<Confirmation>(raw.get())
+                .map_err(|_| Error::InvalidClaim("cnf"))?,
+        };
+
         Ok(Checked {
             acr,
             auth_time,
             acrs,
+            confirmation,
             registered: RegisteredClaims {
                 iss,
                 sub,

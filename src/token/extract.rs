@@ -32,37 +32,75 @@ pub fn bearer_token(headers: &HeaderMap, max_len: usize) -> Result<&str, Error> 
 /// a token accepted need not be checked, and a token refused that is not a
 /// `b64token` gets the same error as if it had been checked first.
 pub(crate) fn bearer_credentials(headers: &HeaderMap, max_len: usize) -> Result<&[u8], Error> {
+    credentials(headers, max_len, false).map(|(_, token)| token)
+}
+
+/// The scheme an access token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `Authorization: Bearer` (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP` (RFC 9449 §7.1).
+    Dpop,
+}
+
+/// The scheme of the request's first `Authorization` header, if it is one
+/// of ours (`DPoP` only when `dpop` is on): what a challenge answers.
+pub(crate) fn scheme_of(headers: &HeaderMap, dpop: bool) -> Option<Scheme> {
+    let value = headers.get(AUTHORIZATION)?.as_bytes();
+    let scheme = value.split(|&b| b == b' ').next()?;
+    if scheme.eq_ignore_ascii_case(b"bearer") {
+        Some(Scheme::Bearer)
+    } else if dpop && scheme.eq_ignore_ascii_case(b"dpop") {
+        Some(Scheme::Dpop)
+    } else {
+        None
+    }
+}
+
+/// [`bearer_credentials`], also taking the `DPoP` scheme when `dpop` is on
+/// (else it is [`Error::NotBearer`], as any other scheme): the scheme and
+/// the token's bytes.
+pub(crate) fn credentials(
+    headers: &HeaderMap,
+    max_len: usize,
+    dpop: bool,
+) -> Result<(Scheme, &[u8]), Error> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(Error::MissingToken)?;
     if values.next().is_some() {
         return Err(Error::MultipleAuthorizationHeaders);
     }
-    split_credentials(value.as_bytes(), max_len)
+    split_scheme(value.as_bytes(), max_len, dpop)
 }
 
 /// Parses one `Authorization` header value as `Bearer <b64token>`, with the
 /// same rules and errors as [`bearer_token`]: for a header value that did not
 /// arrive in a [`HeaderMap`] (a WebSocket subprotocol, a message queue).
 pub fn parse_credentials(value: &[u8], max_len: usize) -> Result<&str, Error> {
-    split_credentials(value, max_len).and_then(b64token)
+    split_scheme(value, max_len, false).and_then(|(_, token)| b64token(token))
 }
 
 /// The scheme, the spaces, and the token's presence and length; the token's
 /// bytes are left unchecked.
-fn split_credentials(value: &[u8], max_len: usize) -> Result<&[u8], Error> {
-    const SCHEME: &[u8] = b"bearer";
+fn split_scheme(value: &[u8], max_len: usize, dpop: bool) -> Result<(Scheme, &[u8]), Error> {
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(at) => value.split_at(at),
         None => (value, &[][..]),
     };
-    if !scheme.eq_ignore_ascii_case(SCHEME) {
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
+        Scheme::Bearer
+    } else if dpop && scheme.eq_ignore_ascii_case(b"dpop") {
+        Scheme::Dpop
+    } else {
         return Err(Error::NotBearer);
-    }
+    };
     let token = trim_leading_spaces(rest);
     if token.is_empty() {
-        return Err(Error::MalformedAuthorization(
-            "no token after the Bearer scheme",
-        ));
+        return Err(Error::MalformedAuthorization(match scheme {
+            Scheme::Bearer => "no token after the Bearer scheme",
+            Scheme::Dpop => "no token after the DPoP scheme",
+        }));
     }
     if token.len() > max_len {
         return Err(Error::TokenTooLarge {
@@ -70,7 +108,7 @@ fn split_credentials(value: &[u8], max_len: usize) -> Result<&[u8], Error> {
             max: max_len,
         });
     }
-    Ok(token)
+    Ok((scheme, token))
 }
 
 /// The token as text, if it is one `b64token` (RFC 6750 §2.1).

@@ -15,10 +15,12 @@ use serde::de::DeserializeOwned;
 
 use super::layer::BearerAuthLayer;
 use super::response::{
-    DefaultRejection, OnRejection, ResourceChallenge, add_resource_metadata, log_rejection,
+    ChallengeContext, DefaultRejection, OnRejection, complete_challenges, log_rejection,
 };
 use crate::error::Error;
 use crate::token::claims::Authenticated;
+use crate::token::claims::Context;
+use crate::token::extract::Scheme;
 
 /// The validated token's claims, deserialized into the caller's own type `T`.
 ///
@@ -105,23 +107,28 @@ impl IntoResponse for Error {
 #[derive(Debug)]
 pub struct ExtractRejection {
     error: Error,
-    resource_challenge: Option<Arc<str>>,
+    context: Option<Arc<Context>>,
+    used: Option<Scheme>,
 }
 
 impl ExtractRejection {
-    /// Reads the challenge parameter from where the layer left it: in the
+    /// Reads the challenge context from where the layer left it: in the
     /// token, or, on an optional route without one, in the extensions.
     fn new(error: Error, parts: &Parts, token: Option<&Authenticated>) -> Self {
-        let resource_challenge = match token {
-            Some(token) => token.resource_challenge().cloned(),
-            None => parts
-                .extensions
-                .get::<ResourceChallenge>()
-                .map(|c| Arc::clone(&c.0)),
+        let (context, used) = match token {
+            Some(token) => (Some(token.context_shared()), Some(token.scheme())),
+            None => (
+                parts
+                    .extensions
+                    .get::<ChallengeContext>()
+                    .map(|c| Arc::clone(&c.0)),
+                None,
+            ),
         };
         ExtractRejection {
             error,
-            resource_challenge,
+            context,
+            used,
         }
     }
 
@@ -160,8 +167,8 @@ impl IntoResponse for ExtractRejection {
     fn into_response(self) -> Response {
         log_rejection(&self.error);
         let mut response: Response = DefaultRejection.on_rejection(&self.error);
-        if let Some(challenge) = &self.resource_challenge {
-            add_resource_metadata(&mut response, challenge);
+        if let Some(context) = &self.context {
+            complete_challenges(&mut response, context, self.used);
         }
         response
     }

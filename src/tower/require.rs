@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::response::{
-    DefaultRejection, OnRejection, ResourceChallenge, add_resource_metadata, ready_once, reject,
+    ChallengeContext, DefaultRejection, OnRejection, complete_challenges, ready_once, reject,
 };
 use super::step_up::StepUp;
 use crate::error::Error;
@@ -321,21 +321,26 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let extensions = request.extensions();
-        let (verdict, challenge) = match extensions.get::<Authenticated>() {
+        let (verdict, context, used) = match extensions.get::<Authenticated>() {
             // The layer let the request through without a token (an
-            // optional route): it left its challenge parameter, if any.
+            // optional route): it left its challenge context, if any.
             None => (
                 Err(Error::Unauthenticated),
-                extensions.get::<ResourceChallenge>().map(|c| &c.0),
+                extensions.get::<ChallengeContext>().map(|c| &*c.0),
+                None,
             ),
-            Some(token) => (self.policy.check(token), token.resource_challenge()),
+            Some(token) => (
+                self.policy.check(token),
+                Some(token.context()),
+                Some(token.scheme()),
+            ),
         };
         match verdict {
             Ok(()) => RequireFuture::inner(self.inner.call(request)),
             Err(error) => {
                 let mut response = reject(&self.on_rejection, &error);
-                if let Some(challenge) = challenge {
-                    add_resource_metadata(&mut response, challenge);
+                if let Some(context) = context {
+                    complete_challenges(&mut response, context, used);
                 }
                 RequireFuture::ready(response)
             }

@@ -8,7 +8,11 @@
 use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
+use std::sync::Arc;
+
 use crate::error::{Challenge, Error};
+use crate::token::claims::Context;
+use crate::token::extract::Scheme;
 
 /// Turns a rejection into a response. Implemented by [`DefaultRejection`] and by
 /// any `Fn(&Error) -> Response<B> + Clone`.
@@ -88,6 +92,13 @@ pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
             headers.insert(WWW_AUTHENTICATE, claims_challenge(error));
             StatusCode::UNAUTHORIZED
         }
+        Challenge::InvalidDpopProof => {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("DPoP error=\"invalid_dpop_proof\""),
+            );
+            StatusCode::UNAUTHORIZED
+        }
         Challenge::Unavailable => {
             // RFC 9110 §10.2.3: the seconds until the key cache tries again.
             let secs = match error {
@@ -101,18 +112,33 @@ pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
     (status, headers)
 }
 
-/// The `resource_metadata` challenge parameter (RFC 9728 §5.1) the layer
-/// leaves in a request it lets through without a token (an optional route),
-/// for the guards' challenges.
+/// What the layer leaves in a request it lets through without a token (an
+/// optional route), for the guards' and extractors' challenges: its
+/// validator's context (the `resource_metadata` parameter, the DPoP
+/// settings).
 #[derive(Debug, Clone)]
-pub(crate) struct ResourceChallenge(pub(crate) std::sync::Arc<str>);
+pub(crate) struct ChallengeContext(pub(crate) Arc<Context>);
 
-/// Adds `parameter` (`resource_metadata="…"`, RFC 9728 §5.1) to every
-/// `Bearer` challenge of `response`: after the scheme (`Bearer
-/// resource_metadata="…"`) or after the other parameters (`Bearer
-/// error="invalid_token", resource_metadata="…"`). A response without a
-/// challenge (503, or a handler's own) is left as it is.
-pub(crate) fn add_resource_metadata<B>(response: &mut Response<B>, parameter: &str) {
+/// Completes every challenge of `response` for this API: `used` is the
+/// scheme the request's credentials came with (`None`: no credentials).
+///
+/// - Without DPoP, a `Bearer` challenge stays `Bearer`.
+/// - With DPoP (RFC 9449 §7.1, §7.2): a challenge about a request that used
+///   the `DPoP` scheme, or any challenge when DPoP is required, is a `DPoP`
+///   challenge; a bare challenge (no credentials) offers both schemes unless
+///   DPoP is required; every `DPoP` challenge names the accepted `algs`.
+/// - Every challenge gains `resource_metadata="…"` (RFC 9728 §5.1) when
+///   configured.
+///
+/// A response without a challenge (503, or a handler's own) is left as it is.
+pub(crate) fn complete_challenges<B>(
+    response: &mut Response<B>,
+    context: &Context,
+    used: Option<Scheme>,
+) {
+    if context.resource_challenge.is_none() && context.dpop.is_none() {
+        return;
+    }
     let headers = response.headers_mut();
     let values: Vec<HeaderValue> = headers.get_all(WWW_AUTHENTICATE).iter().cloned().collect();
     if values.is_empty() {
@@ -120,20 +146,69 @@ pub(crate) fn add_resource_metadata<B>(response: &mut Response<B>, parameter: &s
     }
     headers.remove(WWW_AUTHENTICATE);
     for value in values {
-        let extended = value.to_str().ok().and_then(|text| {
-            let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return None;
+        let Some((scheme, params)) = value.to_str().ok().and_then(split_challenge) else {
+            headers.append(WWW_AUTHENTICATE, value);
+            continue;
+        };
+        let mut out: Vec<(&str, &str)> = Vec::with_capacity(2);
+        match (&context.dpop, scheme) {
+            (Some(dpop), Challenged::Bearer) => {
+                if dpop.required || (used == Some(Scheme::Dpop) && !params.is_empty()) {
+                    out.push(("DPoP", params));
+                } else if params.is_empty() {
+                    out.push(("Bearer", params));
+                    out.push(("DPoP", params));
+                } else {
+                    out.push(("Bearer", params));
+                }
             }
-            let joined = if rest.trim().is_empty() {
-                format!("{scheme} {parameter}")
-            } else {
-                format!("{text}, {parameter}")
+            (_, Challenged::Bearer) => out.push(("Bearer", params)),
+            (_, Challenged::Dpop) => out.push(("DPoP", params)),
+        }
+        for (name, params) in out {
+            let mut text = String::from(name);
+            let mut add = |param: &str| {
+                if !param.is_empty() {
+                    text.push_str(if text.len() == name.len() { " " } else { ", " });
+                    text.push_str(param);
+                }
             };
-            HeaderValue::from_str(&joined).ok()
-        });
-        headers.append(WWW_AUTHENTICATE, extended.unwrap_or(value));
+            add(params);
+            if name == "DPoP"
+                && let Some(dpop) = &context.dpop
+            {
+                add(&dpop.algs);
+            }
+            if let Some(resource) = &context.resource_challenge {
+                add(resource);
+            }
+            match HeaderValue::from_str(&text) {
+                Ok(v) => headers.append(WWW_AUTHENTICATE, v),
+                Err(_) => headers.append(WWW_AUTHENTICATE, value.clone()),
+            };
+        }
     }
+}
+
+/// The schemes a challenge of ours can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Challenged {
+    Bearer,
+    Dpop,
+}
+
+/// A challenge's scheme (`Bearer` or `DPoP`, any case) and its parameters;
+/// `None` for another scheme (a handler's own).
+fn split_challenge(text: &str) -> Option<(Challenged, &str)> {
+    let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Challenged::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Challenged::Dpop
+    } else {
+        return None;
+    };
+    Some((scheme, rest.trim()))
 }
 
 fn insufficient_scope_challenge(error: &Error) -> HeaderValue {
@@ -358,17 +433,18 @@ mod tests {
     /// or after its parameters; another scheme's challenge and a response
     /// without one are left as they are.
     #[test]
-    fn the_resource_metadata_parameter_joins_bearer_challenges_only() {
+    fn challenges_gain_resource_metadata_and_dpop_as_configured() {
+        use crate::token::claims::DpopChallenge;
         const AT: &str =
             "resource_metadata=\"https://a.example/.well-known/oauth-protected-resource\"";
-        let with = |values: &[&'static str]| {
+        let with = |context: &Context, used: Option<Scheme>, values: &[&'static str]| {
             let mut response = Response::new(());
             for value in values {
                 response
                     .headers_mut()
                     .append(WWW_AUTHENTICATE, HeaderValue::from_static(value));
             }
-            add_resource_metadata(&mut response, AT);
+            complete_challenges(&mut response, context, used);
             let values: Vec<String> = response
                 .headers()
                 .get_all(WWW_AUTHENTICATE)
@@ -377,15 +453,79 @@ mod tests {
                 .collect();
             values
         };
-        assert_eq!(with(&["Bearer"]), [format!("Bearer {AT}")]);
+        let resource = Context {
+            resource_challenge: Some(AT.into()),
+            ..Context::default()
+        };
+        let bearer = Some(Scheme::Bearer);
+        assert_eq!(with(&resource, None, &["Bearer"]), [format!("Bearer {AT}")]);
         assert_eq!(
-            with(&["Bearer error=\"invalid_token\""]),
+            with(&resource, bearer, &["Bearer error=\"invalid_token\""]),
             [format!("Bearer error=\"invalid_token\", {AT}")]
         );
         assert_eq!(
-            with(&["Basic realm=\"x\"", "bearer"]),
-            ["Basic realm=\"x\"".to_owned(), format!("bearer {AT}")]
+            with(&resource, None, &["Basic realm=\"x\"", "bearer"]),
+            ["Basic realm=\"x\"".to_owned(), format!("Bearer {AT}")]
         );
-        assert!(with(&[]).is_empty(), "a 503 gets no challenge");
+        assert!(
+            with(&resource, None, &[]).is_empty(),
+            "a 503 gets no challenge"
+        );
+        // Nothing configured: the response is left exactly as it is.
+        assert_eq!(with(&Context::default(), None, &["bearer"]), ["bearer"]);
+
+        let dpop = |required| Context {
+            dpop: Some(DpopChallenge {
+                algs: "algs=\"ES256 EdDSA\"".into(),
+                required,
+            }),
+            ..Context::default()
+        };
+        let algs = "algs=\"ES256 EdDSA\"";
+        let dpop_used = Some(Scheme::Dpop);
+        // No credentials: both schemes are offered, unless DPoP is required.
+        assert_eq!(
+            with(&dpop(false), None, &["Bearer"]),
+            ["Bearer".to_owned(), format!("DPoP {algs}")]
+        );
+        assert_eq!(
+            with(&dpop(true), bearer, &["Bearer"]),
+            [format!("DPoP {algs}")]
+        );
+        // An error names the scheme the request used.
+        assert_eq!(
+            with(&dpop(false), bearer, &["Bearer error=\"invalid_token\""]),
+            ["Bearer error=\"invalid_token\""]
+        );
+        assert_eq!(
+            with(&dpop(false), dpop_used, &["Bearer error=\"invalid_token\""]),
+            [format!("DPoP error=\"invalid_token\", {algs}")]
+        );
+        assert_eq!(
+            with(
+                &dpop(false),
+                dpop_used,
+                &["Bearer error=\"insufficient_scope\", scope=\"a b\""]
+            ),
+            [format!(
+                "DPoP error=\"insufficient_scope\", scope=\"a b\", {algs}"
+            )]
+        );
+        assert_eq!(
+            with(
+                &dpop(false),
+                dpop_used,
+                &["DPoP error=\"invalid_dpop_proof\""]
+            ),
+            [format!("DPoP error=\"invalid_dpop_proof\", {algs}")]
+        );
+        let both = Context {
+            resource_challenge: Some(AT.into()),
+            ..dpop(false)
+        };
+        assert_eq!(
+            with(&both, None, &["Bearer"]),
+            [format!("Bearer {AT}"), format!("DPoP {algs}, {AT}")]
+        );
     }
 }

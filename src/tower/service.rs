@@ -9,9 +9,11 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use super::response::{OnRejection, ResourceChallenge, add_resource_metadata, ready_once, reject};
+use super::response::{ChallengeContext, OnRejection, complete_challenges, ready_once, reject};
+use crate::dpop::check::RequestTarget;
 use crate::error::Error;
 use crate::token::claims::Authenticated;
+use crate::token::extract::scheme_of;
 use crate::validate::validator::{Start, Validator};
 
 /// The middleware made by [`BearerAuthLayer`](crate::BearerAuthLayer).
@@ -44,16 +46,16 @@ enum Verdict {
 }
 
 impl<S, R> BearerAuth<S, R> {
-    /// The response for `error`, logged, with the `resource_metadata`
-    /// challenge parameter when the validator has RFC 9728 metadata.
-    fn reject<B>(&self, error: &Error) -> Response<B>
+    /// The response for `error` to a request with `headers`, logged, its
+    /// challenges completed for this API (the scheme the request used, DPoP,
+    /// the `resource_metadata` parameter).
+    fn reject<B>(&self, error: &Error, headers: &http::HeaderMap) -> Response<B>
     where
         R: OnRejection<B>,
     {
         let mut response = reject(&self.on_rejection, error);
-        if let Some(challenge) = self.validator.resource_challenge() {
-            add_resource_metadata(&mut response, challenge);
-        }
+        let used = scheme_of(headers, self.validator.dpop().is_some());
+        complete_challenges(&mut response, self.validator.context(), used);
         response
     }
 
@@ -73,7 +75,7 @@ impl<S, R> BearerAuth<S, R> {
 /// an [`Authenticated`] was there: only this layer may vouch for a request.
 /// (A rejected request is answered here and never reaches the inner service.)
 /// Without a token (an optional route), it leaves the validator's
-/// `resource_metadata` challenge parameter for the guards instead.
+/// challenge context for the guards instead, when it has one to say.
 fn vouch<B>(request: &mut Request<B>, token: Option<Authenticated>, validator: &Validator) {
     let extensions = request.extensions_mut();
     match token {
@@ -82,8 +84,9 @@ fn vouch<B>(request: &mut Request<B>, token: Option<Authenticated>, validator: &
         }
         None => {
             extensions.remove::<Authenticated>();
-            if let Some(challenge) = validator.resource_challenge() {
-                extensions.insert(ResourceChallenge(Arc::clone(challenge)));
+            let context = validator.context();
+            if context.resource_challenge.is_some() || context.dpop.is_some() {
+                extensions.insert(ChallengeContext(Arc::clone(context)));
             }
         }
     }
@@ -161,7 +164,7 @@ where
                     }
                 }
                 Verdict::Reject(error) => State::Rejected {
-                    response: Some(self.reject(&error)),
+                    response: Some(self.reject(&error, request.headers())),
                 },
             },
             Start::Cold => {
@@ -177,13 +180,17 @@ where
                 };
                 State::Validating {
                     future: Box::pin(async move {
-                        let result = this.validator.finish(request.headers()).await;
+                        let target = RequestTarget {
+                            method: request.method(),
+                            uri: request.uri(),
+                        };
+                        let result = this.validator.finish(Some(target), request.headers()).await;
                         match this.verdict(result) {
                             Verdict::Pass(token) => {
                                 vouch(&mut request, token, &this.validator);
                                 inner.call(request).await
                             }
-                            Verdict::Reject(error) => Ok(this.reject(&error)),
+                            Verdict::Reject(error) => Ok(this.reject(&error, request.headers())),
                         }
                     }),
                 }

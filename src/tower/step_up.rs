@@ -157,6 +157,7 @@ mod tests {
             resource_challenge: None,
             time: Time::new(Arc::new(clock)),
             leeway_secs: 10,
+            dpop: None,
         });
         let claims = format!(r#"{{"iss":"i","aud":"api","exp":{}{extra}}}"#, NOW + 600);
         check_claims_in(&claims, &rules, NOW, context).expect("valid claims")

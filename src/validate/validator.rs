@@ -11,12 +11,15 @@ use http::HeaderMap;
 use super::signature::verify_signature;
 use super::token_cache::TokenCache;
 use crate::clock::Time;
+use crate::dpop::DpopPolicy;
+use crate::dpop::check::{RequestTarget, confirm, needs_proof};
 use crate::error::{Error, log_safe};
 use crate::issuer::name::names;
 use crate::issuer::trusted::TrustedIssuer;
 use crate::resource::ResourceMetadata;
 use crate::token::algorithm::Algorithm;
 use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Context, Unverified, payload_text};
+use crate::token::extract::Scheme;
 use crate::token::json::Names;
 use crate::token::{extract, jws};
 
@@ -51,6 +54,8 @@ struct Inner {
     /// Its `resource_metadata` challenge parameter, the clock and the
     /// leeway, shared with every [`Authenticated`] this validator vouches for.
     context: Arc<Context>,
+    /// DPoP (RFC 9449), if the API accepts it.
+    dpop: Option<DpopPolicy>,
 }
 
 impl Validator {
@@ -61,6 +66,7 @@ impl Validator {
         time: Time,
         resource: Option<ResourceMetadata>,
         leeway_secs: i64,
+        dpop: Option<DpopPolicy>,
     ) -> Self {
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
@@ -80,6 +86,7 @@ impl Validator {
             resource_challenge: resource.as_ref().map(|r| Arc::from(r.challenge())),
             time,
             leeway_secs,
+            dpop: dpop.as_ref().map(DpopPolicy::challenge),
         });
         Validator {
             inner: Arc::new(Inner {
@@ -90,6 +97,7 @@ impl Validator {
                 tokens,
                 resource: resource.map(Arc::new),
                 context,
+                dpop,
             }),
         }
     }
@@ -106,43 +114,110 @@ impl Validator {
         self.inner.resource.clone()
     }
 
-    /// The `resource_metadata="…"` parameter every challenge carries, if any.
-    pub(crate) fn resource_challenge(&self) -> Option<&Arc<str>> {
-        self.inner.context.resource_challenge.as_ref()
-    }
-
-    /// Takes the bearer token from `headers` and validates it.
+    /// Takes the access token from `headers` and validates it.
+    ///
+    /// With [DPoP](crate::Builder::dpop), a DPoP-bound token's proof names
+    /// the request's method and URI, which `headers` do not carry: use
+    /// [`authenticate_request`](Self::authenticate_request) (here such a
+    /// request is refused with [`Error::InvalidDpopProof`]).
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Authenticated, Error> {
         match self.start(headers) {
             Start::Done(verdict) => verdict,
-            Start::Cold => self.finish(headers).await,
+            Start::Cold => self.finish(None, headers).await,
         }
     }
 
+    /// Takes the access token from `request` and validates it, with its
+    /// DPoP proof when the token is DPoP-bound (RFC 9449): what the layer
+    /// does, for a server outside a tower stack.
+    pub async fn authenticate_request<B>(
+        &self,
+        request: &http::Request<B>,
+    ) -> Result<Authenticated, Error> {
+        let target = RequestTarget {
+            method: request.method(),
+            uri: request.uri(),
+        };
+        match self.start(request.headers()) {
+            Start::Done(verdict) => verdict,
+            Start::Cold => self.finish(Some(target), request.headers()).await,
+        }
+    }
+
+    /// The DPoP settings, if any, for the metadata and the layer.
+    pub(crate) fn dpop(&self) -> Option<&DpopPolicy> {
+        self.inner.dpop.as_ref()
+    }
+
+    /// The context this validator shares with its tokens and challenges.
+    pub(crate) fn context(&self) -> &Arc<Context> {
+        &self.inner.context
+    }
+
+    /// The scheme and token of `headers`.
+    fn credentials<'h>(&self, headers: &'h HeaderMap) -> Result<(Scheme, &'h [u8]), Error> {
+        let dpop = self.inner.dpop.as_ref();
+        let (scheme, token) =
+            extract::credentials(headers, self.inner.max_token_bytes, dpop.is_some())?;
+        if scheme == Scheme::Bearer && dpop.is_some_and(|d| d.required) {
+            return Err(Error::DpopRequired);
+        }
+        Ok((scheme, token))
+    }
+
     /// What can be decided without waiting: the header's shape and the
-    /// verified-token cache. The layer serves a cached token from here
-    /// without allocating a future; anything else goes to [`finish`](Self::finish).
+    /// verified-token cache. The layer serves a cached bearer token from here
+    /// without allocating a future; anything else (a DPoP proof among it)
+    /// goes to [`finish`](Self::finish).
     pub(crate) fn start(&self, headers: &HeaderMap) -> Start {
-        let token = match extract::bearer_credentials(headers, self.inner.max_token_bytes) {
-            Ok(token) => token,
+        let (scheme, token) = match self.credentials(headers) {
+            Ok(found) => found,
             Err(error) => return Start::Done(Err(error)),
         };
+        if scheme == Scheme::Dpop {
+            return Start::Cold;
+        }
         match self.cached(token) {
+            Lookup::Hit(Ok(token)) => match &self.inner.dpop {
+                Some(policy) => Start::Done(needs_proof(policy, scheme, &token).map(|_| token)),
+                None => Start::Done(Ok(token)),
+            },
             Lookup::Hit(verdict) => Start::Done(verdict),
             Lookup::Off | Lookup::Miss(_) => Start::Cold,
         }
     }
 
     /// The rest of the pipeline for the same `headers` that [`start`](Self::start)
-    /// found no verdict for.
-    pub(crate) async fn finish(&self, headers: &HeaderMap) -> Result<Authenticated, Error> {
+    /// found no verdict for: the token, then its DPoP proof, if bound.
+    /// `target`: the request's method and URI, for the proof.
+    pub(crate) async fn finish(
+        &self,
+        target: Option<RequestTarget<'_>>,
+        headers: &HeaderMap,
+    ) -> Result<Authenticated, Error> {
         // The same bytes `start` read: extraction is a scan of the header,
         // not worth carrying a borrow across the await for.
-        let token = extract::bearer_credentials(headers, self.inner.max_token_bytes)?;
-        let lookup = match &self.inner.tokens {
-            Some(tokens) => Lookup::Miss(tokens),
-            None => Lookup::Off,
+        let (scheme, token) = self.credentials(headers)?;
+        // `start` looked a bearer token up already; a DPoP one, not.
+        let lookup = match (&self.inner.tokens, scheme) {
+            (_, Scheme::Dpop) => self.cached(token),
+            (Some(tokens), Scheme::Bearer) => Lookup::Miss(tokens),
+            (None, Scheme::Bearer) => Lookup::Off,
         };
+        let authenticated = match lookup {
+            Lookup::Hit(verdict) => verdict?,
+            lookup => self.finish_token(token, lookup).await?,
+        };
+        if let Some(policy) = &self.inner.dpop
+            && needs_proof(policy, scheme, &authenticated)?
+        {
+            confirm(policy, target, headers, token, &authenticated).await?;
+        }
+        Ok(authenticated)
+    }
+
+    /// The pipeline for a token the cache does not hold.
+    async fn finish_token(&self, token: &[u8], lookup: Lookup<'_>) -> Result<Authenticated, Error> {
         // RFC 6750 §2.1's b64token syntax is checked only for a token that
         // is refused: one the pipeline accepts is base64url segments joined
         // by dots, a b64token already. A refused token that is not one is a

@@ -17,6 +17,7 @@ mod support;
 
 mod attacks;
 mod authorization;
+mod dpop;
 mod fault_injection;
 mod keys;
 mod notes_api_cli;

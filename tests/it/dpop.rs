@@ -1,0 +1,731 @@
+//! DPoP (RFC 9449) through the layer: every check of §4.3 for a resource
+//! server, the no-downgrade rule of §7.2, replay within the window (one
+//! store shared by two layers, as replicas share one), a store that cannot
+//! answer (503), and the §7.1 challenges byte for byte, with and without
+//! RFC 9728 metadata, with DPoP optional and required.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use bearer_guard::testing::{DpopKey, KeyKind, TestIssuer};
+use bearer_guard::{
+    Algorithm, BearerAuthLayer, Dpop, ManualClock, ReplayFuture, ReplayStore, ReplayStoreError,
+};
+use http::{Request, StatusCode, header};
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::support::{app, builder, now_on, start};
+
+/// The API's public base URL (the layer listens nowhere: requests go in
+/// with `oneshot`, as a proxy would hand them on).
+const BASE: &str = "https://api.example.test";
+const ALGS: &str = "algs=\"ES256 EdDSA PS256\"";
+
+/// What a test asserts: status, every challenge, body.
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    status: StatusCode,
+    challenges: Vec<String>,
+    body: String,
+}
+
+fn answer(status: StatusCode, challenges: &[&str], body: &str) -> Answer {
+    Answer {
+        status,
+        challenges: challenges.iter().map(|c| (*c).to_owned()).collect(),
+        body: body.to_owned(),
+    }
+}
+
+fn proof_refused() -> Answer {
+    answer(
+        StatusCode::UNAUTHORIZED,
+        &[&format!("DPoP error=\"invalid_dpop_proof\", {ALGS}")],
+        "",
+    )
+}
+
+fn token_refused() -> Answer {
+    answer(
+        StatusCode::UNAUTHORIZED,
+        &[&format!("DPoP error=\"invalid_token\", {ALGS}")],
+        "",
+    )
+}
+
+async fn call(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let challenges = response
+        .headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    Answer {
+        status,
+        challenges,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// `method path` with `Authorization: <authorization>` and each of `proofs`
+/// as a `DPoP` header.
+fn request(
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    proofs: &[&str],
+) -> Request<Body> {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    for proof in proofs {
+        request = request.header("DPoP", *proof);
+    }
+    request.body(Body::empty()).expect("request")
+}
+
+/// The notes app behind a layer accepting DPoP at [`BASE`] with `dpop`'s
+/// other settings, on `clock`.
+fn dpop_app(issuer: &TestIssuer, clock: &ManualClock, dpop: Dpop) -> Router {
+    app(layer(issuer, clock, dpop))
+}
+
+fn layer(issuer: &TestIssuer, clock: &ManualClock, dpop: Dpop) -> BearerAuthLayer {
+    builder(issuer)
+        .clock(clock.clone())
+        .dpop(dpop)
+        .build()
+        .expect("valid configuration")
+}
+
+fn settings() -> Dpop {
+    Dpop::new(BASE).algorithms([Algorithm::ES256, Algorithm::EdDSA, Algorithm::PS256])
+}
+
+struct Setup {
+    issuer: TestIssuer,
+    clock: ManualClock,
+    key: DpopKey,
+    /// A token bound to `key`, granting `notes.read`.
+    token: String,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let issuer = start().await;
+        let key = DpopKey::new(KeyKind::Es256, 0);
+        let token = issuer
+            .token()
+            .scope("notes.read")
+            .claim("cnf", key.cnf())
+            .sign();
+        Setup {
+            issuer,
+            clock: ManualClock::new(),
+            key,
+            token,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        now_on(&self.clock)
+    }
+
+    /// A valid proof for `GET /notes` with the token, issued now.
+    fn proof(&self) -> bearer_guard::testing::DpopProof<'_> {
+        self.key
+            .proof("GET", &format!("{BASE}/notes"))
+            .access_token(&self.token)
+            .iat(self.now())
+    }
+
+    fn get(&self, proofs: &[&str]) -> Request<Body> {
+        request(
+            "GET",
+            "/notes",
+            Some(&format!("DPoP {}", self.token)),
+            proofs,
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_bound_token_with_its_proof_passes_cold_and_cached() {
+    let s = Setup::new().await;
+    let app = dpop_app(&s.issuer, &s.clock, settings());
+    for round in 0..3 {
+        let proof = s.proof().sign();
+        assert_eq!(
+            call(&app, s.get(&[&proof])).await,
+            answer(StatusCode::OK, &[], "notes"),
+            "round {round}"
+        );
+    }
+    // Each algorithm, each with its own key and token.
+    for (kind, which) in [(KeyKind::EdDsa, 0), (KeyKind::Ps256, 0)] {
+        let key = DpopKey::new(kind, which);
+        let token = s
+            .issuer
+            .token()
+            .scope("notes.read")
+            .claim("cnf", key.cnf())
+            .sign();
+        let proof = key
+            .proof("GET", &format!("{BASE}/notes"))
+            .access_token(&token)
+            .iat(s.now())
+            .sign();
+        let authorization = format!("DPoP {token}");
+        assert_eq!(
+            call(
+                &app,
+                request("GET", "/notes", Some(&authorization), &[&proof])
+            )
+            .await,
+            answer(StatusCode::OK, &[], "notes"),
+            "{kind:?}"
+        );
+    }
+    // The scheme is case-insensitive; the handler sees the token's claims.
+    let proof = s
+        .key
+        .proof("GET", &format!("{BASE}/me"))
+        .access_token(&s.token)
+        .iat(s.now())
+        .sign();
+    let me = call(
+        &app,
+        request("GET", "/me", Some(&format!("dpop {}", s.token)), &[&proof]),
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+    assert!(me.body.contains(s.key.thumbprint()), "{me:?}");
+}
+
+/// RFC 9449 §4.3, check by check: each proof is refused with
+/// `invalid_dpop_proof`, after the token itself was accepted.
+#[tokio::test]
+async fn every_proof_check_refuses_with_invalid_dpop_proof() {
+    let s = Setup::new().await;
+    let layer = layer(
+        &s.issuer,
+        &s.clock,
+        settings().max_age(Duration::from_secs(30)),
+    );
+    let app = app(layer.clone());
+    let now = s.now();
+    let htu = format!("{BASE}/notes");
+    let other_key = DpopKey::new(KeyKind::Es256, 1);
+    let mut private_jwk = s.key.jwk().clone();
+    private_jwk["d"] = json!("AAAA");
+    let valid = s.proof().sign();
+    let (signed, signature) = valid.rsplit_once('.').expect("JWS");
+    let flipped = {
+        let mut chars: Vec<char> = signature.chars().collect();
+        chars[10] = if chars[10] == 'A' { 'B' } else { 'A' };
+        format!("{signed}.{}", chars.into_iter().collect::<String>())
+    };
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("no DPoP header", vec![]),
+        ("two DPoP headers", vec![s.proof().sign(), s.proof().sign()]),
+        ("not a JWS", vec!["not-a-jws".into()]),
+        ("typ missing", vec![s.proof().without("typ").sign()]),
+        (
+            "typ jwt",
+            vec![s.proof().header("typ", json!("JWT")).sign()],
+        ),
+        (
+            "alg not accepted",
+            vec![s.proof().header("alg", json!("ES384")).sign()],
+        ),
+        (
+            "alg none",
+            vec![s.proof().header("alg", json!("none")).sign()],
+        ),
+        (
+            "alg HS256",
+            vec![s.proof().header("alg", json!("HS256")).sign()],
+        ),
+        (
+            "alg does not fit the key",
+            vec![s.proof().header("alg", json!("EdDSA")).sign()],
+        ),
+        ("no jwk", vec![s.proof().without("jwk").sign()]),
+        (
+            "private jwk",
+            vec![s.proof().header("jwk", private_jwk).sign()],
+        ),
+        (
+            "symmetric jwk",
+            vec![
+                s.proof()
+                    .header("jwk", json!({"kty":"oct","k":"c2VjcmV0"}))
+                    .sign(),
+            ],
+        ),
+        (
+            "jwk of another key",
+            vec![s.proof().header("jwk", other_key.jwk().clone()).sign()],
+        ),
+        ("signature flipped", vec![flipped]),
+        (
+            "crit",
+            vec![
+                s.proof()
+                    .header("crit", json!(["x"]))
+                    .header("x", json!(1))
+                    .sign(),
+            ],
+        ),
+        ("no jti", vec![s.proof().without("jti").sign()]),
+        ("empty jti", vec![s.proof().jti("").sign()]),
+        ("huge jti", vec![s.proof().jti(&"j".repeat(257)).sign()]),
+        ("no htm", vec![s.proof().without("htm").sign()]),
+        (
+            "htm POST",
+            vec![s.proof().claim("htm", json!("POST")).sign()],
+        ),
+        (
+            "htm lower case",
+            vec![s.proof().claim("htm", json!("get")).sign()],
+        ),
+        ("no htu", vec![s.proof().without("htu").sign()]),
+        (
+            "htu other path",
+            vec![s.proof().claim("htu", json!(format!("{BASE}/me"))).sign()],
+        ),
+        (
+            "htu with query",
+            vec![s.proof().claim("htu", json!(format!("{htu}?a=1"))).sign()],
+        ),
+        (
+            "htu other host",
+            vec![
+                s.proof()
+                    .claim("htu", json!("https://evil.example.test/notes"))
+                    .sign(),
+            ],
+        ),
+        (
+            "htu http",
+            vec![
+                s.proof()
+                    .claim("htu", json!("http://api.example.test/notes"))
+                    .sign(),
+            ],
+        ),
+        ("no iat", vec![s.proof().without("iat").sign()]),
+        (
+            "iat a string",
+            vec![s.proof().claim("iat", json!(now.to_string())).sign()],
+        ),
+        // 30 s of max_age and the layer's 60 s of leeway either side.
+        ("iat too old", vec![s.proof().iat(now - 91).sign()]),
+        ("iat in the future", vec![s.proof().iat(now + 61).sign()]),
+        ("no ath", vec![s.proof().without("ath").sign()]),
+        (
+            "ath of another token",
+            vec![s.proof().access_token("another").sign()],
+        ),
+        (
+            "too large",
+            vec![s.proof().claim("pad", json!("x".repeat(9000))).sign()],
+        ),
+    ];
+    let validator = layer.validator();
+    for (what, proofs) in &cases {
+        let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+        assert_eq!(call(&app, s.get(&proofs)).await, proof_refused(), "{what}");
+        // The precise reason, from the same layer's validator.
+        let error = validator
+            .authenticate_request(&s.get(&proofs))
+            .await
+            .expect_err(what);
+        let expected = reason(what);
+        assert_eq!(
+            error.to_string(),
+            format!("DPoP proof refused: {expected}"),
+            "{what}"
+        );
+        assert_eq!(error.code(), "invalid_dpop_proof", "{what}");
+    }
+    // The edges of the window pass, and the proof refused above for its
+    // signature, intact, still passes: none of them burnt its jti.
+    for iat in [now - 90, now + 60] {
+        let proof = s.proof().iat(iat).sign();
+        assert_eq!(
+            call(&app, s.get(&[&proof])).await,
+            answer(StatusCode::OK, &[], "notes"),
+            "iat {}",
+            iat - now
+        );
+    }
+    assert_eq!(
+        call(&app, s.get(&[&valid])).await,
+        answer(StatusCode::OK, &[], "notes")
+    );
+    // The htu is compared after RFC 3986 normalisation.
+    let normalised = s
+        .proof()
+        .claim("htu", json!("HTTPS://API.example.test:443/a/../%6Eotes"))
+        .sign();
+    assert_eq!(
+        call(&app, s.get(&[&normalised])).await,
+        answer(StatusCode::OK, &[], "notes")
+    );
+}
+
+/// The reason the validator gives for each case of
+/// `every_proof_check_refuses_with_invalid_dpop_proof`.
+fn reason(case: &str) -> &'static str {
+    match case {
+        "no DPoP header" => "no DPoP header",
+        "two DPoP headers" => "more than one DPoP header",
+        "not a JWS" => "not a compact JWS",
+        "typ missing" => "typ is not dpop+jwt",
+        "typ jwt" => "typ is not dpop+jwt",
+        "alg not accepted" => "alg not accepted",
+        "alg none" => "alg not accepted",
+        "alg HS256" => "alg not accepted",
+        "alg does not fit the key" => "jwk does not fit alg",
+        "no jwk" => "no jwk header",
+        "private jwk" => "jwk holds a private key",
+        "symmetric jwk" => "jwk holds a private key",
+        "jwk of another key" => "signature does not verify",
+        "signature flipped" => "signature does not verify",
+        "crit" => "crit header",
+        "no jti" => "no jti",
+        "empty jti" => "jti empty or too long",
+        "huge jti" => "jti empty or too long",
+        "no htm" => "no htm",
+        "htm POST" => "htm is not the request's method",
+        "htm lower case" => "htm is not the request's method",
+        "no htu" => "no htu",
+        "htu other path" => "htu is not the request's URI",
+        "htu with query" => "htu is not the request's URI",
+        "htu other host" => "htu is not the request's URI",
+        "htu http" => "htu is not the request's URI",
+        "no iat" => "no iat",
+        "iat a string" => "claims malformed",
+        "iat too old" => "iat is too old",
+        "iat in the future" => "iat is in the future",
+        "no ath" => "no ath",
+        "ath of another token" => "ath is not the token's hash",
+        "too large" => "proof larger than the cap",
+        other => panic!("no reason for {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_proof_is_refused_within_its_window() {
+    let s = Setup::new().await;
+    let app = dpop_app(&s.issuer, &s.clock, settings());
+    let proof = s.proof().sign();
+    assert_eq!(call(&app, s.get(&[&proof])).await.status, StatusCode::OK);
+    assert_eq!(call(&app, s.get(&[&proof])).await, proof_refused());
+    // Past the window (60 s + 60 s of leeway) the proof is refused for its
+    // age, not let through because its jti was forgotten.
+    s.clock.advance(Duration::from_secs(121));
+    assert_eq!(call(&app, s.get(&[&proof])).await, proof_refused());
+    // The same jti from another key is another proof.
+    let other = DpopKey::new(KeyKind::EdDsa, 0);
+    let token = s
+        .issuer
+        .token()
+        .scope("notes.read")
+        .claim("cnf", other.cnf())
+        .sign();
+    let jti = "shared-jti";
+    for key_and_token in [(&s.key, &s.token), (&other, &token)] {
+        let (key, token) = key_and_token;
+        let proof = key
+            .proof("GET", &format!("{BASE}/notes"))
+            .access_token(token)
+            .iat(s.now())
+            .jti(jti)
+            .sign();
+        let authorization = format!("DPoP {token}");
+        assert_eq!(
+            call(
+                &app,
+                request("GET", "/notes", Some(&authorization), &[&proof])
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
+    }
+}
+
+/// A replay store shared by two layers, as two replicas share one: a proof
+/// accepted by one is refused by the other.
+#[derive(Debug, Clone, Default)]
+struct SharedStore(Arc<Mutex<HashSet<[u8; 32]>>>);
+
+impl ReplayStore for SharedStore {
+    fn insert_new(&self, key: [u8; 32], _ttl: Duration) -> ReplayFuture<'_> {
+        let new = self.0.lock().expect("lock").insert(key);
+        Box::pin(async move { Ok(new) })
+    }
+}
+
+#[derive(Debug)]
+struct DownStore;
+
+impl ReplayStore for DownStore {
+    fn insert_new(&self, _key: [u8; 32], _ttl: Duration) -> ReplayFuture<'_> {
+        Box::pin(async { Err(ReplayStoreError("connection refused".into())) })
+    }
+}
+
+#[tokio::test]
+async fn replicas_sharing_a_store_refuse_each_others_proofs_and_a_store_down_fails_closed() {
+    let s = Setup::new().await;
+    let store = SharedStore::default();
+    let one = dpop_app(&s.issuer, &s.clock, settings().replay_store(store.clone()));
+    let two = dpop_app(&s.issuer, &s.clock, settings().replay_store(store.clone()));
+    let proof = s.proof().sign();
+    assert_eq!(call(&one, s.get(&[&proof])).await.status, StatusCode::OK);
+    assert_eq!(call(&two, s.get(&[&proof])).await, proof_refused());
+    assert_eq!(store.0.lock().expect("lock").len(), 1);
+
+    let down = dpop_app(&s.issuer, &s.clock, settings().replay_store(DownStore));
+    let response = down
+        .clone()
+        .oneshot(s.get(&[&s.proof().sign()]))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().expect("ascii")),
+        Some("1")
+    );
+    assert_eq!(response.headers().get(header::WWW_AUTHENTICATE), None);
+}
+
+/// §7.2 and §6.1: the binding, in both directions, and the key.
+#[tokio::test]
+async fn no_downgrade_no_unbound_token_under_dpop_and_the_key_must_match() {
+    let s = Setup::new().await;
+    let app = dpop_app(&s.issuer, &s.clock, settings());
+    // The bound token as a bearer token, even with a valid proof beside it.
+    let bearer = request(
+        "GET",
+        "/notes",
+        Some(&format!("Bearer {}", s.token)),
+        &[&s.proof().sign()],
+    );
+    assert_eq!(
+        call(&app, bearer).await,
+        answer(
+            StatusCode::UNAUTHORIZED,
+            &["Bearer error=\"invalid_token\""],
+            ""
+        )
+    );
+    // Twice: the second answer comes from the verified-token cache.
+    let bearer = request("GET", "/notes", Some(&format!("Bearer {}", s.token)), &[]);
+    assert_eq!(
+        call(&app, bearer).await,
+        answer(
+            StatusCode::UNAUTHORIZED,
+            &["Bearer error=\"invalid_token\""],
+            ""
+        )
+    );
+    // An unbound token with the DPoP scheme and a proof.
+    let plain = s.issuer.token().scope("notes.read").sign();
+    let proof = s
+        .key
+        .proof("GET", &format!("{BASE}/notes"))
+        .access_token(&plain)
+        .iat(s.now())
+        .sign();
+    let dpop = request("GET", "/notes", Some(&format!("DPoP {plain}")), &[&proof]);
+    assert_eq!(call(&app, dpop).await, token_refused());
+    // The unbound token still works as a bearer token (DPoP is optional).
+    let bearer = request("GET", "/notes", Some(&format!("Bearer {plain}")), &[]);
+    assert_eq!(
+        call(&app, bearer).await,
+        answer(StatusCode::OK, &[], "notes")
+    );
+    // A proof by another key than the token's cnf.jkt.
+    let other = DpopKey::new(KeyKind::Es256, 1);
+    let proof = other
+        .proof("GET", &format!("{BASE}/notes"))
+        .access_token(&s.token)
+        .iat(s.now())
+        .sign();
+    assert_eq!(call(&app, s.get(&[&proof])).await, token_refused());
+    // A cnf this crate cannot read refuses the token.
+    let odd = s
+        .issuer
+        .token()
+        .scope("notes.read")
+        .claim("cnf", json!({"jkt": 5}))
+        .sign();
+    let odd = request("GET", "/notes", Some(&format!("Bearer {odd}")), &[]);
+    assert_eq!(
+        call(&app, odd).await,
+        answer(
+            StatusCode::UNAUTHORIZED,
+            &["Bearer error=\"invalid_token\""],
+            ""
+        )
+    );
+}
+
+/// §7.1: a request without credentials is offered both schemes; a bound
+/// token lacking a permission gets a DPoP `insufficient_scope`; with DPoP
+/// required, only DPoP is offered and a bearer token is refused; with RFC
+/// 9728 metadata, every challenge names it and the document lists the
+/// proof algorithms.
+#[tokio::test]
+async fn challenges_offer_the_schemes_the_api_accepts() {
+    let s = Setup::new().await;
+    let app = dpop_app(&s.issuer, &s.clock, settings());
+    assert_eq!(
+        call(&app, request("GET", "/notes", None, &[])).await,
+        answer(
+            StatusCode::UNAUTHORIZED,
+            &["Bearer", &format!("DPoP {ALGS}")],
+            ""
+        )
+    );
+    let proof = s
+        .key
+        .proof("POST", &format!("{BASE}/notes"))
+        .access_token(&s.token)
+        .iat(s.now())
+        .sign();
+    let post = request(
+        "POST",
+        "/notes",
+        Some(&format!("DPoP {}", s.token)),
+        &[&proof],
+    );
+    assert_eq!(
+        call(&app, post).await,
+        answer(
+            StatusCode::FORBIDDEN,
+            &[&format!(
+                "DPoP error=\"insufficient_scope\", scope=\"notes.write\", {ALGS}"
+            )],
+            ""
+        )
+    );
+    // A malformed DPoP authorization is a malformed request, answered in
+    // the scheme it used.
+    assert_eq!(
+        call(&app, request("GET", "/notes", Some("DPoP"), &[])).await,
+        answer(
+            StatusCode::BAD_REQUEST,
+            &[&format!("DPoP error=\"invalid_request\", {ALGS}")],
+            ""
+        )
+    );
+
+    let required = dpop_app(&s.issuer, &s.clock, settings().required());
+    let plain = s.issuer.token().scope("notes.read").sign();
+    let only_dpop = answer(StatusCode::UNAUTHORIZED, &[&format!("DPoP {ALGS}")], "");
+    assert_eq!(
+        call(&required, request("GET", "/notes", None, &[])).await,
+        only_dpop
+    );
+    assert_eq!(
+        call(
+            &required,
+            request("GET", "/notes", Some(&format!("Bearer {plain}")), &[])
+        )
+        .await,
+        only_dpop
+    );
+    assert_eq!(
+        call(
+            &required,
+            request("GET", "/notes", Some("Bearer not.a.token"), &[])
+        )
+        .await,
+        only_dpop
+    );
+    assert_eq!(
+        call(&required, s.get(&[&s.proof().sign()])).await,
+        answer(StatusCode::OK, &[], "notes")
+    );
+
+    let resource = "https://api.example.test/notes-api";
+    let at = "resource_metadata=\"https://api.example.test/.well-known/oauth-protected-resource/notes-api\"";
+    let layer = builder(&s.issuer)
+        .clock(s.clock.clone())
+        .resource(resource)
+        .dpop(settings().required())
+        .build()
+        .expect("valid configuration");
+    let document = layer
+        .validator()
+        .resource_metadata()
+        .expect("configured")
+        .document()
+        .to_owned();
+    let document: serde_json::Value = serde_json::from_str(&document).expect("JSON");
+    assert_eq!(
+        document["dpop_signing_alg_values_supported"],
+        json!(["ES256", "EdDSA", "PS256"])
+    );
+    assert_eq!(document["dpop_bound_access_tokens_required"], json!(true));
+    let with_metadata = crate::support::app(layer);
+    assert_eq!(
+        call(&with_metadata, request("GET", "/notes", None, &[])).await,
+        answer(
+            StatusCode::UNAUTHORIZED,
+            &[&format!("DPoP {ALGS}, {at}")],
+            ""
+        )
+    );
+    assert_eq!(
+        call(&with_metadata, s.get(&[])).await,
+        answer(
+            StatusCode::UNAUTHORIZED,
+            &[&format!("DPoP error=\"invalid_dpop_proof\", {ALGS}, {at}")],
+            ""
+        )
+    );
+}
+
+/// Without DPoP configured nothing changes: the `DPoP` scheme is a scheme
+/// the layer does not take (401 `Bearer`), and `cnf` is not looked at.
+#[tokio::test]
+async fn without_dpop_the_scheme_is_unknown_as_before() {
+    let s = Setup::new().await;
+    let app = app(builder(&s.issuer).build().expect("valid configuration"));
+    assert_eq!(
+        call(&app, s.get(&[&s.proof().sign()])).await,
+        answer(StatusCode::UNAUTHORIZED, &["Bearer"], "")
+    );
+    let bearer = request("GET", "/notes", Some(&format!("Bearer {}", s.token)), &[]);
+    assert_eq!(
+        call(&app, bearer).await,
+        answer(StatusCode::OK, &[], "notes")
+    );
+    assert!(
+        BearerAuthLayer::builder()
+            .issuer(s.issuer.issuer())
+            .audience(TestIssuer::AUDIENCE)
+            .dpop(Dpop::new("not a url"))
+            .build()
+            .is_err()
+    );
+}
