@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR] [--resource URL]
-//!           [--step-up-acr VALUE] [--step-up-max-age SECS]
+//!           [--require-dpop] [--step-up-acr VALUE] [--step-up-max-age SECS]
 //! cargo run --example notes_api -- --issuer https://login.example.com --audience api://notes
 //! ```
 //!
@@ -25,6 +25,21 @@
 //! §5.1); its `resource` is URL, its `authorization_servers` the `--issuer`
 //! value, its `scopes_supported` `notes.read` and `notes.write`.
 //!
+//! With `--resource URL`, the API also accepts DPoP-bound tokens (RFC 9449):
+//! `Authorization: DPoP <token>` with one `DPoP` proof header, whose `htu`
+//! must be URL with the request's path appended (URL is the public base URL:
+//! the server may listen elsewhere, behind a proxy). The metadata then lists
+//! `dpop_signing_alg_values_supported`. A proof that fails a check gets 401
+//! `DPoP error="invalid_dpop_proof"`, a token that fails one under the DPoP
+//! scheme `DPoP error="invalid_token"` (a DPoP-bound token sent as a bearer
+//! token gets `Bearer error="invalid_token"`), a missing permission 403
+//! `DPoP error="insufficient_scope"`; each `DPoP` challenge names the
+//! accepted `algs`, and a request without credentials is offered both
+//! schemes. `--require-dpop` (needs `--resource`) refuses bearer tokens with
+//! a `DPoP` challenge, and challenges then name only `DPoP`. Without
+//! `--resource`, the `DPoP` scheme is refused as any unknown scheme is
+//! (401 `Bearer`).
+//!
 //! With `--step-up-acr VALUE`, `DELETE /notes` also needs the token's `acr`
 //! to be VALUE, and with `--step-up-max-age SECS` its `auth_time` at most SECS
 //! seconds old; a token with the write permission that falls short gets 401
@@ -42,20 +57,23 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bearer_guard::{
-    Authenticated, BearerAuthLayer, Claims, Requirement, StepUp, TypPolicy, require,
+    Authenticated, BearerAuthLayer, Claims, Dpop, Requirement, StepUp, TypPolicy, require,
 };
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str =
     "usage: notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR] [--resource URL]
+                 [--require-dpop] [--step-up-acr VALUE] [--step-up-max-age SECS]
 
   --issuer URL     the issuer; tokens' `iss` must equal it, keys are discovered from it
   --audience AUD   the audience tokens must name in `aud`
   --jwks-uri URL   fetch keys from this URL instead of discovering it
   --listen ADDR    the address to serve on (default 127.0.0.1:8080)
   --resource URL   this API's resource identifier: serve its RFC 9728 metadata
-                   and name it in every challenge
+                   and name it in every challenge; accept DPoP with URL as
+                   the public base URL of the proofs' htu
+  --require-dpop   with --resource: refuse bearer tokens, accept only DPoP
   --step-up-acr VALUE      DELETE /notes also needs the token's acr to be VALUE
   --step-up-max-age SECS   DELETE /notes also needs auth_time at most SECS old";
 
@@ -69,6 +87,7 @@ struct Args {
     jwks_uri: Option<String>,
     listen: String,
     resource: Option<String>,
+    require_dpop: bool,
     step_up_acr: Option<String>,
     step_up_max_age: Option<u64>,
 }
@@ -77,7 +96,14 @@ struct Args {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut issuer, mut audience, mut jwks_uri, mut listen) = (None, None, None, None);
     let (mut resource, mut step_up_acr, mut step_up_max_age) = (None, None, None);
+    let mut require_dpop = false;
     while let Some(flag) = args.next() {
+        if flag == "--require-dpop" {
+            if std::mem::replace(&mut require_dpop, true) {
+                return Err(format!("{flag} given twice"));
+            }
+            continue;
+        }
         let slot = match flag.as_str() {
             "--issuer" => &mut issuer,
             "--audience" => &mut audience,
@@ -93,12 +119,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             return Err(format!("{flag} given twice"));
         }
     }
+    if require_dpop && resource.is_none() {
+        return Err("--require-dpop needs --resource (the public base URL of the proofs)".into());
+    }
     Ok(Args {
         issuer: issuer.ok_or("--issuer is required")?,
         audience: audience.ok_or("--audience is required")?,
         jwks_uri,
         listen: listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
         resource,
+        require_dpop,
         step_up_acr,
         step_up_max_age: step_up_max_age
             .map(|secs| {
@@ -212,10 +242,15 @@ async fn main() {
     }
     if let Some(resource) = &args.resource {
         let (read, write) = requirements();
+        let mut dpop = Dpop::new(resource);
+        if args.require_dpop {
+            dpop = dpop.required();
+        }
         builder = builder
             .resource(resource)
             .resource_scopes_of(&read)
-            .resource_scopes_of(&write);
+            .resource_scopes_of(&write)
+            .dpop(dpop);
     }
     let auth = match builder.build() {
         Ok(auth) => auth,

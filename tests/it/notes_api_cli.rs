@@ -293,7 +293,7 @@ async fn jwks_uri_flag_skips_discovery() {
 
 #[tokio::test]
 async fn bad_arguments_exit_with_status_2_and_the_usage() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--audience", "api://notes"], "--issuer is required"),
         (
             &["--issuer", "https://issuer.example"],
@@ -313,6 +313,16 @@ async fn bad_arguments_exit_with_status_2_and_the_usage() {
         (
             &["--issuer", "https://issuer.example", "--audience"],
             "--audience needs a value",
+        ),
+        (
+            &[
+                "--issuer",
+                "https://issuer.example",
+                "--audience",
+                "a",
+                "--require-dpop",
+            ],
+            "--require-dpop needs --resource",
         ),
     ];
     for (args, problem) in cases {
@@ -517,5 +527,211 @@ async fn step_up_flags_guard_deleting_every_note() {
     assert_eq!(output.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("--step-up-max-age needs whole seconds")
+    );
+}
+
+/// Every `WWW-Authenticate` value of a response, with its status.
+async fn challenges(request: reqwest::RequestBuilder) -> (StatusCode, Vec<String>) {
+    let response = request.send().await.expect("request");
+    let values = response
+        .headers()
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect();
+    (response.status(), values)
+}
+
+/// `--resource URL` also accepts DPoP (RFC 9449) with URL as the public base
+/// URL of the proofs' `htu` (the server listens elsewhere, as behind a
+/// proxy); the challenges name the scheme used and the accepted `algs`, a
+/// request without credentials is offered both schemes, and the metadata
+/// lists the proof algorithms. `--require-dpop` refuses bearer tokens and
+/// offers only DPoP. Without `--resource`, `DPoP` is an unknown scheme.
+#[tokio::test]
+async fn resource_flag_accepts_dpop_and_require_dpop_refuses_bearer_tokens() {
+    use bearer_guard::testing::{DpopKey, KeyKind};
+    const BASE: &str = "https://notes.example.test";
+    const ALGS: &str = "algs=\"RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA\"";
+    let at =
+        "resource_metadata=\"https://notes.example.test/.well-known/oauth-protected-resource\"";
+    let issuer = start().await;
+    let client = reqwest::Client::new();
+    let key = DpopKey::new(KeyKind::Es256, 0);
+    let bound_reader = issuer
+        .token()
+        .scope("notes.read")
+        .claim("cnf", key.cnf())
+        .sign();
+    let plain_reader = issuer.token().scope("notes.read").sign();
+    let proof = |method: &str, path: &str, token: &str| {
+        key.proof(method, &format!("{BASE}{path}"))
+            .access_token(token)
+            .sign()
+    };
+    let dpop =
+        |server: &Server, method: reqwest::Method, path: &str, token: &str, proof: String| {
+            client
+                .request(method, server.url(path))
+                .header(AUTHORIZATION, format!("DPoP {token}"))
+                .header("DPoP", proof)
+        };
+
+    let server = Server::start(&[&against(&issuer)[..], &["--resource", BASE]].concat()).await;
+    let document = json(
+        &client
+            .get(server.url("/.well-known/oauth-protected-resource"))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("body"),
+    );
+    assert_eq!(
+        document["dpop_signing_alg_values_supported"],
+        serde_json::json!([
+            "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"
+        ])
+    );
+    let get = reqwest::Method::GET;
+    assert_eq!(
+        outcome(dpop(
+            &server,
+            get.clone(),
+            "/notes",
+            &bound_reader,
+            proof("GET", "/notes", &bound_reader)
+        ))
+        .await,
+        (StatusCode::OK, None, "[]".to_owned())
+    );
+    assert_eq!(
+        challenges(client.get(server.url("/notes"))).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            vec![format!("Bearer {at}"), format!("DPoP {ALGS}, {at}")]
+        )
+    );
+    // A proof for the address the server listens on, not the public one.
+    let wrong_htu = key
+        .proof("GET", &server.url("/notes"))
+        .access_token(&bound_reader)
+        .sign();
+    assert_eq!(
+        challenges(dpop(
+            &server,
+            get.clone(),
+            "/notes",
+            &bound_reader,
+            wrong_htu
+        ))
+        .await,
+        (
+            StatusCode::UNAUTHORIZED,
+            vec![format!("DPoP error=\"invalid_dpop_proof\", {ALGS}, {at}")]
+        )
+    );
+    assert_eq!(
+        challenges(dpop(
+            &server,
+            get.clone(),
+            "/notes",
+            &plain_reader,
+            proof("GET", "/notes", &plain_reader)
+        ))
+        .await,
+        (
+            StatusCode::UNAUTHORIZED,
+            vec![format!("DPoP error=\"invalid_token\", {ALGS}, {at}")]
+        )
+    );
+    let post = dpop(
+        &server,
+        reqwest::Method::POST,
+        "/notes",
+        &bound_reader,
+        proof("POST", "/notes", &bound_reader),
+    )
+    .header(CONTENT_TYPE, "application/json")
+    .body(r#"{"text":"x"}"#);
+    assert_eq!(
+        challenges(post).await,
+        (
+            StatusCode::FORBIDDEN,
+            vec![format!(
+                "DPoP error=\"insufficient_scope\", scope=\"notes.write\", {ALGS}, {at}"
+            )]
+        )
+    );
+    assert_eq!(
+        challenges(
+            client
+                .get(server.url("/notes"))
+                .header(AUTHORIZATION, format!("Bearer {bound_reader}"))
+        )
+        .await,
+        (
+            StatusCode::UNAUTHORIZED,
+            vec![format!("Bearer error=\"invalid_token\", {at}")]
+        )
+    );
+    assert_eq!(
+        outcome(
+            client
+                .get(server.url("/notes"))
+                .header(AUTHORIZATION, format!("Bearer {plain_reader}"))
+        )
+        .await,
+        (StatusCode::OK, None, "[]".to_owned())
+    );
+    drop(server);
+
+    let required = Server::start(
+        &[
+            &against(&issuer)[..],
+            &["--resource", BASE, "--require-dpop"],
+        ]
+        .concat(),
+    )
+    .await;
+    let only_dpop = (StatusCode::UNAUTHORIZED, vec![format!("DPoP {ALGS}, {at}")]);
+    assert_eq!(
+        challenges(client.get(required.url("/notes"))).await,
+        only_dpop
+    );
+    assert_eq!(
+        challenges(
+            client
+                .get(required.url("/notes"))
+                .header(AUTHORIZATION, format!("Bearer {plain_reader}"))
+        )
+        .await,
+        only_dpop
+    );
+    assert_eq!(
+        outcome(dpop(
+            &required,
+            get.clone(),
+            "/notes",
+            &bound_reader,
+            proof("GET", "/notes", &bound_reader)
+        ))
+        .await,
+        (StatusCode::OK, None, "[]".to_owned())
+    );
+    drop(required);
+
+    let plain = Server::start(&against(&issuer)).await;
+    assert_eq!(
+        challenges(dpop(
+            &plain,
+            get,
+            "/notes",
+            &bound_reader,
+            proof("GET", "/notes", &bound_reader)
+        ))
+        .await,
+        (StatusCode::UNAUTHORIZED, vec!["Bearer".to_owned()])
     );
 }
