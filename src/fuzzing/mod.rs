@@ -9,12 +9,14 @@
 
 mod authorization;
 mod claims;
+mod dpop_proof;
 mod jwks;
 mod parse_token;
 mod pipeline;
 
 pub use authorization::authorization;
 pub use claims::claims;
+pub use dpop_proof::dpop_proof;
 pub use jwks::jwks;
 pub use parse_token::parse_token;
 pub use pipeline::pipeline;
