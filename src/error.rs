@@ -178,6 +178,14 @@ pub enum Error {
     /// scheme.
     #[error("this API requires the DPoP scheme")]
     DpopRequired,
+    /// The API requires server-provided DPoP nonces (RFC 9449 §9) and the
+    /// proof has none, or one that is not ours or has expired: the client
+    /// is given `nonce` (in `DPoP-Nonce`) to sign a new proof with.
+    #[error("DPoP proof lacks a valid server nonce")]
+    UseDpopNonce {
+        /// A fresh nonce, for the `DPoP-Nonce` response header.
+        nonce: String,
+    },
     /// The DPoP replay store (Redis, say) could not be asked whether the
     /// proof is new; the proof is not at fault, and is not accepted unchecked.
     #[error("the DPoP replay store is unavailable: {reason}")]
@@ -223,6 +231,9 @@ pub enum Challenge {
     Unavailable,
     /// 401 `DPoP error="invalid_dpop_proof"` (RFC 9449 §7.1).
     InvalidDpopProof,
+    /// 401 `DPoP error="use_dpop_nonce"` with a `DPoP-Nonce` header
+    /// (RFC 9449 §9).
+    UseDpopNonce,
 }
 
 impl Error {
@@ -234,6 +245,7 @@ impl Error {
             | Error::Unauthenticated
             | Error::DpopRequired => Challenge::Bare,
             Error::InvalidDpopProof(_) | Error::DpopProofReplayed => Challenge::InvalidDpopProof,
+            Error::UseDpopNonce { .. } => Challenge::UseDpopNonce,
             Error::ReplayStoreUnavailable { .. } => Challenge::Unavailable,
             Error::MultipleAuthorizationHeaders | Error::MalformedAuthorization(_) => {
                 Challenge::InvalidRequest
@@ -310,6 +322,7 @@ impl Error {
             Error::TokenNotDpopBound => "token_not_dpop_bound",
             Error::DpopRequired => "dpop_required",
             Error::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
+            Error::UseDpopNonce { .. } => "use_dpop_nonce",
         }
     }
 }
@@ -359,6 +372,9 @@ pub enum ConfigError {
     /// put it in.
     #[error("{0} was set without resource(..): there is no metadata document to put it in")]
     WithoutResource(&'static str),
+    /// A DPoP nonce secret was given without [`Dpop::nonces`](crate::Dpop::nonces).
+    #[error("nonce_secret was set without nonces(..): no nonce would be made with it")]
+    WithoutDpopNonces,
     /// The key given to sign the metadata
     /// ([`MetadataSigner`](crate::MetadataSigner)) does not load, or does not
     /// sign with its algorithm.

@@ -63,8 +63,8 @@ pub(crate) async fn confirm(
     }
     // Checks 3-7.
     let proof = proof::verify(value.as_bytes(), &policy.algorithms, policy.max_proof_bytes)?;
-    check_request(policy, &proof, target)?;
-    // Check 12: the token's hash and its key.
+    check_target(&proof, target, policy)?;
+    // Check 12, first half: the token's hash.
     let ath = proof
         .ath
         .as_deref()
@@ -72,6 +72,22 @@ pub(crate) async fn confirm(
     if ath != sha256_base64url(token_text) {
         return Err(Error::InvalidDpopProof("ath is not the token's hash"));
     }
+    // §9: a nonce of ours, fresh; else a new one for the client to use.
+    if let Some(nonces) = &policy.nonces {
+        let now = policy.time.now_secs();
+        if !proof
+            .nonce
+            .as_deref()
+            .is_some_and(|n| nonces.accepts(n, now, policy.leeway_secs))
+        {
+            return Err(match nonces.issue(now) {
+                Some(nonce) => Error::UseDpopNonce { nonce },
+                None => Error::InvalidDpopProof("no nonce could be issued"),
+            });
+        }
+    }
+    check_time(&proof, policy)?;
+    // Check 12: the key.
     if proof.jkt != jkt {
         return Err(Error::DpopKeyMismatch);
     }
@@ -88,11 +104,11 @@ pub(crate) async fn confirm(
     }
 }
 
-/// Checks 8, 9 and 11: method, target URI and time.
-fn check_request(
-    policy: &DpopPolicy,
+/// Checks 8 and 9: method and target URI.
+fn check_target(
     proof: &Proof,
     target: RequestTarget<'_>,
+    policy: &DpopPolicy,
 ) -> Result<(), Error> {
     // Methods are case-sensitive (RFC 9110 §9.1).
     if proof.htm != target.method.as_str() {
@@ -101,6 +117,11 @@ fn check_request(
     if !policy.base.matches(&proof.htu, target.uri.path()) {
         return Err(Error::InvalidDpopProof("htu is not the request's URI"));
     }
+    Ok(())
+}
+
+/// Check 11: the proof's age, on the layer's clock.
+fn check_time(proof: &Proof, policy: &DpopPolicy) -> Result<(), Error> {
     let now = policy.time.now_secs();
     if proof.iat > now.saturating_add(policy.leeway_secs) {
         return Err(Error::InvalidDpopProof("iat is in the future"));

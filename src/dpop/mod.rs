@@ -5,6 +5,7 @@
 
 pub(crate) mod check;
 pub(crate) mod htu;
+pub(crate) mod nonce;
 pub(crate) mod proof;
 pub(crate) mod replay;
 
@@ -68,6 +69,8 @@ pub struct Dpop {
     required: bool,
     max_proof_bytes: usize,
     replay: Option<Arc<dyn ReplayStore>>,
+    nonce_lifetime: Option<Duration>,
+    nonce_secret: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Dpop {
@@ -79,6 +82,8 @@ impl fmt::Debug for Dpop {
             .field("required", &self.required)
             .field("max_proof_bytes", &self.max_proof_bytes)
             .field("replay", &self.replay)
+            .field("nonce_lifetime", &self.nonce_lifetime)
+            .field("nonce_secret", &self.nonce_secret.as_ref().map(|_| "…"))
             .finish()
     }
 }
@@ -97,7 +102,32 @@ impl Dpop {
             required: false,
             max_proof_bytes: DEFAULT_MAX_PROOF_BYTES,
             replay: None,
+            nonce_lifetime: None,
+            nonce_secret: None,
         }
+    }
+
+    /// Requires server-provided nonces (RFC 9449 §9): a proof without a
+    /// nonce of ours, or with one older than `lifetime`, gets 401
+    /// `DPoP error="use_dpop_nonce"` with a fresh nonce in the `DPoP-Nonce`
+    /// header, and the client signs a new proof with it. A nonce bounds how
+    /// long a proof made ahead of time (by a client whose key was briefly in
+    /// an attacker's hands) stays usable, whatever its `iat` says.
+    ///
+    /// Nonces are stateless (the issuing time and its HMAC under a secret):
+    /// every replica checks any replica's nonce when they share the secret
+    /// ([`nonce_secret`](Self::nonce_secret)); by default each process
+    /// draws its own at random.
+    pub fn nonces(mut self, lifetime: Duration) -> Self {
+        self.nonce_lifetime = Some(lifetime);
+        self
+    }
+
+    /// The secret nonces are made with (at least 32 random bytes): the same
+    /// on every replica, so that a nonce one issued is accepted by all.
+    pub fn nonce_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.nonce_secret = Some(secret.into());
+        self
     }
 
     /// The algorithms a proof may be signed with (challenges list them in
@@ -167,6 +197,23 @@ impl Dpop {
                 time.clone(),
             )),
         };
+        let nonces = match (self.nonce_lifetime, self.nonce_secret) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(ConfigError::WithoutDpopNonces),
+            (Some(lifetime), secret) => {
+                if lifetime.is_zero() {
+                    return Err(ConfigError::ZeroLimit("dpop nonce lifetime"));
+                }
+                let secret = match secret {
+                    Some(secret) => secret,
+                    None => nonce::random_secret().ok_or(ConfigError::Empty(
+                        "random bytes from the operating system for the dpop nonce secret",
+                    ))?,
+                };
+                let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+                Some(nonce::Nonces::new(&secret, lifetime)?)
+            }
+        };
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in self.algorithms {
             if !algorithms.contains(&alg) {
@@ -184,6 +231,7 @@ impl Dpop {
             required: self.required,
             max_proof_bytes: self.max_proof_bytes,
             replay,
+            nonces,
             time,
         })
     }
@@ -203,6 +251,8 @@ pub(crate) struct DpopPolicy {
     pub(crate) required: bool,
     pub(crate) max_proof_bytes: usize,
     pub(crate) replay: Arc<dyn ReplayStore>,
+    /// Server-provided nonces, when required.
+    pub(crate) nonces: Option<nonce::Nonces>,
     pub(crate) time: Time,
 }
 

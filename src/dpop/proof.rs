@@ -1,7 +1,7 @@
 //! One DPoP proof (RFC 9449 §4.2), checked as §4.3 says for everything the
 //! proof says of itself: a compact JWS typed `dpop+jwt`, signed with an
 //! allowed asymmetric `alg` by the public key in its own `jwk` header, with
-//! the claims `jti`, `htm`, `htu` and `iat` (and `ath`).
+//! the claims `jti`, `htm`, `htu` and `iat` (and `ath`, `nonce`).
 //! What it says of the request (`htm`, `htu`, `iat`, `ath`) and of the token
 //! (`cnf.jkt`) is compared by the caller.
 
@@ -29,6 +29,7 @@ pub(crate) struct Proof {
     /// Seconds since the epoch.
     pub(crate) iat: i64,
     pub(crate) ath: Option<String>,
+    pub(crate) nonce: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +56,8 @@ struct Claims {
     iat: Option<serde_json::Number>,
     #[serde(default)]
     ath: Option<String>,
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 fn refused(reason: &'static str) -> Error {
@@ -140,5 +143,6 @@ pub(crate) fn verify(
         htu: claims.htu.ok_or(refused("no htu"))?,
         iat,
         ath: claims.ath,
+        nonce: claims.nonce,
     })
 }

@@ -5,7 +5,7 @@
 //! goes to the log. Users who want their own response body implement
 //! [`OnRejection`], or pass a closure to `on_rejection`.
 
-use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{HeaderName, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
 use std::sync::Arc;
@@ -13,6 +13,9 @@ use std::sync::Arc;
 use crate::error::{Challenge, Error};
 use crate::token::claims::Context;
 use crate::token::extract::Scheme;
+
+/// The response header carrying a server-provided DPoP nonce (RFC 9449 §8.1).
+const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// Turns a rejection into a response. Implemented by [`DefaultRejection`] and by
 /// any `Fn(&Error) -> Response<B> + Clone`.
@@ -58,7 +61,9 @@ where
 /// | lacking permission | 403 | `Bearer error="insufficient_scope", scope="…"` |
 /// | authentication not enough (RFC 9470) | 401 | `Bearer error="insufficient_user_authentication", acr_values="…", max_age="…"` |
 /// | Entra authentication context missing | 401 | `Bearer error="insufficient_claims", claims="…"` (base64 of the claims request) |
-/// | keys unavailable | 503 | none; `Retry-After`: seconds until the next fetch attempt |
+/// | DPoP proof refused (RFC 9449) | 401 | `DPoP error="invalid_dpop_proof"` |
+/// | DPoP nonce needed (RFC 9449 §9) | 401 | `DPoP error="use_dpop_nonce"`, and `DPoP-Nonce` |
+/// | keys (or the DPoP replay store) unavailable | 503 | none; `Retry-After`: seconds until the next fetch attempt |
 pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
     let mut headers = http::HeaderMap::new();
     let status = match error.challenge() {
@@ -97,6 +102,20 @@ pub fn rejection_parts(error: &Error) -> (StatusCode, http::HeaderMap) {
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("DPoP error=\"invalid_dpop_proof\""),
             );
+            StatusCode::UNAUTHORIZED
+        }
+        Challenge::UseDpopNonce => {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("DPoP error=\"use_dpop_nonce\""),
+            );
+            // Our own nonces are digits, a dot and base64url: always a
+            // valid header value; anything else is left out.
+            if let Error::UseDpopNonce { nonce } = error
+                && let Ok(value) = HeaderValue::from_str(nonce)
+            {
+                headers.insert(DPOP_NONCE, value);
+            }
             StatusCode::UNAUTHORIZED
         }
         Challenge::Unavailable => {

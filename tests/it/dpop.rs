@@ -729,3 +729,119 @@ async fn without_dpop_the_scheme_is_unknown_as_before() {
             .is_err()
     );
 }
+
+/// The challenge and `DPoP-Nonce` of a response.
+async fn nonce_answer(
+    app: &Router,
+    request: Request<Body>,
+) -> (StatusCode, Vec<String>, Option<String>) {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let nonce = response
+        .headers()
+        .get("dpop-nonce")
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    let challenges = response
+        .headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect();
+    (response.status(), challenges, nonce)
+}
+
+/// RFC 9449 §9: with nonces required, a proof without one (or with one not
+/// ours, or expired) gets `use_dpop_nonce` and a fresh nonce; the proof
+/// signed with it passes, once. Replicas sharing the secret accept each
+/// other's nonces; others do not.
+#[tokio::test]
+async fn server_nonces_are_handed_out_and_required() {
+    let s = Setup::new().await;
+    let secret = [7u8; 32];
+    let nonced = || {
+        settings()
+            .nonces(Duration::from_secs(300))
+            .nonce_secret(secret)
+    };
+    let app = dpop_app(&s.issuer, &s.clock, nonced());
+    let use_nonce = vec![format!("DPoP error=\"use_dpop_nonce\", {ALGS}")];
+
+    let (status, challenges, nonce) = nonce_answer(&app, s.get(&[&s.proof().sign()])).await;
+    assert_eq!(
+        (status, &challenges),
+        (StatusCode::UNAUTHORIZED, &use_nonce)
+    );
+    let nonce = nonce.expect("a DPoP-Nonce header");
+    let with_nonce = s.proof().claim("nonce", json!(nonce)).sign();
+    assert_eq!(
+        call(&app, s.get(&[&with_nonce])).await,
+        answer(StatusCode::OK, &[], "notes")
+    );
+    assert_eq!(call(&app, s.get(&[&with_nonce])).await, proof_refused());
+    // A replica with the same secret takes the nonce; one without it does not.
+    let replica = dpop_app(&s.issuer, &s.clock, nonced());
+    let again = s.proof().claim("nonce", json!(nonce)).sign();
+    assert_eq!(
+        call(&replica, s.get(&[&again])).await,
+        answer(StatusCode::OK, &[], "notes")
+    );
+    let stranger = dpop_app(
+        &s.issuer,
+        &s.clock,
+        settings().nonces(Duration::from_secs(300)),
+    );
+    let (status, challenges, _) = nonce_answer(
+        &stranger,
+        s.get(&[&s.proof().claim("nonce", json!(nonce)).sign()]),
+    )
+    .await;
+    assert_eq!(
+        (status, &challenges),
+        (StatusCode::UNAUTHORIZED, &use_nonce)
+    );
+    // A forged nonce, and the nonce once its lifetime and the leeway passed.
+    let forged = format!("{}.AAAA", s.now());
+    let (status, _, _) = nonce_answer(
+        &app,
+        s.get(&[&s.proof().claim("nonce", json!(forged)).sign()]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    s.clock.advance(Duration::from_secs(361));
+    let (status, challenges, fresh) = nonce_answer(
+        &app,
+        s.get(&[&s.proof().claim("nonce", json!(nonce)).sign()]),
+    )
+    .await;
+    assert_eq!(
+        (status, &challenges),
+        (StatusCode::UNAUTHORIZED, &use_nonce)
+    );
+    let fresh = fresh.expect("a new nonce");
+    assert_ne!(fresh, nonce);
+    assert_eq!(
+        call(
+            &app,
+            s.get(&[&s.proof().claim("nonce", json!(fresh)).sign()])
+        )
+        .await,
+        answer(StatusCode::OK, &[], "notes")
+    );
+    // A proof that fails its own checks is refused as such, nonce or not.
+    assert_eq!(
+        call(&app, s.get(&[&s.proof().without("ath").sign()])).await,
+        proof_refused()
+    );
+    // The reason, and a secret without nonces is a configuration error.
+    let error = layer(&s.issuer, &s.clock, nonced())
+        .validator()
+        .authenticate_request(&s.get(&[&s.proof().sign()]))
+        .await
+        .expect_err("no nonce");
+    assert_eq!(error.code(), "use_dpop_nonce");
+    assert!(
+        builder(&s.issuer)
+            .dpop(settings().nonce_secret(secret))
+            .build()
+            .is_err()
+    );
+}
