@@ -13,6 +13,7 @@ use crate::issuer::Issuer;
 use crate::issuer::trusted::{CacheSettings, compile};
 use crate::issuer::typ::TypPolicy;
 use crate::keys::fetch::Fetcher;
+use crate::mtls::CertificateBinding;
 use crate::resource::{MetadataSigner, ResourceSettings};
 use crate::token::algorithm::Algorithm;
 use crate::tower::layer::BearerAuthLayer;
@@ -63,6 +64,7 @@ pub struct Builder {
     clock: Option<Arc<dyn Clock>>,
     resource: ResourceSettings,
     dpop: Option<Dpop>,
+    certificates: Option<CertificateBinding>,
 }
 
 impl Default for Builder {
@@ -89,6 +91,7 @@ impl Default for Builder {
             clock: None,
             resource: ResourceSettings::default(),
             dpop: None,
+            certificates: None,
         }
     }
 }
@@ -346,6 +349,17 @@ impl Builder {
         self
     }
 
+    /// Accepts certificate-bound access tokens (RFC 8705 §3) as
+    /// [`CertificateBinding`] says: a token with `cnf.x5t#S256` passes only
+    /// on a request made with that client certificate
+    /// ([`ClientCertificate`](crate::ClientCertificate) in the request
+    /// extensions, or a trusted proxy's header). Without this setting,
+    /// `cnf.x5t#S256` is not read.
+    pub fn certificate_bound_tokens(mut self, binding: CertificateBinding) -> Self {
+        self.certificates = Some(binding);
+        self
+    }
+
     /// Signs the metadata (RFC 9728 §2.2): the document gains
     /// `signed_metadata`, a JWT of its members and the signer's `iss`, signed
     /// with the signer's key when the layer is built. Needs
@@ -461,6 +475,10 @@ impl Builder {
             .dpop
             .map(|d| d.compile(leeway_secs, time.clone()))
             .transpose()?;
+        let certificates = self
+            .certificates
+            .map(CertificateBinding::compile)
+            .transpose()?;
         let dpop_algs = dpop
             .as_ref()
             .map(|d| d.algorithm_names())
@@ -480,6 +498,7 @@ impl Builder {
             resource,
             leeway_secs,
             dpop,
+            certificates,
         ))
     }
 }

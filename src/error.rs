@@ -178,6 +178,17 @@ pub enum Error {
     /// scheme.
     #[error("this API requires the DPoP scheme")]
     DpopRequired,
+    /// A token bound to a client certificate (`cnf.x5t#S256`, RFC 8705 §3)
+    /// on a request that came without one.
+    #[error("certificate-bound token without a client certificate")]
+    CertificateRequired,
+    /// A token bound to another client certificate than the request's.
+    #[error("the client certificate is not the one the token is bound to")]
+    CertificateMismatch,
+    /// The trusted proxy's forwarded-certificate header cannot be read as
+    /// one certificate.
+    #[error("forwarded client certificate refused: {0}")]
+    ForwardedCertificate(&'static str),
     /// The API requires server-provided DPoP nonces (RFC 9449 §9) and the
     /// proof has none, or one that is not ours or has expired: the client
     /// is given `nonce` (in `DPoP-Nonce`) to sign a new proof with.
@@ -279,7 +290,10 @@ impl Error {
             | Error::ClaimsShape(_)
             | Error::DpopKeyMismatch
             | Error::BoundTokenAsBearer
-            | Error::TokenNotDpopBound => Challenge::InvalidToken,
+            | Error::TokenNotDpopBound
+            | Error::CertificateRequired
+            | Error::CertificateMismatch
+            | Error::ForwardedCertificate(_) => Challenge::InvalidToken,
         }
     }
 
@@ -323,6 +337,9 @@ impl Error {
             Error::DpopRequired => "dpop_required",
             Error::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
             Error::UseDpopNonce { .. } => "use_dpop_nonce",
+            Error::CertificateRequired => "certificate_required",
+            Error::CertificateMismatch => "certificate_mismatch",
+            Error::ForwardedCertificate(_) => "forwarded_certificate",
         }
     }
 }
@@ -372,6 +389,9 @@ pub enum ConfigError {
     /// put it in.
     #[error("{0} was set without resource(..): there is no metadata document to put it in")]
     WithoutResource(&'static str),
+    /// A header name that is not one (RFC 9110 §5.1).
+    #[error("{0:?} is not a valid header name")]
+    InvalidHeaderName(&'static str),
     /// A DPoP nonce secret was given without [`Dpop::nonces`](crate::Dpop::nonces).
     #[error("nonce_secret was set without nonces(..): no nonce would be made with it")]
     WithoutDpopNonces,

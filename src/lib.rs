@@ -120,6 +120,7 @@ pub mod fuzzing;
 mod issuer;
 mod keys;
 pub mod metrics;
+mod mtls;
 mod resource;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -133,6 +134,7 @@ pub use dpop::{Dpop, ReplayFuture, ReplayStore, ReplayStoreError};
 pub use error::{Challenge, ConfigError, Error, HttpClientError};
 pub use issuer::typ::TypPolicy;
 pub use issuer::{Issuer, TENANT_PLACEHOLDER};
+pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
 pub use resource::{MetadataSigner, ResourceMetadata};
 pub use token::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
 pub use token::claims::{Authenticated, RegisteredClaims};

@@ -100,10 +100,12 @@ pub(crate) fn verify(
     }
     // Check 5: an asymmetric algorithm the API accepts (`Algorithm` has no
     // symmetric variant, nor `none`).
+    // RFC 9864 names Ed25519 signatures `Ed25519` (`EdDSA` is deprecated);
+    // clients such as oauth4webapi sign proofs with that name.
     let alg = allowed
         .iter()
         .copied()
-        .find(|a| a.name() == header.alg)
+        .find(|a| a.name() == header.alg || (*a == Algorithm::EdDSA && header.alg == "Ed25519"))
         .ok_or(refused("alg not accepted"))?;
     // Check 7, then 6: a public key, and the signature by it.
     let jwk = header.jwk.ok_or(refused("no jwk header"))?;

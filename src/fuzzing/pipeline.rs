@@ -75,6 +75,7 @@ fn accepts(data: &[u8]) -> bool {
                 None,
                 60,
                 None,
+                None,
             ),
             keys: copies,
         }

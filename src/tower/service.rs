@@ -156,7 +156,11 @@ where
         let state = match self.validator.start(request.headers()) {
             // Decided at once (a cached token, or a header that is missing or
             // malformed): no future of ours to allocate.
-            Start::Done(result) => match self.verdict(result) {
+            Start::Done(result) => match self.verdict(result.and_then(|token| {
+                self.validator
+                    .check_certificate(&token, request.extensions(), request.headers())
+                    .map(|()| token)
+            })) {
                 Verdict::Pass(token) => {
                     vouch(&mut request, token, &self.validator);
                     State::Inner {
@@ -184,7 +188,19 @@ where
                             method: request.method(),
                             uri: request.uri(),
                         };
-                        let result = this.validator.finish(Some(target), request.headers()).await;
+                        let result = this
+                            .validator
+                            .finish(Some(target), request.headers())
+                            .await
+                            .and_then(|token| {
+                                this.validator
+                                    .check_certificate(
+                                        &token,
+                                        request.extensions(),
+                                        request.headers(),
+                                    )
+                                    .map(|()| token)
+                            });
                         match this.verdict(result) {
                             Verdict::Pass(token) => {
                                 vouch(&mut request, token, &this.validator);

@@ -16,6 +16,7 @@ use crate::dpop::check::{RequestTarget, confirm, needs_proof};
 use crate::error::{Error, log_safe};
 use crate::issuer::name::names;
 use crate::issuer::trusted::TrustedIssuer;
+use crate::mtls::CertificatePolicy;
 use crate::resource::ResourceMetadata;
 use crate::token::algorithm::Algorithm;
 use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Context, Unverified, payload_text};
@@ -56,6 +57,8 @@ struct Inner {
     context: Arc<Context>,
     /// DPoP (RFC 9449), if the API accepts it.
     dpop: Option<DpopPolicy>,
+    /// Certificate-bound tokens (RFC 8705), if the API accepts them.
+    certificates: Option<CertificatePolicy>,
 }
 
 impl Validator {
@@ -67,6 +70,7 @@ impl Validator {
         resource: Option<ResourceMetadata>,
         leeway_secs: i64,
         dpop: Option<DpopPolicy>,
+        certificates: Option<CertificatePolicy>,
     ) -> Self {
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
@@ -98,6 +102,7 @@ impl Validator {
                 resource: resource.map(Arc::new),
                 context,
                 dpop,
+                certificates,
             }),
         }
     }
@@ -138,9 +143,25 @@ impl Validator {
             method: request.method(),
             uri: request.uri(),
         };
-        match self.start(request.headers()) {
+        let token = match self.start(request.headers()) {
             Start::Done(verdict) => verdict,
             Start::Cold => self.finish(Some(target), request.headers()).await,
+        }?;
+        self.check_certificate(&token, request.extensions(), request.headers())?;
+        Ok(token)
+    }
+
+    /// RFC 8705 §3: a certificate-bound token only with its certificate
+    /// (a no-op unless the API accepts such tokens and this one is bound).
+    pub(crate) fn check_certificate(
+        &self,
+        token: &Authenticated,
+        extensions: &http::Extensions,
+        headers: &HeaderMap,
+    ) -> Result<(), Error> {
+        match &self.inner.certificates {
+            Some(policy) => policy.check(token, extensions, headers),
+            None => Ok(()),
         }
     }
 

@@ -20,6 +20,7 @@ mod authorization;
 mod dpop;
 mod fault_injection;
 mod keys;
+mod mtls;
 mod notes_api_cli;
 mod providers;
 mod resource_metadata;
