@@ -15,6 +15,18 @@
 //!   in the access token by the provider, → 200 on a route that needs them,
 //!   401 `insufficient_user_authentication` for a password sign-in or, on the
 //!   layer's clock, one too old.
+//! - DPoP (RFC 9449), with `oauth4webapi` as the client
+//!   (`tests/interop/dpop-client.mjs`): it gets tokens bound to its ES256,
+//!   EdDSA and PS256 keys from oidc-provider (`cnf.jkt`, proofs at the token
+//!   endpoint) and makes the proofs of the API requests. Cases, per key: the
+//!   token with its proof → 200, the handler seeing the token's `cnf.jkt`;
+//!   the same proof again, a wrong `htu`, a wrong `htm`, an `iat` 600 s before
+//!   the token's own, the `ath` of another token → 401 `invalid_dpop_proof`;
+//!   a proof by another key, a bearer token with the `DPoP` scheme → 401
+//!   `DPoP` `invalid_token`; the bound token as a bearer token → 401 `Bearer`
+//!   `invalid_token`; an Ed25519 proof with the `alg` oauth4webapi gives it,
+//!   `Ed25519` (RFC 9864), → 401 `invalid_dpop_proof` (the layer knows
+//!   `EdDSA` only; the other requests rename it).
 //! - The `mcp_server` example, run as a real process against oidc-provider,
 //!   driven the way an MCP client is told to drive it (MCP authorization,
 //!   2025-06-18 and 2025-11-25): the 401 naming the RFC 9728 metadata, the
@@ -54,15 +66,15 @@ use std::pin::Pin;
 use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::{
-    Algorithm, Authenticated, BearerAuthLayer, Claims, Issuer, ManualClock, Requirement, StepUp,
-    require,
+    Algorithm, Authenticated, BearerAuthLayer, Claims, Dpop, Issuer, ManualClock, Requirement,
+    StepUp, require,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -70,6 +82,7 @@ use sha2::{Digest, Sha256};
 use support::{Outcome, code, eventually, get_with, insufficient, invalid_token, send};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tower::ServiceExt as _;
 
 /// Printed, alone, when the tests cannot run here.
 const SKIPPED: &str = "interop: SKIPPED — node not found on PATH; install Node.js >= 20 to run the oidc-provider interop tests";
@@ -113,6 +126,9 @@ const CASES: &[(&str, Duration, CaseFn)] = &[
         CASE_TIMEOUT,
         || Box::pin(step_up_acr_and_auth_time()),
     ),
+    ("oidc_provider_dpop_bound_tokens", CASE_TIMEOUT, || {
+        Box::pin(dpop_bound_tokens())
+    }),
     (
         "mcp_example_end_to_end",
         // The example may be built first.
@@ -170,10 +186,11 @@ fn main() -> ExitCode {
 
     let started = Instant::now();
     println!(
-        "\nrunning {} tests (node {node}, oidc-provider {}, jose {})",
+        "\nrunning {} tests (node {node}, oidc-provider {}, jose {}, oauth4webapi {})",
         selected.len(),
         package_version("oidc-provider"),
         package_version("jose"),
+        package_version("oauth4webapi"),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -694,6 +711,7 @@ async fn me(Claims(claims): Claims<Value>, token: Authenticated) -> String {
         "iss": token.registered().iss,
         "client_id": token.client_id(),
         "scopes": token.scopes().iter().collect::<Vec<_>>(),
+        "dpop_jkt": token.dpop_jkt(),
         "claims": *claims,
     })
     .to_string()
@@ -1052,6 +1070,423 @@ async fn key_rotation() {
     assert_eq!(refused, Some(invalid_token()));
     assert_eq!(code(&api_layer, &old).await, "unknown_kid");
     me_ok(&app, &new).await;
+}
+
+// ---------------------------------------------------------------------------
+// DPoP
+// ---------------------------------------------------------------------------
+
+/// The URL the DPoP case's API is called at: a setting of the layer (the
+/// router itself is called with `oneshot`), and what every `htu` the client
+/// makes starts with.
+const DPOP_API: &str = "https://api.interop.test";
+/// The proof algorithms the DPoP case's API accepts, as its challenges say.
+const DPOP_ALGS: &str = "algs=\"ES256 EdDSA PS256\"";
+
+/// One answer of the API: status, every `WWW-Authenticate` value, body.
+#[derive(Debug, PartialEq, Eq)]
+struct Reply {
+    status: StatusCode,
+    challenges: Vec<String>,
+    body: String,
+}
+
+fn reply(status: StatusCode, challenges: &[&str], body: &str) -> Reply {
+    Reply {
+        status,
+        challenges: challenges.iter().map(|c| (*c).to_owned()).collect(),
+        body: body.to_owned(),
+    }
+}
+
+/// 401, empty body, one challenge: `DPoP error="<error>", algs="…"`.
+fn dpop_refused(error: &str) -> Reply {
+    reply(
+        StatusCode::UNAUTHORIZED,
+        &[&format!("DPoP error=\"{error}\", {DPOP_ALGS}")],
+        "",
+    )
+}
+
+/// One request `dpop-client.mjs` made (`method`, `path`, `authorization`,
+/// `dpop`), as the API receives it, without a body (`()`: the validator's
+/// future, holding it, is then `Send`).
+fn client_request(made: &Value) -> http::Request<()> {
+    let text = |name: &str| {
+        made[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} in {made}"))
+    };
+    let mut request = http::Request::builder()
+        .method(text("method"))
+        .uri(text("path"))
+        .header(http::header::AUTHORIZATION, text("authorization"));
+    if let Some(proof) = made["dpop"].as_str() {
+        request = request.header("DPoP", proof);
+    }
+    request.body(()).expect("request")
+}
+
+/// Sends one of the client's requests to `app`.
+async fn send_made(app: &Router, made: &Value) -> Reply {
+    let response = app
+        .clone()
+        .oneshot(client_request(made).map(|()| axum::body::Body::empty()))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let challenges = response
+        .headers()
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().expect("ASCII challenge").to_owned())
+        .collect();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    Reply {
+        status,
+        challenges,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// Why `layer`'s validator refuses one of the client's requests: its text
+/// and its code.
+async fn refusal(layer: &BearerAuthLayer, made: &Value) -> (String, &'static str) {
+    let error = layer
+        .validator()
+        .authenticate_request(&client_request(made))
+        .await
+        .expect_err("the request must be refused");
+    (error.to_string(), error.code())
+}
+
+/// The `iat` of the request's proof.
+fn proof_iat(made: &Value) -> i64 {
+    let proof = made["dpop"].as_str().expect("a DPoP proof");
+    payload(proof)["iat"].as_i64().expect("iat, whole seconds")
+}
+
+/// Sets `clock`'s wall clock to `secs` since the epoch.
+fn clock_at(clock: &ManualClock, secs: i64) {
+    let secs = u64::try_from(secs).expect("after 1970");
+    clock.set_wall_clock(UNIX_EPOCH + Duration::from_secs(secs));
+}
+
+/// DPoP (RFC 9449) with a client bearer-guard did not write: oauth4webapi
+/// (`dpop-client.mjs`) gets tokens bound to its ES256, EdDSA and PS256 keys
+/// from oidc-provider (which checks its proofs at the token endpoint), and
+/// makes the proofs of the API requests. Per key: the token with its proof →
+/// 200, the handler seeing the token's `cnf.jkt`; the same proof again, a
+/// proof for another URI, for another method, one 600 s older than the
+/// token, one for the key's other token → 401 `invalid_dpop_proof`; a proof
+/// by another key, and a bearer token sent with the `DPoP` scheme → 401
+/// `DPoP` `invalid_token`; the bound token sent as a bearer token → 401
+/// `Bearer` `invalid_token`. The validator names each reason.
+///
+/// The proofs carry the client's real time: each request goes in with the
+/// layer's clock at its proof's own `iat` (the moment the client made it),
+/// the stale one with the clock at the token's `iat`. No outcome depends on
+/// how long anything took.
+async fn dpop_bound_tokens() {
+    let provider = Provider::start().await;
+    let (_client, made) = NodeScript::start("dpop-client.mjs", &[&provider.issuer, DPOP_API]).await;
+    // The token endpoint's proof algorithms, as the provider's discovery
+    // document lists them.
+    assert_eq!(
+        made["dpop_signing_alg_values_supported"],
+        json!(["ES256", "Ed25519", "EdDSA", "PS256"])
+    );
+    let keys = made["keys"].as_array().expect("keys");
+    let names: Vec<&str> = keys
+        .iter()
+        .map(|k| k["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["ES256", "EdDSA", "PS256"]);
+
+    let clock = ManualClock::new();
+    let mut trust = Issuer::rfc9068(&provider.issuer, &format!("{RESOURCE}es256"));
+    for name in ["eddsa", "ps256"] {
+        trust = trust.audience(format!("{RESOURCE}{name}"));
+    }
+    let api_layer = layer(
+        BearerAuthLayer::builder()
+            .trust(trust)
+            .clock(clock.clone())
+            .dpop(Dpop::new(DPOP_API).algorithms([
+                Algorithm::ES256,
+                Algorithm::EdDSA,
+                Algorithm::PS256,
+            ])),
+    );
+    let app = api(api_layer.clone());
+
+    for key in keys {
+        let name = key["name"].as_str().expect("name");
+        let lower = name.to_lowercase();
+        let resource = format!("{RESOURCE}{lower}");
+        let token = key["access_token"].as_str().expect("access_token");
+        let jkt = key["jkt"].as_str().expect("jkt");
+        let requests = &key["requests"];
+        let made = |case: &str| -> &Value {
+            let request = &requests[case];
+            assert!(request.is_object(), "{name}: no {case} request");
+            request
+        };
+
+        // The provider bound the token to the client's key: an RFC 9068
+        // token (signed for its resource with the resource's key) whose
+        // cnf.jkt is the key's thumbprint as oauth4webapi computes it; the
+        // token response said DPoP (oauth4webapi reports it in lower case).
+        // Without a proof, the same grant still gives a bearer token.
+        assert_eq!(key["resource"], json!(resource));
+        assert_eq!(key["token_type"], "dpop", "{name}");
+        assert_eq!(key["unbound_token_type"], "bearer", "{name}");
+        assert_eq!(
+            header(token),
+            json!({"alg": name, "typ": "at+jwt", "kid": format!("{lower}-1")}),
+            "{name}"
+        );
+        let claims = payload(token);
+        assert_eq!(claims["cnf"], json!({"jkt": jkt}), "{name}");
+        assert_eq!(claims["aud"], json!(resource), "{name}");
+        let token_iat = claims["iat"].as_i64().expect("iat");
+
+        // What oauth4webapi sends for GET /me: `DPoP <token>`, and a
+        // dpop+jwt with its public key, for this method, URI and token.
+        let me = made("me");
+        assert_eq!(me["authorization"], json!(format!("DPoP {token}")));
+        let proof = me["dpop"].as_str().expect("a proof");
+        let proof_header = header(proof);
+        assert_eq!(proof_header["typ"], "dpop+jwt", "{name}");
+        assert_eq!(proof_header["alg"], name, "{name}");
+        let jwk = &proof_header["jwk"];
+        assert!(jwk.is_object(), "{proof_header}");
+        assert_eq!(proof_header.as_object().map(|h| h.len()), Some(3));
+        let proof_claims = payload(proof);
+        assert_eq!(proof_claims["htm"], "GET", "{name}");
+        assert_eq!(proof_claims["htu"], format!("{DPOP_API}/me"), "{name}");
+        assert_eq!(
+            proof_claims["ath"],
+            URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes())),
+            "{name}"
+        );
+
+        // The token with its proofs.
+        clock_at(&clock, proof_iat(me));
+        let answer = send_made(&app, me).await;
+        assert_eq!(
+            (answer.status, answer.challenges.as_slice()),
+            (StatusCode::OK, &[][..]),
+            "{name}: {answer:?}"
+        );
+        let seen: Value = serde_json::from_str(&answer.body).expect("/me answers JSON");
+        assert_eq!(seen["dpop_jkt"], json!(jkt), "{seen}");
+        assert_eq!(seen["sub"], "interop-service", "{seen}");
+        assert_eq!(seen["client_id"], "interop-service", "{seen}");
+        assert_eq!(seen["aud"], json!([resource]), "{seen}");
+        assert_eq!(seen["scopes"], json!(["notes.read"]), "{seen}");
+        let notes = made("notes");
+        clock_at(&clock, proof_iat(notes));
+        assert_eq!(
+            send_made(&app, notes).await,
+            reply(StatusCode::OK, &[], "notes"),
+            "{name}"
+        );
+        let post = made("post_notes");
+        clock_at(&clock, proof_iat(post));
+        assert_eq!(
+            send_made(&app, post).await,
+            reply(
+                StatusCode::FORBIDDEN,
+                &[&format!(
+                    "DPoP error=\"insufficient_scope\", scope=\"notes.write\", {DPOP_ALGS}"
+                )],
+                ""
+            ),
+            "{name}: the client was not granted notes.write"
+        );
+
+        // The same proof again.
+        clock_at(&clock, proof_iat(me));
+        assert_eq!(
+            send_made(&app, me).await,
+            dpop_refused("invalid_dpop_proof"),
+            "{name}: replayed"
+        );
+        assert_eq!(
+            refusal(&api_layer, me).await,
+            (
+                "DPoP proof replayed (its jti was seen before)".to_owned(),
+                "dpop_proof_replayed"
+            ),
+            "{name}"
+        );
+
+        // Proofs the client made for something else than this request. A
+        // refused proof burns no jti, so the validator, asked after the
+        // layer, sees the same proof anew.
+        let wrong_htu = made("wrong_htu");
+        assert_eq!(
+            (
+                wrong_htu["path"].clone(),
+                payload_of(wrong_htu)["htu"].clone()
+            ),
+            (json!("/me"), json!(format!("{DPOP_API}/notes")))
+        );
+        let wrong_htm = made("wrong_htm");
+        assert_eq!(
+            (
+                wrong_htm["method"].clone(),
+                payload_of(wrong_htm)["htm"].clone()
+            ),
+            (json!("GET"), json!("POST"))
+        );
+        let stale = made("stale_iat");
+        assert_eq!(proof_iat(stale), token_iat - 600, "{name}");
+        let other_ath = made("other_ath");
+        assert_eq!(other_ath["authorization"], json!(format!("DPoP {token}")));
+        assert_ne!(payload_of(other_ath)["ath"], proof_claims["ath"], "{name}");
+        for (case, request, now, why) in [
+            (
+                "wrong htu",
+                wrong_htu,
+                proof_iat(wrong_htu),
+                "htu is not the request's URI",
+            ),
+            (
+                "wrong htm",
+                wrong_htm,
+                proof_iat(wrong_htm),
+                "htm is not the request's method",
+            ),
+            // 600 s before the clock: past the minute of max_age and the
+            // layer's minute of leeway.
+            ("stale iat", stale, token_iat, "iat is too old"),
+            (
+                "ath of another token",
+                other_ath,
+                proof_iat(other_ath),
+                "ath is not the token's hash",
+            ),
+        ] {
+            clock_at(&clock, now);
+            assert_eq!(
+                send_made(&app, request).await,
+                dpop_refused("invalid_dpop_proof"),
+                "{name}: {case}"
+            );
+            assert_eq!(
+                refusal(&api_layer, request).await,
+                (format!("DPoP proof refused: {why}"), "invalid_dpop_proof"),
+                "{name}: {case}"
+            );
+        }
+
+        // A proof by another key than the token's cnf.jkt names: the token
+        // is refused.
+        let other_key = made("other_key");
+        assert_ne!(header_of(other_key)["jwk"], *jwk, "{name}");
+        clock_at(&clock, proof_iat(other_key));
+        assert_eq!(
+            send_made(&app, other_key).await,
+            dpop_refused("invalid_token"),
+            "{name}: another key"
+        );
+        assert_eq!(
+            refusal(&api_layer, other_key).await,
+            (
+                "DPoP proof key does not match the token's cnf.jkt".to_owned(),
+                "dpop_key_mismatch"
+            ),
+            "{name}"
+        );
+
+        // The bound token as oauth4webapi sends it without its DPoP handle:
+        // a bearer token, never accepted as one (RFC 9449 §7.2).
+        let as_bearer = made("as_bearer");
+        assert_eq!(as_bearer["authorization"], json!(format!("Bearer {token}")));
+        assert_eq!(as_bearer["dpop"], Value::Null);
+        clock_at(&clock, proof_iat(me));
+        assert_eq!(
+            send_made(&app, as_bearer).await,
+            reply(
+                StatusCode::UNAUTHORIZED,
+                &["Bearer error=\"invalid_token\""],
+                ""
+            ),
+            "{name}: the bound token as a bearer token"
+        );
+        assert_eq!(
+            refusal(&api_layer, as_bearer).await,
+            (
+                "a DPoP-bound token was presented as a bearer token".to_owned(),
+                "bound_token_as_bearer"
+            ),
+            "{name}"
+        );
+
+        // The token of the grant without a proof: a bearer token, refused
+        // with the DPoP scheme and a proof, taken as a bearer token.
+        let unbound_request = made("unbound_token");
+        let unbound = unbound_request["authorization"]
+            .as_str()
+            .and_then(|a| a.strip_prefix("DPoP "))
+            .expect("`DPoP <token>`");
+        assert_eq!(payload(unbound).get("cnf"), None, "{name}");
+        clock_at(&clock, proof_iat(unbound_request));
+        assert_eq!(
+            send_made(&app, unbound_request).await,
+            dpop_refused("invalid_token"),
+            "{name}: a bearer token with the DPoP scheme"
+        );
+        assert_eq!(
+            refusal(&api_layer, unbound_request).await,
+            (
+                "token presented with the DPoP scheme is not DPoP-bound".to_owned(),
+                "token_not_dpop_bound"
+            ),
+            "{name}"
+        );
+        let seen = me_ok(&app, unbound).await;
+        assert_eq!(seen["dpop_jkt"], Value::Null, "{seen}");
+
+        // oauth4webapi names an Ed25519 proof's alg `Ed25519` (RFC 9864);
+        // the layer knows the algorithm as `EdDSA` (RFC 8037) only, and
+        // refuses the proof for its alg. (The requests above renamed it.)
+        if name == "EdDSA" {
+            let as_named = made("as_named");
+            let named_header = header_of(as_named);
+            assert_eq!(named_header["alg"], "Ed25519");
+            assert_eq!(named_header["jwk"], *jwk);
+            clock_at(&clock, proof_iat(as_named));
+            assert_eq!(
+                send_made(&app, as_named).await,
+                dpop_refused("invalid_dpop_proof"),
+                "alg Ed25519"
+            );
+            assert_eq!(
+                refusal(&api_layer, as_named).await,
+                (
+                    "DPoP proof refused: alg not accepted".to_owned(),
+                    "invalid_dpop_proof"
+                )
+            );
+        } else {
+            assert_eq!(requests.get("as_named"), None, "{name}");
+        }
+    }
+}
+
+/// The JOSE header of the request's proof.
+fn header_of(made: &Value) -> Value {
+    header(made["dpop"].as_str().expect("a DPoP proof"))
+}
+
+/// The claims of the request's proof.
+fn payload_of(made: &Value) -> Value {
+    payload(made["dpop"].as_str().expect("a DPoP proof"))
 }
 
 // ---------------------------------------------------------------------------

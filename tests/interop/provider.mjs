@@ -21,6 +21,12 @@
 // - Client `interop-service` (client_secret_basic): client-credentials grant.
 // - Client `interop-app` (native, public, PKCE S256 required): authorization
 //   code grant and refresh tokens (`offline_access`, with `prompt=consent`).
+// - DPoP (RFC 9449, `features.dPoP`, no nonce required): a token request that
+//   carries a `DPoP` proof gets an access token bound to the proof's key
+//   (`token_type` DPoP; the JWT access token carries `cnf.jkt`, the key's RFC
+//   7638 thumbprint). Proofs signed with ES256, EdDSA (named `EdDSA` or, as
+//   RFC 9864 and oauth4webapi name it, `Ed25519`) or PS256 are accepted;
+//   the same grants without a proof still issue bearer tokens.
 //
 // Log-in and consent: instead of HTML pages, small JSON/form routes that the
 // test drives over plain HTTP (oidc-provider's own interaction API behind them):
@@ -159,6 +165,9 @@ function build(issuer) {
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
     acrValues: ['urn:interop:pwd', 'urn:interop:mfa'],
+    // The DPoP proof algorithms the token endpoint accepts: oidc-provider's
+    // default (ES256, Ed25519, EdDSA) and PS256.
+    enabledJWA: { dPoPSigningAlgValues: ['ES256', 'Ed25519', 'EdDSA', 'PS256'] },
     // RFC 9068 §2.2.1: acr and auth_time in the JWT access tokens of the
     // authorization-code and refresh grants, from the sign-in they carry.
     extraTokenClaims(ctx, token) {
@@ -173,6 +182,9 @@ function build(issuer) {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // On by default in oidc-provider 9; said here because the tests rely on
+      // it. No nonce (`requireNonce` is false without a `nonceSecret`).
+      dPoP: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,
