@@ -19,7 +19,7 @@ use crate::token::algorithm::Algorithm;
 use crate::tower::layer::BearerAuthLayer;
 use crate::tower::require::Requirement;
 use crate::validate::token_cache::TokenCache;
-use crate::validate::validator::Validator;
+use crate::validate::validator::{Binding, Validator};
 
 impl BearerAuthLayer {
     /// Starts configuring a layer.
@@ -497,8 +497,7 @@ impl Builder {
             time,
             resource,
             leeway_secs,
-            dpop,
-            certificates,
+            Binding { dpop, certificates },
         ))
     }
 }

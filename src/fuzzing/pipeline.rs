@@ -12,7 +12,7 @@ use crate::token::algorithm::DEFAULT_ALGORITHMS;
 use crate::token::claim_map::{ClaimMap, Form, Source};
 use crate::token::claims::ClaimRules;
 use crate::tower::response::rejection_parts;
-use crate::validate::validator::Validator;
+use crate::validate::validator::{Binding, Validator};
 
 /// Any bytes as a token, validated offline against a fixed key
 /// set (RS256 and EdDSA). A token the pipeline accepts must also verify through
@@ -74,8 +74,7 @@ fn accepts(data: &[u8]) -> bool {
                 Time::default(),
                 None,
                 60,
-                None,
-                None,
+                Binding::default(),
             ),
             keys: copies,
         }

@@ -24,6 +24,15 @@ use crate::token::extract::Scheme;
 use crate::token::json::Names;
 use crate::token::{extract, jws};
 
+/// What ties tokens to their senders, when the API accepts such tokens.
+#[derive(Debug, Default)]
+pub(crate) struct Binding {
+    /// DPoP (RFC 9449).
+    pub(crate) dpop: Option<DpopPolicy>,
+    /// Certificate-bound tokens (RFC 8705).
+    pub(crate) certificates: Option<CertificatePolicy>,
+}
+
 /// Validates bearer tokens for the trusted issuers. Cheap to clone (one `Arc`);
 /// every clone shares the same key caches and verified-token cache.
 ///
@@ -69,9 +78,9 @@ impl Validator {
         time: Time,
         resource: Option<ResourceMetadata>,
         leeway_secs: i64,
-        dpop: Option<DpopPolicy>,
-        certificates: Option<CertificatePolicy>,
+        binding: Binding,
     ) -> Self {
+        let Binding { dpop, certificates } = binding;
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
             if !algorithms.contains(alg) {
