@@ -229,3 +229,102 @@ async fn without_the_setting_the_binding_is_not_read() {
         ok("notes")
     );
 }
+
+/// `examples/mtls_server.rs` as a real process over TLS: rustls verifies the
+/// client's certificate against the test CA, the example puts it in the
+/// request extensions, and the layer checks the token's binding.
+#[tokio::test]
+async fn the_mtls_example_binds_tokens_to_the_connections_certificate() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let issuer = start().await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mtls");
+    let file = |name: &str| format!("{dir}/{name}");
+    let mut child = tokio::process::Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--example", "mtls_server", "--"])
+        .args([
+            "--issuer",
+            issuer.issuer(),
+            "--audience",
+            TestIssuer::AUDIENCE,
+        ])
+        .args([
+            "--cert",
+            &file("server.pem"),
+            "--key",
+            &file("server-key.pem"),
+        ])
+        .args(["--client-ca", &file("ca.pem"), "--listen", "127.0.0.1:0"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cargo run");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // Long enough for a cold build; not a performance assertion.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(300), lines.next_line())
+        .await
+        .expect("the example starts")
+        .expect("stdout")
+        .expect("a first line");
+    let addr = first
+        .strip_prefix("listening on ")
+        .expect("listening on ADDR")
+        .to_owned();
+    let read = |name: &str| std::fs::read(file(name)).expect("test certificate");
+    let client = |identity: Option<&str>| {
+        let mut builder = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&read("ca.pem")).expect("CA")]);
+        if let Some(who) = identity {
+            let mut pem = read(&format!("{who}.pem"));
+            pem.extend(read(&format!("{who}-key.pem")));
+            builder = builder.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
+        }
+        builder.build().expect("client")
+    };
+    let bound = bound_token(
+        &issuer,
+        &String::from_utf8(read("client.pem")).expect("PEM"),
+    );
+    let plain = issuer.token().scope("notes.read").sign();
+    let call = |who: Option<&'static str>, token: String| {
+        let (client, url) = (
+            client(who),
+            format!(
+                "https://127.0.0.1:{}/notes",
+                addr.rsplit(':').next().unwrap_or_default()
+            ),
+        );
+        async move {
+            let response = client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request");
+            let challenge = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            (
+                response.status(),
+                challenge,
+                response.text().await.expect("body"),
+            )
+        }
+    };
+    let ok = (StatusCode::OK, None, "notes".to_owned());
+    let refused = (
+        StatusCode::UNAUTHORIZED,
+        Some(INVALID_TOKEN.to_owned()),
+        String::new(),
+    );
+    assert_eq!(call(Some("client"), bound.clone()).await, ok);
+    assert_eq!(call(Some("client2"), bound.clone()).await, refused);
+    assert_eq!(call(None, bound).await, refused);
+    assert_eq!(call(None, plain.clone()).await, ok);
+    assert_eq!(call(Some("client2"), plain).await, ok);
+    let _ = child.start_kill();
+}
