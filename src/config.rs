@@ -487,6 +487,7 @@ impl Builder {
             &servers,
             &dpop_algs,
             dpop.as_ref().is_some_and(|d| d.required),
+            certificates.is_some(),
             self.allow_insecure_http,
         )?;
         let tokens = TokenCache::new(self.token_cache_bytes, self.token_cache_max_age);

@@ -100,6 +100,8 @@ struct Document<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     dpop_signing_alg_values_supported: &'a [&'a str],
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_client_certificate_bound_access_tokens: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     dpop_bound_access_tokens_required: bool,
     /// Only in the signed metadata's claims (§2.2).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,6 +121,7 @@ impl ResourceSettings {
         authorization_servers: &[&str],
         dpop_algorithms: &[&str],
         dpop_required: bool,
+        certificate_bound: bool,
         allow_insecure_http: bool,
     ) -> Result<Option<ResourceMetadata>, ConfigError> {
         let Some(resource) = self.resource else {
@@ -171,6 +174,7 @@ impl ResourceSettings {
             resource_name: self.name.as_deref(),
             resource_documentation: self.documentation.as_deref(),
             dpop_signing_alg_values_supported: dpop_algorithms,
+            tls_client_certificate_bound_access_tokens: certificate_bound,
             dpop_bound_access_tokens_required: dpop_required,
             iss: None,
             signed_metadata: None,
@@ -215,7 +219,7 @@ mod tests {
             resource: Some(resource.into()),
             ..ResourceSettings::default()
         }
-        .compile(&[], &[], false, false)
+        .compile(&[], &[], false, false, false)
         .expect("valid")
         .expect("configured")
     }
@@ -267,7 +271,13 @@ mod tests {
             documentation: Some("https://docs.example.com/notes".into()),
             signer: None,
         }
-        .compile(&["https://login.example.com/t/v2.0"], &[], false, false)
+        .compile(
+            &["https://login.example.com/t/v2.0"],
+            &[],
+            false,
+            false,
+            false,
+        )
         .expect("valid")
         .expect("configured");
         assert_eq!(
@@ -288,7 +298,7 @@ mod tests {
                 resource: Some(resource.into()),
                 ..ResourceSettings::default()
             }
-            .compile(&[], &[], false, opt_in)
+            .compile(&[], &[], false, false, opt_in)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))
         };
@@ -312,7 +322,7 @@ mod tests {
         };
         assert_eq!(
             orphan
-                .compile(&[], &[], false, false)
+                .compile(&[], &[], false, false, false)
                 .map(|_| ())
                 .map_err(|e| format!("{e:?}")),
             Err("WithoutResource(\"resource_scopes\")".into())
@@ -375,7 +385,7 @@ mod tests {
                 signer: Some(signer),
                 ..ResourceSettings::default()
             }
-            .compile(&["https://login.example.com"], &[], false, false)
+            .compile(&["https://login.example.com"], &[], false, false, false)
             .expect("valid")
             .expect("configured");
             let mut document: serde_json::Value =
@@ -459,7 +469,7 @@ mod tests {
                 signer: Some(signer),
                 ..ResourceSettings::default()
             }
-            .compile(&[], &[], false, false)
+            .compile(&[], &[], false, false, false)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))
         };

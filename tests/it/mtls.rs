@@ -114,6 +114,24 @@ async fn a_bound_token_passes_only_with_its_certificate_cold_and_cached() {
         code(get(&token, Some(OTHER_CERT), &[])).await,
         Some("certificate_mismatch")
     );
+    // RFC 9728 §2: the metadata says so.
+    let with_metadata = builder(&issuer)
+        .resource("https://api.example.test")
+        .certificate_bound_tokens(CertificateBinding::new())
+        .build()
+        .expect("valid configuration");
+    let document: serde_json::Value = serde_json::from_str(
+        with_metadata
+            .validator()
+            .resource_metadata()
+            .expect("configured")
+            .document(),
+    )
+    .expect("JSON");
+    assert_eq!(
+        document["tls_client_certificate_bound_access_tokens"],
+        json!(true)
+    );
     // A cnf.x5t#S256 that is not a string refuses the token.
     let odd = issuer
         .token()
