@@ -26,6 +26,17 @@
 //!   `DPoP` `invalid_token`; the bound token as a bearer token → 401 `Bearer`
 //!   `invalid_token`; an Ed25519 proof with the `alg` oauth4webapi gives it,
 //!   `Ed25519` (RFC 9864), → 200 (the other requests rename it `EdDSA`).
+//! - Certificate-bound tokens (RFC 8705 §3): oidc-provider's client
+//!   `interop-mtls` authenticates with `self_signed_tls_client_auth` and gets
+//!   tokens bound to its certificate (`cnf.x5t#S256`, the thumbprint
+//!   bearer-guard computes); the certificate reaches the provider in a header
+//!   that stands in for a TLS terminator. The provider refuses another
+//!   certificate, or none, at its token endpoint (401 `invalid_client`). The
+//!   layer, the certificate from the TLS acceptor: the bound token with it →
+//!   200; without a certificate → 401 `invalid_token`
+//!   (`certificate_required`); with another → 401 `invalid_token`
+//!   (`certificate_mismatch`); behind a trusted proxy (URL-encoded PEM
+//!   header) the same; an unbound token needs no certificate.
 //! - The `mcp_server` example, run as a real process against oidc-provider,
 //!   driven the way an MCP client is told to drive it (MCP authorization,
 //!   2025-06-18 and 2025-11-25): the 401 naming the RFC 9728 metadata, the
@@ -72,8 +83,8 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::{
-    Algorithm, Authenticated, BearerAuthLayer, Claims, Dpop, Issuer, ManualClock, Requirement,
-    StepUp, require,
+    Algorithm, Authenticated, BearerAuthLayer, CertificateBinding, Claims, ClientCertificate, Dpop,
+    Issuer, ManualClock, ProxyHeader, Requirement, StepUp, require,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -128,6 +139,11 @@ const CASES: &[(&str, Duration, CaseFn)] = &[
     ("oidc_provider_dpop_bound_tokens", CASE_TIMEOUT, || {
         Box::pin(dpop_bound_tokens())
     }),
+    (
+        "oidc_provider_certificate_bound_tokens",
+        CASE_TIMEOUT,
+        || Box::pin(certificate_bound_tokens()),
+    ),
     (
         "mcp_example_end_to_end",
         // The example may be built first.
@@ -589,6 +605,42 @@ impl Provider {
         tokens(response).await
     }
 
+    /// The client-credentials grant of `interop-mtls` (RFC 8705
+    /// `self_signed_tls_client_auth`) for `resource`, scope `notes.read`,
+    /// with `certificate` (PEM) forwarded as provider.mjs reads it in place
+    /// of a TLS handshake: URL-encoded in `x-test-client-cert`. The
+    /// response as it came.
+    async fn mtls_client_credentials(
+        &self,
+        certificate: Option<&str>,
+        resource: &str,
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url("/token")).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "interop-mtls"),
+            ("scope", "notes.read"),
+            ("resource", resource),
+        ]);
+        if let Some(pem) = certificate {
+            request = request.header(PROVIDER_CERT_HEADER, escaped_pem(pem));
+        }
+        request.send().await.expect("POST /token")
+    }
+
+    /// The provider's OpenID discovery document.
+    async fn discovery(&self) -> Value {
+        let response = self
+            .http
+            .get(self.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .expect("GET discovery");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str(&body).expect("discovery JSON")
+    }
+
     /// The refresh-token grant.
     async fn refresh(&self, refresh_token: &str, resource: &str) -> Tokens {
         let response = self
@@ -711,6 +763,7 @@ async fn me(Claims(claims): Claims<Value>, token: Authenticated) -> String {
         "client_id": token.client_id(),
         "scopes": token.scopes().iter().collect::<Vec<_>>(),
         "dpop_jkt": token.dpop_jkt(),
+        "certificate_thumbprint": token.certificate_thumbprint(),
         "claims": *claims,
     })
     .to_string()
@@ -1480,6 +1533,298 @@ fn header_of(made: &Value) -> Value {
 /// The claims of the request's proof.
 fn payload_of(made: &Value) -> Value {
     payload(made["dpop"].as_str().expect("a DPoP proof"))
+}
+
+// ---------------------------------------------------------------------------
+// Certificate-bound tokens (RFC 8705)
+// ---------------------------------------------------------------------------
+
+/// The certificate provider.mjs registers for `interop-mtls` (its `jwks`).
+const MTLS_CERT: &str = include_str!("data/client-cert.pem");
+/// A certificate the provider does not know.
+const OTHER_CERT: &str = include_str!("data/client-cert-2.pem");
+/// The request header provider.mjs takes the client certificate from, in
+/// place of a TLS handshake (test-only).
+const PROVIDER_CERT_HEADER: &str = "x-test-client-cert";
+/// The trusted proxy's header the proxied layer reads (nginx's
+/// `$ssl_client_escaped_cert`).
+const PROXY_CERT_HEADER: &str = "x-ssl-cert";
+
+/// A PEM certificate's DER bytes.
+fn pem_der(pem: &str) -> Vec<u8> {
+    pem::parse(pem).expect("PEM").into_contents()
+}
+
+/// A PEM certificate URL-encoded, as nginx forwards it.
+fn escaped_pem(pem: &str) -> String {
+    percent_encoding::utf8_percent_encode(pem, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// How a request to the API carries its client certificate.
+#[derive(Debug, Clone, Copy)]
+enum Presented {
+    /// No certificate.
+    Nothing,
+    /// From the TLS acceptor: [`ClientCertificate`] in the extensions.
+    Tls(&'static str),
+    /// From a proxy: URL-encoded PEM in [`PROXY_CERT_HEADER`].
+    Proxy(&'static str),
+}
+
+/// `GET path` with `Bearer token` and the certificate `presented` (no body:
+/// `()`, so that the validator's future holding it is `Send`).
+fn certificate_request(path: &str, token: &str, presented: Presented) -> http::Request<()> {
+    let mut request =
+        http::Request::get(path).header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    if let Presented::Proxy(pem) = presented {
+        request = request.header(PROXY_CERT_HEADER, escaped_pem(pem));
+    }
+    let mut request = request.body(()).expect("request");
+    if let Presented::Tls(pem) = presented {
+        request
+            .extensions_mut()
+            .insert(ClientCertificate::from_der(pem_der(pem)));
+    }
+    request
+}
+
+/// Certificate-bound tokens (RFC 8705 §3) issued by oidc-provider: client
+/// `interop-mtls` authenticates at the token endpoint with its self-signed
+/// certificate (`self_signed_tls_client_auth`, the certificate registered
+/// in its `jwks`) and gets ES256 RFC 9068 tokens whose `cnf.x5t#S256` is
+/// that certificate's thumbprint, exactly as bearer-guard computes it
+/// ([`ClientCertificate::thumbprint`]). The provider refuses the grant with
+/// another certificate or none (401 `invalid_client`).
+///
+/// The layer, with the certificate from the TLS acceptor
+/// ([`CertificateBinding::new`]): the bound token with its certificate →
+/// 200, the handler seeing the binding; without a certificate → 401
+/// `invalid_token` (`certificate_required`); with another → 401
+/// `invalid_token` (`certificate_mismatch`); with the certificate only in a
+/// proxy's header, which this layer does not trust → 401
+/// (`certificate_required`). Behind a trusted proxy
+/// ([`ProxyHeader::EscapedPem`]): the URL-encoded PEM of the certificate →
+/// 200, of another → 401 (`certificate_mismatch`), none → 401
+/// (`certificate_required`). A token of the plain client
+/// (`interop-service`, no `cnf`) → 200 on both, without a certificate or
+/// with any. Every request twice (validated, then from the token cache).
+///
+/// The certificates are tests/data's, whose private keys are not kept: the
+/// provider gets the certificate in a header (provider.mjs), the layer in
+/// the extensions or a header, as a TLS terminator that checked possession
+/// in the handshake would hand it on. Nothing here does a handshake.
+async fn certificate_bound_tokens() {
+    let provider = Provider::start().await;
+    let resource = format!("{RESOURCE}es256");
+    let thumbprint = ClientCertificate::from_der(pem_der(MTLS_CERT)).thumbprint();
+    let other_thumbprint = ClientCertificate::from_der(pem_der(OTHER_CERT)).thumbprint();
+    assert_ne!(thumbprint, other_thumbprint);
+
+    // What the provider advertises (RFC 8705 §3.3, §2.2).
+    let discovery = provider.discovery().await;
+    assert_eq!(
+        discovery["tls_client_certificate_bound_access_tokens"],
+        json!(true),
+        "{discovery}"
+    );
+    assert!(
+        discovery["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .expect("token_endpoint_auth_methods_supported")
+            .contains(&json!("self_signed_tls_client_auth")),
+        "{discovery}"
+    );
+
+    // The provider checks the client's certificate against its jwks.
+    for (what, certificate) in [
+        ("another certificate", Some(OTHER_CERT)),
+        ("no certificate", None),
+    ] {
+        let response = provider
+            .mtls_client_credentials(certificate, &resource)
+            .await;
+        let status = response.status();
+        let body: Value =
+            serde_json::from_str(&response.text().await.expect("body")).expect("token error JSON");
+        assert_eq!(
+            (status, &body["error"]),
+            (StatusCode::UNAUTHORIZED, &json!("invalid_client")),
+            "{what}: {body}"
+        );
+    }
+
+    // The bound token: an RFC 9068 token for the resource, a Bearer token
+    // (`tokens` asserts the type), cnf.x5t#S256 = the certificate's
+    // thumbprint as bearer-guard computes it.
+    let bound = tokens(
+        provider
+            .mtls_client_credentials(Some(MTLS_CERT), &resource)
+            .await,
+    )
+    .await;
+    assert_eq!(bound.scope.as_deref(), Some("notes.read"));
+    let bound = bound.access_token;
+    assert_eq!(
+        header(&bound),
+        json!({"alg": "ES256", "typ": "at+jwt", "kid": "es256-1"})
+    );
+    let claims = payload(&bound);
+    assert_eq!(claims["cnf"], json!({"x5t#S256": thumbprint}), "{claims}");
+    assert_eq!(claims["client_id"], "interop-mtls", "{claims}");
+    assert_eq!(claims["aud"], json!(resource), "{claims}");
+
+    // A token of the plain client, bound to nothing.
+    let plain = provider
+        .client_credentials(&resource, "notes.read")
+        .await
+        .access_token;
+    let plain_claims = payload(&plain);
+    assert_eq!(plain_claims.get("cnf"), None, "{plain_claims}");
+    assert_eq!(plain_claims["client_id"], "interop-service");
+
+    let trust = || Issuer::rfc9068(&provider.issuer, &resource).algorithms([Algorithm::ES256]);
+    let direct_layer = layer(
+        BearerAuthLayer::builder()
+            .trust(trust())
+            .certificate_bound_tokens(CertificateBinding::new()),
+    );
+    let proxied_layer = layer(
+        BearerAuthLayer::builder()
+            .trust(trust())
+            .certificate_bound_tokens(
+                CertificateBinding::new()
+                    .from_proxy_header(ProxyHeader::EscapedPem(PROXY_CERT_HEADER)),
+            ),
+    );
+    let direct = api(direct_layer.clone());
+    let proxied = api(proxied_layer.clone());
+
+    // The handler sees the binding.
+    let answer = support::send_request(
+        &direct,
+        certificate_request("/me", &bound, Presented::Tls(MTLS_CERT))
+            .map(|()| axum::body::Body::empty()),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.www_authenticate.as_deref()),
+        (StatusCode::OK, None),
+        "{answer:?}"
+    );
+    let seen: Value = serde_json::from_str(&answer.body).expect("/me answers JSON");
+    assert_eq!(seen["certificate_thumbprint"], json!(thumbprint), "{seen}");
+    assert_eq!(seen["client_id"], "interop-mtls", "{seen}");
+    assert_eq!(seen["sub"], "interop-mtls", "{seen}");
+
+    // Each request twice: the first answer for a token on a layer comes
+    // from validating it, the others from the token cache; all must agree.
+    let direct = (&direct_layer, &direct);
+    let proxied = (&proxied_layer, &proxied);
+    let ok = || (support::ok("notes"), None);
+    let refused = |code| (invalid_token(), Some(code));
+    let cases = [
+        (
+            "bound, its certificate",
+            direct,
+            &bound,
+            Presented::Tls(MTLS_CERT),
+            ok(),
+        ),
+        (
+            "bound, no certificate",
+            direct,
+            &bound,
+            Presented::Nothing,
+            refused("certificate_required"),
+        ),
+        (
+            "bound, another certificate",
+            direct,
+            &bound,
+            Presented::Tls(OTHER_CERT),
+            refused("certificate_mismatch"),
+        ),
+        (
+            "bound, its certificate in a header not trusted",
+            direct,
+            &bound,
+            Presented::Proxy(MTLS_CERT),
+            refused("certificate_required"),
+        ),
+        (
+            "plain, no certificate",
+            direct,
+            &plain,
+            Presented::Nothing,
+            ok(),
+        ),
+        (
+            "plain, a certificate",
+            direct,
+            &plain,
+            Presented::Tls(OTHER_CERT),
+            ok(),
+        ),
+        (
+            "proxied: bound, its certificate",
+            proxied,
+            &bound,
+            Presented::Proxy(MTLS_CERT),
+            ok(),
+        ),
+        (
+            "proxied: bound, another certificate",
+            proxied,
+            &bound,
+            Presented::Proxy(OTHER_CERT),
+            refused("certificate_mismatch"),
+        ),
+        (
+            "proxied: bound, no certificate",
+            proxied,
+            &bound,
+            Presented::Nothing,
+            refused("certificate_required"),
+        ),
+        (
+            "proxied: bound, from the TLS acceptor",
+            proxied,
+            &bound,
+            Presented::Tls(MTLS_CERT),
+            ok(),
+        ),
+        (
+            "proxied: plain, no certificate",
+            proxied,
+            &plain,
+            Presented::Nothing,
+            ok(),
+        ),
+        (
+            "proxied: plain, a certificate",
+            proxied,
+            &plain,
+            Presented::Proxy(OTHER_CERT),
+            ok(),
+        ),
+    ];
+    for round in ["first", "again"] {
+        for (what, (api_layer, app), token, presented, (outcome, code)) in &cases {
+            let request = || certificate_request("/notes", token, *presented);
+            assert_eq!(
+                support::send_request(app, request().map(|()| axum::body::Body::empty())).await,
+                *outcome,
+                "{what} ({round})"
+            );
+            let reason = api_layer
+                .validator()
+                .authenticate_request(&request())
+                .await
+                .err()
+                .map(|e| e.code());
+            assert_eq!(reason, *code, "{what} ({round})");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -27,6 +27,25 @@
 //   7638 thumbprint). Proofs signed with ES256, EdDSA (named `EdDSA` or, as
 //   RFC 9864 and oauth4webapi name it, `Ed25519`) or PS256 are accepted;
 //   the same grants without a proof still issue bearer tokens.
+// - Certificate-bound tokens (RFC 8705, `features.mTLS` with
+//   `certificateBoundAccessTokens` and `selfSignedTlsClientAuth`): client
+//   `interop-mtls` authenticates with `self_signed_tls_client_auth` (its
+//   certificate, tests/data/client-cert.pem, registered in its `jwks` as a
+//   public key with `x5c`) and gets access tokens bound to that certificate
+//   (`tls_client_certificate_bound_access_tokens`; the JWT access token
+//   carries `cnf.x5t#S256`, the SHA-256 thumbprint of its DER). Token type
+//   Bearer, grant client credentials.
+//
+// The client certificate (test-only; this stands in for a TLS terminator):
+// the provider listens on plain HTTP, so there is no TLS handshake to take a
+// certificate from. `features.mTLS.getCertificate` reads it instead from the
+// request header `x-test-client-cert`, the URL-encoded PEM, as a
+// TLS-terminating proxy would forward it (nginx's
+// `$ssl_client_escaped_cert`). Such a proxy would also have checked, in the
+// handshake, that the client holds the certificate's private key; nothing
+// here does (the test certificates' keys are not kept): the provider only
+// checks the certificate against the client's registered `jwks`. Never
+// trust a client-set header like this outside a test.
 //
 // Log-in and consent: instead of HTML pages, small JSON/form routes that the
 // test drives over plain HTTP (oidc-provider's own interaction API behind them):
@@ -53,6 +72,7 @@
 // stderr only when a case fails.
 
 import * as crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { promisify } from 'node:util';
 
@@ -63,6 +83,30 @@ const API_SCOPES = 'notes.read notes.write';
 const MCP_SCOPES = 'mcp:tools';
 const ALGORITHMS = { rs256: 'RS256', ps256: 'PS256', es256: 'ES256', es384: 'ES384', eddsa: 'EdDSA' };
 const REDIRECT_URI = 'http://127.0.0.1/callback';
+// The header a TLS terminator would set (see the top of this file).
+const CLIENT_CERT_HEADER = 'x-test-client-cert';
+
+// The certificate `interop-mtls` registers: its public key, with the
+// certificate itself in `x5c` (oidc-provider matches the presented
+// certificate's SHA-256 thumbprint against it).
+const MTLS_CERTIFICATE = new crypto.X509Certificate(readFileSync(new URL('../data/client-cert.pem', import.meta.url)));
+const MTLS_JWK = {
+  ...MTLS_CERTIFICATE.publicKey.export({ format: 'jwk' }),
+  x5c: [MTLS_CERTIFICATE.raw.toString('base64')],
+};
+
+// The request's client certificate, from the header a TLS terminator would
+// set: undefined without it; a value that is not a URL-encoded PEM
+// certificate is refused (400 invalid_request), never taken for none.
+function getCertificate(ctx) {
+  const value = ctx.get(CLIENT_CERT_HEADER);
+  if (!value) return undefined;
+  try {
+    return new crypto.X509Certificate(decodeURIComponent(value));
+  } catch {
+    throw new errors.InvalidRequest(`${CLIENT_CERT_HEADER} is not a URL-encoded PEM certificate`);
+  }
+}
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
@@ -149,6 +193,15 @@ function build(issuer) {
         redirect_uris: [],
       },
       {
+        client_id: 'interop-mtls',
+        token_endpoint_auth_method: 'self_signed_tls_client_auth',
+        jwks: { keys: [MTLS_JWK] },
+        tls_client_certificate_bound_access_tokens: true,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      },
+      {
         client_id: 'interop-app',
         application_type: 'native',
         token_endpoint_auth_method: 'none',
@@ -164,6 +217,16 @@ function build(issuer) {
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     pkce: { required: () => true },
+    // oidc-provider's default client authentication methods, and RFC 8705's
+    // self_signed_tls_client_auth (for interop-mtls).
+    clientAuthMethods: [
+      'client_secret_basic',
+      'client_secret_jwt',
+      'client_secret_post',
+      'private_key_jwt',
+      'none',
+      'self_signed_tls_client_auth',
+    ],
     acrValues: ['urn:interop:pwd', 'urn:interop:mfa'],
     // The DPoP proof algorithms the token endpoint accepts: oidc-provider's
     // default (ES256, Ed25519, EdDSA) and PS256.
@@ -185,6 +248,15 @@ function build(issuer) {
       // On by default in oidc-provider 9; said here because the tests rely on
       // it. No nonce (`requireNonce` is false without a `nonceSecret`).
       dPoP: { enabled: true },
+      // RFC 8705: certificate-bound access tokens and self-signed
+      // certificate client authentication, the certificate from a header
+      // (test-only, see the top of this file).
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        selfSignedTlsClientAuth: true,
+        getCertificate,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,
