@@ -469,6 +469,12 @@ impl Builder {
             .into_iter()
             .map(|issuer| compile(issuer, &settings))
             .collect::<Result<Vec<_>, _>>()?;
+        // An opaque token names no issuer: exactly one may receive it.
+        if trusted.iter().filter(|t| t.introspection.is_some()).count() > 1 {
+            return Err(ConfigError::Introspection(
+                "only one trusted issuer may introspect: an opaque token must never reach another",
+            ));
+        }
         let servers: Vec<&str> = trusted.iter().filter_map(|t| t.name.exact()).collect();
         let leeway_secs = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         let dpop = self

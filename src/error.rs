@@ -189,6 +189,22 @@ pub enum Error {
     /// one certificate.
     #[error("forwarded client certificate refused: {0}")]
     ForwardedCertificate(&'static str),
+    /// The authorization server's introspection endpoint says the token is
+    /// not active (RFC 7662 §2.2: expired, revoked, or never issued).
+    #[error("introspection: token is not active")]
+    TokenInactive,
+    /// The introspection response does not describe an access token for
+    /// this API (a refresh token, or a bare `active: true`).
+    #[error("introspection: not an access token for this API: {0}")]
+    NotAnAccessToken(&'static str),
+    /// The introspection endpoint could not be asked or gave no usable
+    /// answer (down, an error status, a redirect, a timeout, an oversized or
+    /// malformed body); the token may be fine, and is not accepted unchecked.
+    #[error("introspection unavailable: {reason}")]
+    IntrospectionUnavailable {
+        /// Why, for the log.
+        reason: String,
+    },
     /// The API requires server-provided DPoP nonces (RFC 9449 §9) and the
     /// proof has none, or one that is not ours or has expired: the client
     /// is given `nonce` (in `DPoP-Nonce`) to sign a new proof with.
@@ -257,7 +273,9 @@ impl Error {
             | Error::DpopRequired => Challenge::Bare,
             Error::InvalidDpopProof(_) | Error::DpopProofReplayed => Challenge::InvalidDpopProof,
             Error::UseDpopNonce { .. } => Challenge::UseDpopNonce,
-            Error::ReplayStoreUnavailable { .. } => Challenge::Unavailable,
+            Error::ReplayStoreUnavailable { .. } | Error::IntrospectionUnavailable { .. } => {
+                Challenge::Unavailable
+            }
             Error::MultipleAuthorizationHeaders | Error::MalformedAuthorization(_) => {
                 Challenge::InvalidRequest
             }
@@ -293,7 +311,9 @@ impl Error {
             | Error::TokenNotDpopBound
             | Error::CertificateRequired
             | Error::CertificateMismatch
-            | Error::ForwardedCertificate(_) => Challenge::InvalidToken,
+            | Error::ForwardedCertificate(_)
+            | Error::TokenInactive
+            | Error::NotAnAccessToken(_) => Challenge::InvalidToken,
         }
     }
 
@@ -340,6 +360,9 @@ impl Error {
             Error::CertificateRequired => "certificate_required",
             Error::CertificateMismatch => "certificate_mismatch",
             Error::ForwardedCertificate(_) => "forwarded_certificate",
+            Error::TokenInactive => "token_inactive",
+            Error::NotAnAccessToken(_) => "not_an_access_token",
+            Error::IntrospectionUnavailable { .. } => "introspection_unavailable",
         }
     }
 }
@@ -389,6 +412,9 @@ pub enum ConfigError {
     /// put it in.
     #[error("{0} was set without resource(..): there is no metadata document to put it in")]
     WithoutResource(&'static str),
+    /// Token introspection is configured in a way that cannot work.
+    #[error("introspection: {0}")]
+    Introspection(&'static str),
     /// A header name that is not one (RFC 9110 §5.1).
     #[error("{0:?} is not a valid header name")]
     InvalidHeaderName(&'static str),

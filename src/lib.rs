@@ -117,6 +117,7 @@ mod dpop;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod introspection;
 mod issuer;
 mod keys;
 pub mod metrics;
@@ -132,6 +133,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
 pub use dpop::{Dpop, ReplayFuture, ReplayStore, ReplayStoreError};
 pub use error::{Challenge, ConfigError, Error, HttpClientError};
+pub use introspection::Introspection;
 pub use issuer::typ::TypPolicy;
 pub use issuer::{Issuer, TENANT_PLACEHOLDER};
 pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};

@@ -12,6 +12,7 @@
 //! | `bearer_guard_key_set_loaded_timestamp_seconds` | gauge | `source` (age = now − value) |
 //! | `bearer_guard_key_set_keys` | gauge | `source` |
 //! | `bearer_guard_last_known_good_in_use` | gauge | `source` (1 while the last refresh failed and older keys serve) |
+//! | `bearer_guard_introspections_total` | counter | `outcome` (`ok`: an answer, `error`: none, 503) |
 //! | `bearer_guard_key_set_too_stale` | gauge | `source` (1 while the keys are older than `key_set_max_staleness` and tokens get 503) |
 //!
 //! `source` is the discovery or JWKS URL of one key cache: one per issuer (one
@@ -33,6 +34,10 @@ mod imp {
         let outcome = if ok { "ok" } else { "error" };
         ::metrics::counter!("bearer_guard_key_fetches_total", "source" => source.to_owned(), "outcome" => outcome)
             .increment(1);
+    }
+    pub(crate) fn introspection(ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        ::metrics::counter!("bearer_guard_introspections_total", "outcome" => outcome).increment(1);
     }
     pub(crate) fn cooldown_hit(source: &str) {
         ::metrics::counter!("bearer_guard_key_refresh_cooldown_hits_total", "source" => source.to_owned()).increment(1);
@@ -71,6 +76,8 @@ mod imp {
     pub(crate) fn rejected(_reason: &'static str) {}
     #[inline]
     pub(crate) fn fetch(_source: &str, _ok: bool) {}
+    #[inline]
+    pub(crate) fn introspection(_ok: bool) {}
     #[inline]
     pub(crate) fn cooldown_hit(_source: &str) {}
     #[inline]

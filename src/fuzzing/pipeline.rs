@@ -62,6 +62,7 @@ fn accepts(data: &[u8]) -> bool {
             algorithms,
             allowed_tenants: None,
             keys: IssuerKeys::Single(cache),
+            introspection: None,
         };
         Fixture {
             runtime: tokio::runtime::Builder::new_current_thread()

@@ -14,6 +14,7 @@ mod presets;
 pub(crate) mod trusted;
 pub(crate) mod typ;
 
+use crate::introspection::Introspection;
 use crate::token::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
 use crate::token::claim_map::{ClaimMap, Form, Source};
 use typ::TypPolicy;
@@ -66,6 +67,8 @@ pub struct Issuer {
     pub(crate) any_tenant: bool,
     /// The authority the URLs above were derived from, for [`Issuer::authority`].
     pub(crate) authority: Option<String>,
+    /// Token introspection (RFC 7662), for opaque tokens.
+    pub(crate) introspection: Option<Introspection>,
 }
 
 impl Issuer {
@@ -100,7 +103,19 @@ impl Issuer {
             allowed_tenants: None,
             any_tenant: false,
             authority: None,
+            introspection: None,
         }
+    }
+
+    /// Validates tokens that are not compact JWS (opaque tokens) by asking
+    /// this issuer's introspection endpoint (RFC 7662), as [`Introspection`]
+    /// says; JWTs are still validated locally (and also introspected with
+    /// [`Introspection::introspect_jwts`]). One issuer at most may have it
+    /// (an opaque token names no issuer, and is never sent to another), and
+    /// not a multi-tenant template.
+    pub fn introspection(mut self, introspection: Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
     }
 
     /// Adds an accepted audience (any-of).

@@ -10,6 +10,7 @@ use super::typ::TypPolicy;
 use super::{Issuer, KeysAt};
 use crate::clock::Time;
 use crate::error::{ConfigError, Error};
+use crate::introspection::Introspector;
 use crate::keys::cache::{KeyCache, KeyCacheConfig, KeySource};
 use crate::keys::fetch::{Fetcher, check_url, discovery_url};
 use crate::token::algorithm::Algorithm;
@@ -24,6 +25,8 @@ pub(crate) struct TrustedIssuer {
     pub algorithms: Vec<Algorithm>,
     pub allowed_tenants: Option<Vec<String>>,
     pub keys: IssuerKeys,
+    /// Token introspection (RFC 7662), if configured.
+    pub introspection: Option<Arc<Introspector>>,
 }
 
 /// An issuer's key caches: one, or one per sign-in policy.
@@ -165,18 +168,36 @@ pub(crate) fn compile(
     if issuer.is_template() && issuer.allowed_tenants.is_none() && !issuer.any_tenant {
         return Err(ConfigError::TenantsUnrestricted(name.clone()));
     }
+    let template = issuer.is_template();
+    let rules = ClaimRules {
+        audiences: issuer.audiences,
+        leeway_secs: settings.leeway_secs,
+        map: issuer.claims,
+        require_permissions: issuer.require_permissions,
+        required: issuer.required_claims,
+    };
+    let introspection = match issuer.introspection {
+        None => None,
+        // Which tenant's endpoint would an opaque token go to?
+        Some(_) if template => {
+            return Err(ConfigError::Introspection(
+                "a multi-tenant issuer template cannot introspect: name one tenant's issuer",
+            ));
+        }
+        Some(introspection) => Some(Arc::new(introspection.compile(
+            &name,
+            rules.clone(),
+            settings.fetcher.clone(),
+            settings.time.clone(),
+        )?)),
+    };
     Ok(TrustedIssuer {
         name: IssuerName::new(&name),
-        rules: ClaimRules {
-            audiences: issuer.audiences,
-            leeway_secs: settings.leeway_secs,
-            map: issuer.claims,
-            require_permissions: issuer.require_permissions,
-            required: issuer.required_claims,
-        },
+        rules,
         typ: issuer.typ,
         algorithms: issuer.algorithms,
         allowed_tenants: issuer.allowed_tenants,
         keys,
+        introspection,
     })
 }

@@ -163,6 +163,55 @@ impl Fetcher {
             });
         }
         let fresh_for = freshness(response.headers(), now);
+        let body = self.read_capped(url, &mut response).await?;
+        Ok(Fetched { body, fresh_for })
+    }
+
+    /// POSTs the form `body` (already `application/x-www-form-urlencoded`)
+    /// to `url`, with HTTP Basic credentials when given, and returns the
+    /// body of a 200 answer, at most `max_body_bytes` long. Redirects are
+    /// not followed (a 3xx is a status like any other): a request carrying
+    /// a token must not be re-sent elsewhere.
+    pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        body: String,
+        basic: Option<(&str, &str)>,
+    ) -> Result<Vec<u8>, FetchError> {
+        let transport = |source| FetchError::Transport {
+            url: url.to_string(),
+            source,
+        };
+        let mut request = self
+            .client
+            .post(url.clone())
+            .timeout(self.timeout)
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body);
+        if let Some((user, password)) = basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        let mut response = request.send().await.map_err(transport)?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: response.status().as_u16(),
+            });
+        }
+        self.read_capped(url, &mut response).await
+    }
+
+    /// The body of `response`, refused past `max_body_bytes` (by its
+    /// `Content-Length` before reading, else while reading).
+    async fn read_capped(
+        &self,
+        url: &Url,
+        response: &mut reqwest::Response,
+    ) -> Result<Vec<u8>, FetchError> {
         let too_large = || FetchError::TooLarge {
             url: url.to_string(),
             max: self.max_body_bytes,
@@ -174,13 +223,25 @@ impl Fetcher {
             return Err(too_large());
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|source| FetchError::Transport {
+                url: url.to_string(),
+                source,
+            })?
+        {
             if body.len() + chunk.len() > self.max_body_bytes {
                 return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { body, fresh_for })
+        Ok(body)
+    }
+
+    /// Whether plain `http` URLs (beyond loopback) are allowed.
+    pub(crate) fn allows_insecure_http(&self) -> bool {
+        self.allow_insecure_http
     }
 }
 

@@ -389,19 +389,83 @@ impl<'a> Unverified<'a> {
         // RFC 7519 §4.1.3: aud is a string or an array of strings; RFC 9068 §4
         // requires it, and one value must be ours.
         let raw_aud = self.claims.get("aud").ok_or(Error::MissingClaim("aud"))?;
-        let aud: Vec<Cow<'a, str>> = match json::kind(raw_aud) {
-            json::Kind::String => json::string(raw_aud).map(|a| vec![a]),
-            json::Kind::Array => json::strings(raw_aud),
-            _ => None,
-        }
-        .ok_or(Error::InvalidClaim("aud"))?;
+        let aud = audiences(raw_aud)?;
         if !aud
             .iter()
             .any(|a| rules.audiences.iter().any(|ours| ours == a))
         {
             return Err(Error::AudienceMismatch);
         }
+        self.validate_rest(rules, iss, aud, now)
+    }
 
+    /// Checks an introspection response (RFC 7662 §2.2) for `issuer` as
+    /// issue 16 lists: `active` the JSON `true`; `iss`, when present, the
+    /// issuer; `aud`, when present, naming this API; `token_type` not a
+    /// refresh token; the answer saying it is about an access token for this
+    /// API (an `aud` naming it, or an access-token `token_type`) unless
+    /// `trust_bare_active`; `exp` (required here) and `nbf` with the leeway;
+    /// then everything a JWT's claims go through.
+    pub(crate) fn validate_introspected(
+        &self,
+        rules: &ClaimRules,
+        issuer: &str,
+        trust_bare_active: bool,
+        now: i64,
+    ) -> Result<Checked, Error> {
+        // Exactly the JSON literal: not "true", not 1.
+        if self.claims.get("active").map(|raw| raw.get()) != Some("true") {
+            return Err(Error::TokenInactive);
+        }
+        let iss = match self.string("iss")? {
+            Some(iss) if iss != issuer => return Err(Error::IssuerMismatch),
+            Some(iss) => iss.into_owned(),
+            None => issuer.to_owned(),
+        };
+        let aud = match self.claims.get("aud") {
+            Some(raw) => audiences(raw)?,
+            None => Vec::new(),
+        };
+        if !aud.is_empty()
+            && !aud
+                .iter()
+                .any(|a| rules.audiences.iter().any(|ours| ours == a))
+        {
+            return Err(Error::AudienceMismatch);
+        }
+        let token_type = self.string("token_type")?;
+        if token_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("refresh_token"))
+        {
+            return Err(Error::NotAnAccessToken("token_type is refresh_token"));
+        }
+        let access_token_type = token_type.as_deref().is_some_and(|t| {
+            [
+                "bearer",
+                "dpop",
+                "access_token",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ]
+            .iter()
+            .any(|kind| t.eq_ignore_ascii_case(kind))
+        });
+        if aud.is_empty() && !access_token_type && !trust_bare_active {
+            return Err(Error::NotAnAccessToken(
+                "neither an aud naming this API nor an access-token token_type",
+            ));
+        }
+        self.validate_rest(rules, iss, aud, now)
+    }
+
+    /// What every kind of token goes through once `iss` and `aud` are known.
+    fn validate_rest(
+        &self,
+        rules: &ClaimRules,
+        iss: String,
+        aud: Vec<Cow<'a, str>>,
+        now: i64,
+    ) -> Result<Checked, Error> {
         let exp = self
             .numeric_date("exp")?
             .ok_or(Error::MissingClaim("exp"))?;
@@ -482,6 +546,16 @@ impl<'a> Unverified<'a> {
                 .ok_or(Error::InvalidClaim(name)),
         }
     }
+}
+
+/// RFC 7519 §4.1.3: `aud` is a string or an array of strings.
+fn audiences(raw: &serde_json::value::RawValue) -> Result<Vec<Cow<'_, str>>, Error> {
+    match json::kind(raw) {
+        json::Kind::String => json::string(raw).map(|a| vec![a]),
+        json::Kind::Array => json::strings(raw),
+        _ => None,
+    }
+    .ok_or(Error::InvalidClaim("aud"))
 }
 
 fn number_to_secs(n: &Number) -> Option<i64> {

@@ -14,6 +14,7 @@ use crate::clock::Time;
 use crate::dpop::DpopPolicy;
 use crate::dpop::check::{RequestTarget, confirm, needs_proof};
 use crate::error::{Error, log_safe};
+use crate::introspection::Introspector;
 use crate::issuer::name::names;
 use crate::issuer::trusted::TrustedIssuer;
 use crate::mtls::CertificatePolicy;
@@ -23,6 +24,12 @@ use crate::token::claims::{Authenticated, CHECKED_CLAIMS, Context, Unverified, p
 use crate::token::extract::Scheme;
 use crate::token::json::Names;
 use crate::token::{extract, jws};
+
+/// Whether `token` has the shape of a compact JWS (two dots): else it is an
+/// opaque token, for introspection.
+fn looks_like_jws(token: &[u8]) -> bool {
+    token.iter().filter(|&&b| b == b'.').count() == 2
+}
 
 /// What ties tokens to their senders, when the API accepts such tokens.
 #[derive(Debug, Default)]
@@ -68,6 +75,8 @@ struct Inner {
     dpop: Option<DpopPolicy>,
     /// Certificate-bound tokens (RFC 8705), if the API accepts them.
     certificates: Option<CertificatePolicy>,
+    /// The one issuer's introspection (RFC 7662), if configured.
+    introspector: Option<Arc<Introspector>>,
 }
 
 impl Validator {
@@ -81,6 +90,7 @@ impl Validator {
         binding: Binding,
     ) -> Self {
         let Binding { dpop, certificates } = binding;
+        let introspector = issuers.iter().find_map(|i| i.introspection.clone());
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
             if !algorithms.contains(alg) {
@@ -112,6 +122,7 @@ impl Validator {
                 context,
                 dpop,
                 certificates,
+                introspector,
             }),
         }
     }
@@ -174,6 +185,14 @@ impl Validator {
         }
     }
 
+    /// Whether JWTs are introspected too (for revocation).
+    fn introspects_jwts(&self) -> bool {
+        self.inner
+            .introspector
+            .as_ref()
+            .is_some_and(|i| i.introspects_jwts())
+    }
+
     /// The DPoP settings, if any, for the metadata and the layer.
     pub(crate) fn dpop(&self) -> Option<&DpopPolicy> {
         self.inner.dpop.as_ref()
@@ -204,7 +223,9 @@ impl Validator {
             Ok(found) => found,
             Err(error) => return Start::Done(Err(error)),
         };
-        if scheme == Scheme::Dpop {
+        // A DPoP proof, or a JWT introspected for revocation, is checked on
+        // the async path whatever the cache says.
+        if scheme == Scheme::Dpop || self.introspects_jwts() {
             return Start::Cold;
         }
         match self.cached(token) {
@@ -238,6 +259,15 @@ impl Validator {
             Lookup::Hit(verdict) => verdict?,
             lookup => self.finish_token(token, lookup).await?,
         };
+        if let Some(introspector) = &self.inner.introspector
+            && introspector.introspects_jwts()
+            && looks_like_jws(token)
+        {
+            // Revocation: the issuer must still call the JWT active.
+            let text =
+                std::str::from_utf8(token).map_err(|_| Error::MalformedToken("not UTF-8"))?;
+            introspector.authenticate(text, &self.inner.context).await?;
+        }
         if let Some(policy) = &self.inner.dpop
             && needs_proof(policy, scheme, &authenticated)?
         {
@@ -295,6 +325,14 @@ impl Validator {
         lookup: Lookup<'_>,
     ) -> Result<Authenticated, Error> {
         let inner = &*self.inner;
+        // Not a compact JWS: an opaque token, for the issuer that
+        // introspects (RFC 7662), if one does.
+        if let Some(introspector) = &inner.introspector
+            && !looks_like_jws(token.as_bytes())
+        {
+            extract::b64token(token.as_bytes())?;
+            return introspector.authenticate(token, &inner.context).await;
+        }
         let jws = jws::parse(token, &inner.algorithms)?;
         let payload = payload_text(jws.payload)?;
         let claims = Unverified::parse(&payload, Some(&inner.read_claims))?;

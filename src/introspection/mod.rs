@@ -1,0 +1,355 @@
+//! Opaque access tokens: OAuth 2.0 token introspection (RFC 7662), as a
+//! second way to validate behind the same layer, guards and extractors.
+//!
+//! A token that is not a compact JWS is sent to the issuer's introspection
+//! endpoint; the answer is validated (never trusted blindly: `active` must be
+//! `true`, and it must describe an access token for this API), becomes the
+//! same [`Authenticated`] a JWT does, and is cached by a hash of the token:
+//! positive answers until `exp`, capped by a maximum age; negative answers
+//! briefly; concurrent requests with one token share one call. An endpoint
+//! that cannot answer gives 503, never acceptance.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::clock::Time;
+use crate::digest::sha256;
+use crate::error::{ConfigError, Error, log_safe};
+use crate::keys::fetch::{Fetcher, check_url};
+use crate::token::claims::Authenticated;
+use crate::token::claims::{ClaimRules, Context, Unverified};
+
+/// How long a positive answer is kept at most, by default.
+const DEFAULT_MAX_CACHE_AGE: Duration = Duration::from_secs(300);
+/// How long a negative answer is kept, by default.
+const DEFAULT_NEGATIVE_CACHE_AGE: Duration = Duration::from_secs(10);
+/// How many answers are kept at most, by default.
+const DEFAULT_MAX_ENTRIES: u64 = 100_000;
+
+/// How the API authenticates to the introspection endpoint (RFC 7662 §2.1).
+#[derive(Clone, PartialEq, Eq)]
+enum ClientAuth {
+    /// HTTP Basic (RFC 6749 §2.3.1), id and secret form-urlencoded first.
+    SecretBasic(String),
+    /// `client_id` and `client_secret` in the form body.
+    SecretPost(String),
+}
+
+/// Token introspection (RFC 7662) for an [`Issuer`](crate::Issuer), with
+/// [`Issuer::introspection`](crate::Issuer::introspection).
+///
+/// ```
+/// use std::time::Duration;
+/// use bearer_guard::{BearerAuthLayer, Introspection, Issuer};
+///
+/// # fn main() -> Result<(), bearer_guard::ConfigError> {
+/// let auth = BearerAuthLayer::builder()
+///     .trust(
+///         Issuer::new("https://login.example.com")
+///             .audience("https://api.example.com")
+///             .introspection(
+///                 Introspection::client_secret_basic(
+///                     "https://login.example.com/oauth2/introspect",
+///                     "notes-api",
+///                     "s3cret",
+///                 )
+///                 .max_cache_age(Duration::from_secs(60)),
+///             ),
+///     )
+///     .build()?;
+/// # let _ = auth;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Introspection {
+    endpoint: String,
+    client_id: String,
+    auth: ClientAuth,
+    introspect_jwts: bool,
+    trust_bare_active: bool,
+    max_cache_age: Duration,
+    negative_cache_age: Duration,
+    max_entries: u64,
+}
+
+impl fmt::Debug for Introspection {
+    /// Never shows the client secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match self.auth {
+            ClientAuth::SecretBasic(_) => "client_secret_basic",
+            ClientAuth::SecretPost(_) => "client_secret_post",
+        };
+        f.debug_struct("Introspection")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("auth", &auth)
+            .field("introspect_jwts", &self.introspect_jwts)
+            .field("trust_bare_active", &self.trust_bare_active)
+            .field("max_cache_age", &self.max_cache_age)
+            .field("negative_cache_age", &self.negative_cache_age)
+            .field("max_entries", &self.max_entries)
+            .finish()
+    }
+}
+
+impl Introspection {
+    fn new(endpoint: impl Into<String>, client_id: impl Into<String>, auth: ClientAuth) -> Self {
+        Introspection {
+            endpoint: endpoint.into(),
+            client_id: client_id.into(),
+            auth,
+            introspect_jwts: false,
+            trust_bare_active: false,
+            max_cache_age: DEFAULT_MAX_CACHE_AGE,
+            negative_cache_age: DEFAULT_NEGATIVE_CACHE_AGE,
+            max_entries: DEFAULT_MAX_ENTRIES,
+        }
+    }
+
+    /// The endpoint at `endpoint`, the API authenticating as `client_id`
+    /// with HTTP Basic (`client_secret_basic`).
+    pub fn client_secret_basic(
+        endpoint: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            endpoint,
+            client_id,
+            ClientAuth::SecretBasic(client_secret.into()),
+        )
+    }
+
+    /// The endpoint at `endpoint`, the API sending `client_id` and
+    /// `client_secret` in the form (`client_secret_post`).
+    pub fn client_secret_post(
+        endpoint: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            endpoint,
+            client_id,
+            ClientAuth::SecretPost(client_secret.into()),
+        )
+    }
+
+    /// How long a positive answer is kept at most (default 5 min; never
+    /// past the token's `exp`). A token revoked meanwhile is still accepted
+    /// until then: the price of not asking on every request. Zero asks on
+    /// every request.
+    pub fn max_cache_age(mut self, age: Duration) -> Self {
+        self.max_cache_age = age;
+        self
+    }
+
+    /// How long a negative answer (`active: false`, or one the checks
+    /// refuse) is kept (default 10 s). Zero asks again every time.
+    pub fn negative_cache_age(mut self, age: Duration) -> Self {
+        self.negative_cache_age = age;
+        self
+    }
+
+    /// How many answers are kept at most (default 100,000).
+    pub fn max_entries(mut self, entries: u64) -> Self {
+        self.max_entries = entries;
+        self
+    }
+
+    /// Also introspect JWTs that passed local validation, to see revocation
+    /// (the answer is cached as for opaque tokens).
+    pub fn introspect_jwts(mut self) -> Self {
+        self.introspect_jwts = true;
+        self
+    }
+
+    /// Accept an answer that says `active: true` and nothing about the
+    /// token being an access token for this API (no `aud`, no access-token
+    /// `token_type`). Some servers answer so for a refresh token sent under
+    /// the hint `access_token`: turn this on only for an endpoint known to
+    /// introspect nothing but this API's access tokens.
+    pub fn dangerously_trust_bare_active(mut self) -> Self {
+        self.trust_bare_active = true;
+        self
+    }
+
+    /// Checks the settings, for the issuer `issuer` (an exact name) and its
+    /// claim `rules`.
+    pub(crate) fn compile(
+        self,
+        issuer: &str,
+        rules: ClaimRules,
+        fetcher: Fetcher,
+        time: Time,
+    ) -> Result<Introspector, ConfigError> {
+        let endpoint = check_url(
+            "introspection endpoint",
+            &self.endpoint,
+            fetcher.allows_insecure_http(),
+        )?;
+        if self.client_id.is_empty() {
+            return Err(ConfigError::Empty("introspection client_id"));
+        }
+        if self.max_entries == 0 {
+            return Err(ConfigError::ZeroLimit("introspection max_entries"));
+        }
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let keep = self.max_cache_age.max(self.negative_cache_age);
+        let cache = (!keep.is_zero()).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(self.max_entries)
+                .time_to_live(keep)
+                .build()
+        });
+        Ok(Introspector {
+            endpoint,
+            client_id: self.client_id,
+            auth: self.auth,
+            introspect_jwts: self.introspect_jwts,
+            trust_bare_active: self.trust_bare_active,
+            max_cache_secs: secs(self.max_cache_age),
+            negative_cache_secs: secs(self.negative_cache_age),
+            issuer: issuer.to_owned(),
+            rules,
+            fetcher,
+            cache,
+            time,
+        })
+    }
+}
+
+/// One answer, as kept: the verdict, and until when (on the layer's clock).
+#[derive(Debug)]
+struct Answer {
+    verdict: Result<Authenticated, Error>,
+    until: i64,
+}
+
+/// [`Introspection`], checked: what the validator asks.
+pub(crate) struct Introspector {
+    endpoint: Url,
+    client_id: String,
+    auth: ClientAuth,
+    introspect_jwts: bool,
+    trust_bare_active: bool,
+    max_cache_secs: i64,
+    negative_cache_secs: i64,
+    issuer: String,
+    rules: ClaimRules,
+    fetcher: Fetcher,
+    /// By SHA-256 of the token; `None` when nothing is kept.
+    cache: Option<moka::future::Cache<[u8; 32], Arc<Answer>>>,
+    time: Time,
+}
+
+impl fmt::Debug for Introspector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspector")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("client_id", &self.client_id)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Introspector {
+    /// Whether JWTs are introspected too, after local validation.
+    pub(crate) fn introspects_jwts(&self) -> bool {
+        self.introspect_jwts
+    }
+
+    /// The verdict on `token`: from the cache while it holds a fresh
+    /// answer, else from one call to the endpoint, shared by every request
+    /// asking about the same token meanwhile.
+    pub(crate) async fn authenticate(
+        &self,
+        token: &str,
+        context: &Arc<Context>,
+    ) -> Result<Authenticated, Error> {
+        let Some(cache) = &self.cache else {
+            return self.introspect(token, context).await?.verdict.clone();
+        };
+        let key = sha256(token.as_bytes());
+        let now = self.time.now_secs();
+        if let Some(answer) = cache.get(&key).await {
+            if answer.until > now {
+                return answer.verdict.clone();
+            }
+            cache.invalidate(&key).await;
+        }
+        let answer = cache
+            .entry(key)
+            .or_try_insert_with(self.introspect(token, context))
+            .await
+            .map_err(|error| (*error).clone())?
+            .into_value();
+        if answer.until <= self.time.now_secs() {
+            // Not to be kept (an age of zero): answered, then dropped.
+            cache.invalidate(&key).await;
+        }
+        answer.verdict.clone()
+    }
+
+    /// The form (RFC 7662 §2.1) and, for `client_secret_basic`, the Basic
+    /// credentials, each form-urlencoded first (RFC 6749 §2.3.1).
+    fn request_body(&self, token: &str) -> (String, Option<(String, String)>) {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", token)
+            .append_pair("token_type_hint", "access_token");
+        let encode =
+            |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let basic = match &self.auth {
+            ClientAuth::SecretPost(secret) => {
+                form.append_pair("client_id", &self.client_id)
+                    .append_pair("client_secret", secret);
+                None
+            }
+            ClientAuth::SecretBasic(secret) => Some((encode(&self.client_id), encode(secret))),
+        };
+        (form.finish(), basic)
+    }
+
+    /// One call to the endpoint, and its answer checked. `Err` only when
+    /// there is no usable answer (503).
+    async fn introspect(&self, token: &str, context: &Arc<Context>) -> Result<Arc<Answer>, Error> {
+        let (body, basic) = self.request_body(token);
+        tracing::debug!(endpoint = %self.endpoint, "bearer-guard: introspecting a token");
+        let unavailable = |reason: String| Error::IntrospectionUnavailable { reason };
+        let body = self
+            .fetcher
+            .post_form(
+                &self.endpoint,
+                body,
+                basic
+                    .as_ref()
+                    .map(|(id, secret)| (id.as_str(), secret.as_str())),
+            )
+            .await;
+        crate::metrics::introspection(body.is_ok());
+        let body = body.map_err(|e| unavailable(e.to_string()))?;
+        let text =
+            String::from_utf8(body).map_err(|_| unavailable("response is not UTF-8".into()))?;
+        let claims = Unverified::parse(&text, None).map_err(|e| {
+            unavailable(format!(
+                "response is not a JSON object: {}",
+                log_safe(&e.to_string(), 100)
+            ))
+        })?;
+        let now = self.time.now_secs();
+        let verdict = claims
+            .validate_introspected(&self.rules, &self.issuer, self.trust_bare_active, now)
+            .map(|checked| checked.with_payload(text, Arc::clone(context)));
+        let until = match &verdict {
+            Ok(token) => token
+                .registered()
+                .exp
+                .min(now.saturating_add(self.max_cache_secs)),
+            Err(_) => now.saturating_add(self.negative_cache_secs),
+        };
+        Ok(Arc::new(Answer { verdict, until }))
+    }
+}
