@@ -3,6 +3,7 @@
 //! ```text
 //! notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR] [--resource URL]
 //!           [--require-dpop] [--step-up-acr VALUE] [--step-up-max-age SECS]
+//!           [--introspection-url URL --client-id ID --client-secret SECRET]
 //! cargo run --example notes_api -- --issuer https://login.example.com --audience api://notes
 //! ```
 //!
@@ -47,6 +48,18 @@
 //! and `max_age="SECS"` for the flags given (RFC 9470). A token without the
 //! write permission gets 403 `insufficient_scope` first.
 //!
+//! With `--introspection-url URL --client-id ID --client-secret SECRET` (all
+//! three together), tokens that are not compact JWS (opaque tokens) are sent
+//! to URL (RFC 7662) as `token=…&token_type_hint=access_token`, the API
+//! authenticating with HTTP Basic as ID; `active: false` gets 401
+//! `invalid_token`, and an active answer must name `--issuer` in `iss` and
+//! `--audience` in `aud` when it has them, must not be a refresh token, and
+//! must have an `aud` or an access-token `token_type` (else 401); its
+//! `scope` then meets the routes' requirements, and `GET /me` returns its
+//! members. An answer is kept until the token's `exp` (at most 5 minutes):
+//! the same token twice is one call. An endpoint that cannot answer gives 503
+//! with `Retry-After`. JWTs are still validated locally.
+//!
 //! Tokens may be typed `at+jwt` (RFC 9068) or `JWT`. Notes live in memory.
 
 use std::io::{IsTerminal, Write};
@@ -57,7 +70,8 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bearer_guard::{
-    Authenticated, BearerAuthLayer, Claims, Dpop, Requirement, StepUp, TypPolicy, require,
+    Authenticated, BearerAuthLayer, Claims, Dpop, Introspection, Requirement, StepUp, TypPolicy,
+    require,
 };
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
@@ -65,6 +79,7 @@ use tracing_subscriber::EnvFilter;
 const USAGE: &str =
     "usage: notes_api --issuer URL --audience AUD [--jwks-uri URL] [--listen ADDR] [--resource URL]
                  [--require-dpop] [--step-up-acr VALUE] [--step-up-max-age SECS]
+                 [--introspection-url URL --client-id ID --client-secret SECRET]
 
   --issuer URL     the issuer; tokens' `iss` must equal it, keys are discovered from it
   --audience AUD   the audience tokens must name in `aud`
@@ -75,7 +90,10 @@ const USAGE: &str =
                    the public base URL of the proofs' htu
   --require-dpop   with --resource: refuse bearer tokens, accept only DPoP
   --step-up-acr VALUE      DELETE /notes also needs the token's acr to be VALUE
-  --step-up-max-age SECS   DELETE /notes also needs auth_time at most SECS old";
+  --step-up-max-age SECS   DELETE /notes also needs auth_time at most SECS old
+  --introspection-url URL  send opaque tokens to this RFC 7662 endpoint
+  --client-id ID           with --introspection-url: the API's client id
+  --client-secret SECRET   with --introspection-url: its secret (HTTP Basic)";
 
 /// The longest note text accepted, in bytes.
 const MAX_TEXT_BYTES: usize = 4096;
@@ -90,6 +108,8 @@ struct Args {
     require_dpop: bool,
     step_up_acr: Option<String>,
     step_up_max_age: Option<u64>,
+    /// The introspection endpoint, client id and secret.
+    introspection: Option<(String, String, String)>,
 }
 
 /// Parses `--flag value` pairs; every flag at most once.
@@ -97,6 +117,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut issuer, mut audience, mut jwks_uri, mut listen) = (None, None, None, None);
     let (mut resource, mut step_up_acr, mut step_up_max_age) = (None, None, None);
     let mut require_dpop = false;
+    let (mut introspection_url, mut client_id, mut client_secret) = (None, None, None);
     while let Some(flag) = args.next() {
         if flag == "--require-dpop" {
             if std::mem::replace(&mut require_dpop, true) {
@@ -112,6 +133,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--resource" => &mut resource,
             "--step-up-acr" => &mut step_up_acr,
             "--step-up-max-age" => &mut step_up_max_age,
+            "--introspection-url" => &mut introspection_url,
+            "--client-id" => &mut client_id,
+            "--client-secret" => &mut client_secret,
             _ => return Err(format!("unknown argument `{flag}`")),
         };
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -119,6 +143,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             return Err(format!("{flag} given twice"));
         }
     }
+    let introspection = match (introspection_url, client_id, client_secret) {
+        (None, None, None) => None,
+        (Some(url), Some(id), Some(secret)) => Some((url, id, secret)),
+        _ => {
+            return Err("--introspection-url, --client-id and --client-secret go together".into());
+        }
+    };
     if require_dpop && resource.is_none() {
         return Err("--require-dpop needs --resource (the public base URL of the proofs)".into());
     }
@@ -130,6 +161,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         resource,
         require_dpop,
         step_up_acr,
+        introspection,
         step_up_max_age: step_up_max_age
             .map(|secs| {
                 secs.parse()
@@ -239,6 +271,9 @@ async fn main() {
         .typ(TypPolicy::AccessTokenOrJwt);
     if let Some(uri) = &args.jwks_uri {
         builder = builder.jwks_uri(uri);
+    }
+    if let Some((url, id, secret)) = &args.introspection {
+        builder = builder.introspection(Introspection::client_secret_basic(url, id, secret));
     }
     if let Some(resource) = &args.resource {
         let (read, write) = requirements();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::clock::{Clock, Time};
 use crate::dpop::Dpop;
 use crate::error::{ConfigError, HttpClientError};
+use crate::introspection::Introspection;
 use crate::issuer::Issuer;
 use crate::issuer::trusted::{CacheSettings, compile};
 use crate::issuer::typ::TypPolicy;
@@ -64,6 +65,7 @@ pub struct Builder {
     clock: Option<Arc<dyn Clock>>,
     resource: ResourceSettings,
     dpop: Option<Dpop>,
+    introspection: Option<Introspection>,
     certificates: Option<CertificateBinding>,
 }
 
@@ -91,6 +93,7 @@ impl Default for Builder {
             clock: None,
             resource: ResourceSettings::default(),
             dpop: None,
+            introspection: None,
             certificates: None,
         }
     }
@@ -120,6 +123,13 @@ impl Builder {
     /// this URL instead of discovering it. Default: discovery.
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
         self.jwks_uri = Some(uri.into());
+        self
+    }
+
+    /// Validates opaque tokens by introspection (RFC 7662) at the issuer set
+    /// with [`issuer`](Builder::issuer): see [`Issuer::introspection`].
+    pub fn introspection(mut self, introspection: Introspection) -> Self {
+        self.introspection = Some(introspection);
         self
     }
 
@@ -394,6 +404,9 @@ impl Builder {
                 if let Some(uri) = self.jwks_uri {
                     primary = primary.jwks_uri(uri);
                 }
+                if let Some(introspection) = self.introspection {
+                    primary = primary.introspection(introspection);
+                }
                 issuers.push(primary);
             }
             None => {
@@ -404,6 +417,7 @@ impl Builder {
                     ("jwks_uri", self.jwks_uri.is_some()),
                     ("typ", self.typ.is_some()),
                     ("algorithms", self.algorithms.is_some()),
+                    ("introspection", self.introspection.is_some()),
                 ] {
                     if set {
                         return Err(ConfigError::WithoutIssuer(setting));

@@ -25,13 +25,13 @@ use tokio::sync::Notify;
 
 use crate::support::{INVALID_TOKEN, Outcome, app, now_on, ok, send, send_request, serve, start};
 
-const CLIENT_ID: &str = "notes api";
+pub(crate) const CLIENT_ID: &str = "notes api";
 /// Characters that must be form-urlencoded before Basic (RFC 6749 §2.3.1).
-const SECRET: &str = "s3c:r&t%";
+pub(crate) const SECRET: &str = "s3c:r&t%";
 
 /// What the endpoint answers for one token.
 #[derive(Clone)]
-enum Reply {
+pub(crate) enum Reply {
     Json(Value),
     Raw(u16, &'static str, String),
     Redirect(String),
@@ -42,7 +42,7 @@ enum Reply {
 }
 
 #[derive(Default)]
-struct Endpoint {
+pub(crate) struct Endpoint {
     replies: Mutex<HashMap<String, Reply>>,
     calls: AtomicUsize,
     /// Held answers wait for this.
@@ -52,13 +52,13 @@ struct Endpoint {
 }
 
 impl Endpoint {
-    fn answer(&self, token: &str, reply: Reply) {
+    pub(crate) fn answer(&self, token: &str, reply: Reply) {
         self.replies
             .lock()
             .expect("lock")
             .insert(token.to_owned(), reply);
     }
-    fn calls(&self) -> usize {
+    pub(crate) fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
 }
@@ -122,7 +122,7 @@ async fn introspect(
 }
 
 /// A running endpoint and its URL.
-async fn endpoint() -> (Arc<Endpoint>, String) {
+pub(crate) async fn endpoint() -> (Arc<Endpoint>, String) {
     let endpoint = Arc::new(Endpoint::default());
     let base = serve(
         Router::new()
@@ -634,14 +634,16 @@ async fn jwts_can_be_introspected_for_revocation() {
     let s = Setup::new().await;
     let app = app(s.layer(|i| i.introspect_jwts().max_cache_age(Duration::from_secs(30))));
     let jwt = s.issuer.token().scope("notes.read").sign();
-    s.endpoint.answer(&jwt, Reply::Json(s.active("notes.read", 3600)));
+    s.endpoint
+        .answer(&jwt, Reply::Json(s.active("notes.read", 3600)));
     for _ in 0..2 {
         assert_eq!(get(&app, "/notes", &jwt).await, ok("notes"));
     }
     assert_eq!(s.endpoint.calls(), 1);
     // Revoked: seen once the kept answer is past its maximum age, although
     // the JWT itself is still in the verified-token cache.
-    s.endpoint.answer(&jwt, Reply::Json(json!({"active": false})));
+    s.endpoint
+        .answer(&jwt, Reply::Json(json!({"active": false})));
     s.clock.advance(Duration::from_secs(30));
     assert_eq!(get(&app, "/notes", &jwt).await, refused());
     assert_eq!(s.endpoint.calls(), 2);

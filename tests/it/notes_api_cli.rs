@@ -293,7 +293,7 @@ async fn jwks_uri_flag_skips_discovery() {
 
 #[tokio::test]
 async fn bad_arguments_exit_with_status_2_and_the_usage() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--audience", "api://notes"], "--issuer is required"),
         (
             &["--issuer", "https://issuer.example"],
@@ -323,6 +323,17 @@ async fn bad_arguments_exit_with_status_2_and_the_usage() {
                 "--require-dpop",
             ],
             "--require-dpop needs --resource",
+        ),
+        (
+            &[
+                "--issuer",
+                "https://issuer.example",
+                "--audience",
+                "a",
+                "--client-id",
+                "x",
+            ],
+            "--introspection-url, --client-id and --client-secret go together",
         ),
     ];
     for (args, problem) in cases {
@@ -734,4 +745,109 @@ async fn resource_flag_accepts_dpop_and_require_dpop_refuses_bearer_tokens() {
         .await,
         (StatusCode::UNAUTHORIZED, vec!["Bearer".to_owned()])
     );
+}
+
+/// `--introspection-url URL --client-id ID --client-secret SECRET`: opaque
+/// tokens go to URL (HTTP Basic), the answer is checked against `--issuer`
+/// and `--audience`, its `scope` meets the routes, `GET /me` returns its
+/// members, one call per token while it is kept, 503 when the endpoint
+/// cannot answer; JWTs are still validated locally.
+#[tokio::test]
+async fn introspection_flags_validate_opaque_tokens_at_the_endpoint() {
+    use crate::introspection::{CLIENT_ID, Reply, SECRET, endpoint};
+    use serde_json::json;
+    let issuer = start().await;
+    let (endpoint, url) = endpoint().await;
+    let now = crate::support::now();
+    let active = |scope: &str| {
+        json!({
+            "active": true, "iss": issuer.issuer(), "aud": TestIssuer::AUDIENCE,
+            "scope": scope, "sub": "alice", "client_id": "client-1",
+            "token_type": "Bearer", "exp": now + 3600,
+        })
+    };
+    endpoint.answer("reader", Reply::Json(active("notes.read")));
+    endpoint.answer("inactive", Reply::Json(json!({"active": false})));
+    let mut bare = active("notes.read");
+    bare.as_object_mut().expect("object").remove("aud");
+    bare.as_object_mut().expect("object").remove("token_type");
+    endpoint.answer("bare", Reply::Json(bare));
+    let mut foreign = active("notes.read");
+    foreign["iss"] = json!("https://evil.example");
+    endpoint.answer("foreign", Reply::Json(foreign));
+    endpoint.answer("broken", Reply::Raw(500, "application/json", "{}".into()));
+    let server = Server::start(
+        &[
+            &against(&issuer)[..],
+            &[
+                "--introspection-url",
+                &url,
+                "--client-id",
+                CLIENT_ID,
+                "--client-secret",
+                SECRET,
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let get = |path: &str, token: &str| {
+        client
+            .get(server.url(path))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            outcome(get("/notes", "reader")).await,
+            (StatusCode::OK, None, "[]".to_owned())
+        );
+    }
+    assert_eq!(endpoint.calls(), 1, "one call for the same token");
+    let (status, _, body) = outcome(get("/me", "reader")).await;
+    assert_eq!(status, StatusCode::OK);
+    let me = json(&body);
+    assert_eq!(
+        (&me["sub"], &me["active"], &me["client_id"]),
+        (&json!("alice"), &json!(true), &json!("client-1"))
+    );
+    assert_eq!(
+        outcome(
+            client
+                .post(server.url("/notes"))
+                .header(AUTHORIZATION, "Bearer reader")
+                .header(CONTENT_TYPE, "application/json")
+                .body(r#"{"text":"x"}"#)
+        )
+        .await,
+        answer(
+            StatusCode::FORBIDDEN,
+            Some("Bearer error=\"insufficient_scope\", scope=\"notes.write\"")
+        )
+    );
+    for token in ["inactive", "bare", "foreign"] {
+        assert_eq!(
+            outcome(get("/notes", token)).await,
+            answer(
+                StatusCode::UNAUTHORIZED,
+                Some("Bearer error=\"invalid_token\"")
+            ),
+            "{token}"
+        );
+    }
+    let response = get("/notes", "broken").send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .is_some()
+    );
+    let calls = endpoint.calls();
+    let jwt = issuer.token().scope("notes.read").sign();
+    assert_eq!(
+        outcome(get("/notes", &jwt)).await,
+        (StatusCode::OK, None, "[]".to_owned())
+    );
+    assert_eq!(endpoint.calls(), calls, "a JWT is validated locally");
 }
