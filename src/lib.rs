@@ -123,6 +123,7 @@ mod keys;
 pub mod metrics;
 mod mtls;
 mod resource;
+mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod token;
@@ -133,7 +134,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
 pub use dpop::{Dpop, ReplayFuture, ReplayStore, ReplayStoreError};
 pub use error::{Challenge, ConfigError, Error, HttpClientError};
-pub use introspection::Introspection;
+pub use introspection::{ClientAssertionKey, Introspection, IntrospectionEndpoint};
 pub use issuer::typ::TypPolicy;
 pub use issuer::{Issuer, TENANT_PLACEHOLDER};
 pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};

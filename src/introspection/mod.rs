@@ -18,7 +18,9 @@ use url::Url;
 use crate::clock::Time;
 use crate::digest::sha256;
 use crate::error::{ConfigError, Error, log_safe};
-use crate::keys::fetch::{Fetcher, check_url};
+use crate::keys::fetch::{Fetcher, check_url, discovery_url};
+use crate::signing::PemKey;
+use crate::token::algorithm::Algorithm;
 use crate::token::claims::Authenticated;
 use crate::token::claims::{ClaimRules, Context, Unverified};
 
@@ -36,6 +38,85 @@ enum ClientAuth {
     SecretBasic(String),
     /// `client_id` and `client_secret` in the form body.
     SecretPost(String),
+    /// A JWT signed with the API's key (RFC 7523 §2.2, `private_key_jwt`).
+    PrivateKeyJwt(ClientAssertionKey),
+}
+
+/// Where the introspection endpoint is: a URL, or the issuer's discovery
+/// document's `introspection_endpoint` (RFC 8414 §2, OpenID Connect
+/// Discovery), read when the first opaque token arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IntrospectionEndpoint {
+    /// This URL.
+    Url(String),
+    /// The issuer's discovery document says.
+    Discovered,
+}
+
+impl From<&str> for IntrospectionEndpoint {
+    fn from(url: &str) -> Self {
+        IntrospectionEndpoint::Url(url.to_owned())
+    }
+}
+
+impl From<String> for IntrospectionEndpoint {
+    fn from(url: String) -> Self {
+        IntrospectionEndpoint::Url(url)
+    }
+}
+
+impl From<&String> for IntrospectionEndpoint {
+    fn from(url: &String) -> Self {
+        IntrospectionEndpoint::Url(url.clone())
+    }
+}
+
+/// The private key the API authenticates to the introspection endpoint
+/// with (`private_key_jwt`, RFC 7523 §2.2), for
+/// [`Introspection::private_key_jwt`]: its public half is registered with
+/// the authorization server (in the client's `jwks` or `jwks_uri`).
+#[derive(Clone)]
+pub struct ClientAssertionKey {
+    key: PemKey,
+    /// The PEM it was loaded from, to compare two keys.
+    pem: std::sync::Arc<[u8]>,
+}
+
+impl PartialEq for ClientAssertionKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.algorithm() == other.key.algorithm()
+            && self.key.key_id() == other.key.key_id()
+            && self.pem == other.pem
+    }
+}
+
+impl Eq for ClientAssertionKey {}
+
+impl fmt::Debug for ClientAssertionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ClientAssertionKey")
+            .field(&self.key)
+            .finish()
+    }
+}
+
+impl ClientAssertionKey {
+    /// The PEM private key `pem`, signing with `algorithm` (PKCS#8 or
+    /// PKCS#1 RSA for `RS*`/`PS*`, PKCS#8 EC for `ES256`/`ES384`, PKCS#8
+    /// Ed25519 for `EdDSA`).
+    pub fn from_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Self, ConfigError> {
+        Ok(ClientAssertionKey {
+            key: PemKey::from_pem(algorithm, pem)?,
+            pem: pem.into(),
+        })
+    }
+
+    /// The `kid` header naming the key among the client's registered keys.
+    pub fn key_id(mut self, kid: impl Into<String>) -> Self {
+        self.key.set_key_id(kid.into());
+        self
+    }
 }
 
 /// Token introspection (RFC 7662) for an [`Issuer`](crate::Issuer), with
@@ -66,7 +147,7 @@ enum ClientAuth {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Introspection {
-    endpoint: String,
+    endpoint: IntrospectionEndpoint,
     client_id: String,
     auth: ClientAuth,
     introspect_jwts: bool,
@@ -82,6 +163,7 @@ impl fmt::Debug for Introspection {
         let auth = match self.auth {
             ClientAuth::SecretBasic(_) => "client_secret_basic",
             ClientAuth::SecretPost(_) => "client_secret_post",
+            ClientAuth::PrivateKeyJwt(_) => "private_key_jwt",
         };
         f.debug_struct("Introspection")
             .field("endpoint", &self.endpoint)
@@ -97,7 +179,11 @@ impl fmt::Debug for Introspection {
 }
 
 impl Introspection {
-    fn new(endpoint: impl Into<String>, client_id: impl Into<String>, auth: ClientAuth) -> Self {
+    fn new(
+        endpoint: impl Into<IntrospectionEndpoint>,
+        client_id: impl Into<String>,
+        auth: ClientAuth,
+    ) -> Self {
         Introspection {
             endpoint: endpoint.into(),
             client_id: client_id.into(),
@@ -110,10 +196,11 @@ impl Introspection {
         }
     }
 
-    /// The endpoint at `endpoint`, the API authenticating as `client_id`
-    /// with HTTP Basic (`client_secret_basic`).
+    /// The endpoint at `endpoint` (a URL, or
+    /// [`IntrospectionEndpoint::Discovered`]), the API authenticating as
+    /// `client_id` with HTTP Basic (`client_secret_basic`).
     pub fn client_secret_basic(
-        endpoint: impl Into<String>,
+        endpoint: impl Into<IntrospectionEndpoint>,
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Self {
@@ -127,7 +214,7 @@ impl Introspection {
     /// The endpoint at `endpoint`, the API sending `client_id` and
     /// `client_secret` in the form (`client_secret_post`).
     pub fn client_secret_post(
-        endpoint: impl Into<String>,
+        endpoint: impl Into<IntrospectionEndpoint>,
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Self {
@@ -136,6 +223,18 @@ impl Introspection {
             client_id,
             ClientAuth::SecretPost(client_secret.into()),
         )
+    }
+
+    /// The endpoint at `endpoint`, the API authenticating as `client_id`
+    /// with a JWT it signs with `key` for each call (`private_key_jwt`, RFC
+    /// 7523 §2.2): `iss` and `sub` the client id, `aud` the issuer and the
+    /// endpoint, a random `jti`, valid for a minute.
+    pub fn private_key_jwt(
+        endpoint: impl Into<IntrospectionEndpoint>,
+        client_id: impl Into<String>,
+        key: ClientAssertionKey,
+    ) -> Self {
+        Self::new(endpoint, client_id, ClientAuth::PrivateKeyJwt(key))
     }
 
     /// How long a positive answer is kept at most (default 5 min; never
@@ -186,11 +285,28 @@ impl Introspection {
         fetcher: Fetcher,
         time: Time,
     ) -> Result<Introspector, ConfigError> {
-        let endpoint = check_url(
-            "introspection endpoint",
-            &self.endpoint,
-            fetcher.allows_insecure_http(),
-        )?;
+        let insecure = fetcher.allows_insecure_http();
+        let endpoint = match &self.endpoint {
+            IntrospectionEndpoint::Url(url) => {
+                Endpoint::Fixed(check_url("introspection endpoint", url, insecure)?)
+            }
+            IntrospectionEndpoint::Discovered => {
+                check_url("issuer", issuer, insecure)?;
+                let discovery = discovery_url(issuer).ok_or(ConfigError::InvalidUrl {
+                    what: "issuer",
+                    url: issuer.to_owned(),
+                })?;
+                Endpoint::Discovered {
+                    discovery,
+                    found: tokio::sync::Mutex::new(Found::default()),
+                }
+            }
+        };
+        if let ClientAuth::PrivateKeyJwt(key) = &self.auth {
+            // A key that does not fit its algorithm is found now, not at the
+            // first opaque token.
+            key.key.sign(None, &serde_json::json!({ "check": true }))?;
+        }
         if self.client_id.is_empty() {
             return Err(ConfigError::Empty("introspection client_id"));
         }
@@ -229,9 +345,30 @@ struct Answer {
     until: i64,
 }
 
+/// Where the calls go.
+enum Endpoint {
+    Fixed(Url),
+    /// Read from the discovery document when first needed, and again
+    /// after a failure (at most once per [`DISCOVERY_RETRY_SECS`]).
+    Discovered {
+        discovery: Url,
+        found: tokio::sync::Mutex<Found>,
+    },
+}
+
+/// What discovery found, or when it last failed.
+#[derive(Default)]
+struct Found {
+    url: Option<Url>,
+    failed_at: Option<i64>,
+}
+
+/// The least time between two discovery attempts after a failure.
+const DISCOVERY_RETRY_SECS: i64 = 10;
+
 /// [`Introspection`], checked: what the validator asks.
 pub(crate) struct Introspector {
-    endpoint: Url,
+    endpoint: Endpoint,
     client_id: String,
     auth: ClientAuth,
     introspect_jwts: bool,
@@ -248,8 +385,12 @@ pub(crate) struct Introspector {
 
 impl fmt::Debug for Introspector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let endpoint = match &self.endpoint {
+            Endpoint::Fixed(url) => url.as_str(),
+            Endpoint::Discovered { discovery, .. } => discovery.as_str(),
+        };
         f.debug_struct("Introspector")
-            .field("endpoint", &self.endpoint.as_str())
+            .field("endpoint", &endpoint)
             .field("client_id", &self.client_id)
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
@@ -296,7 +437,11 @@ impl Introspector {
 
     /// The form (RFC 7662 §2.1) and, for `client_secret_basic`, the Basic
     /// credentials, each form-urlencoded first (RFC 6749 §2.3.1).
-    fn request_body(&self, token: &str) -> (String, Option<(String, String)>) {
+    fn request_body(
+        &self,
+        token: &str,
+        endpoint: &Url,
+    ) -> Result<(String, Option<(String, String)>), Error> {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.append_pair("token", token)
             .append_pair("token_type_hint", "access_token");
@@ -309,20 +454,94 @@ impl Introspector {
                 None
             }
             ClientAuth::SecretBasic(secret) => Some((encode(&self.client_id), encode(secret))),
+            ClientAuth::PrivateKeyJwt(key) => {
+                let assertion = self.client_assertion(key, endpoint)?;
+                form.append_pair("client_id", &self.client_id)
+                    .append_pair(
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    )
+                    .append_pair("client_assertion", &assertion);
+                None
+            }
         };
-        (form.finish(), basic)
+        Ok((form.finish(), basic))
+    }
+
+    /// RFC 7523 §3: `iss` and `sub` the client, `aud` the authorization
+    /// server (its issuer identifier, and the endpoint), `exp` a minute
+    /// ahead, a random `jti`.
+    fn client_assertion(&self, key: &ClientAssertionKey, endpoint: &Url) -> Result<String, Error> {
+        use base64::Engine as _;
+        let now = self.time.now_secs();
+        let jti = crate::dpop::nonce::random_secret()
+            .map(|bytes| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+            .ok_or_else(|| Error::IntrospectionUnavailable {
+                reason: "no random bytes for a client assertion".into(),
+            })?;
+        let claims = serde_json::json!({
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": [self.issuer.as_str(), endpoint.as_str()],
+            "iat": now,
+            "exp": now.saturating_add(60),
+            "jti": jti,
+        });
+        key.key
+            .sign(None, &claims)
+            .map_err(|e| Error::IntrospectionUnavailable {
+                reason: format!("client assertion: {e}"),
+            })
+    }
+
+    /// The endpoint's URL: fixed, or from the discovery document.
+    async fn endpoint(&self) -> Result<Url, Error> {
+        let (discovery, found) = match &self.endpoint {
+            Endpoint::Fixed(url) => return Ok(url.clone()),
+            Endpoint::Discovered { discovery, found } => (discovery, found),
+        };
+        let mut found = found.lock().await;
+        if let Some(url) = &found.url {
+            return Ok(url.clone());
+        }
+        let now = self.time.now_secs();
+        if found
+            .failed_at
+            .is_some_and(|at| now < at.saturating_add(DISCOVERY_RETRY_SECS))
+        {
+            return Err(Error::IntrospectionUnavailable {
+                reason: "discovery failed recently; not asked again yet".into(),
+            });
+        }
+        match self
+            .fetcher
+            .discover_introspection(discovery, &self.issuer, self.time.now())
+            .await
+        {
+            Ok(url) => {
+                found.url = Some(url.clone());
+                Ok(url)
+            }
+            Err(e) => {
+                found.failed_at = Some(now);
+                Err(Error::IntrospectionUnavailable {
+                    reason: e.to_string(),
+                })
+            }
+        }
     }
 
     /// One call to the endpoint, and its answer checked. `Err` only when
     /// there is no usable answer (503).
     async fn introspect(&self, token: &str, context: &Arc<Context>) -> Result<Arc<Answer>, Error> {
-        let (body, basic) = self.request_body(token);
-        tracing::debug!(endpoint = %self.endpoint, "bearer-guard: introspecting a token");
+        let endpoint = self.endpoint().await?;
+        let (body, basic) = self.request_body(token, &endpoint)?;
+        tracing::debug!(endpoint = %endpoint, "bearer-guard: introspecting a token");
         let unavailable = |reason: String| Error::IntrospectionUnavailable { reason };
         let body = self
             .fetcher
             .post_form(
-                &self.endpoint,
+                &endpoint,
                 body,
                 basic
                     .as_ref()

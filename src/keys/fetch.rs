@@ -63,7 +63,7 @@ pub(crate) enum FetchError {
         found: String,
     },
     /// A URL (from discovery) is not acceptable.
-    #[error("jwks_uri {url} is not an acceptable URL")]
+    #[error("URL {url} from discovery is not acceptable")]
     InsecureUrl {
         /// The URL refused (truncated).
         url: String,
@@ -138,6 +138,38 @@ impl Fetcher {
                 url: log_safe(&metadata.jwks_uri, 200),
             })?;
         Ok((jwks_uri, fresh_for))
+    }
+
+    /// The `introspection_endpoint` of the discovery document at `url`
+    /// (RFC 8414 §2), after checking that it names `issuer`.
+    pub(crate) async fn discover_introspection(
+        &self,
+        url: &Url,
+        issuer: &str,
+        now: SystemTime,
+    ) -> Result<Url, FetchError> {
+        #[derive(Deserialize)]
+        struct Metadata {
+            issuer: String,
+            introspection_endpoint: String,
+        }
+        let Fetched { body, .. } = self.get(url, now).await?;
+        let metadata: Metadata =
+            serde_json::from_slice(&body).map_err(|_| FetchError::InvalidDiscovery {
+                url: url.to_string(),
+            })?;
+        if metadata.issuer != issuer {
+            return Err(FetchError::IssuerMismatch {
+                expected: issuer.to_owned(),
+                found: log_safe(&metadata.issuer, 200),
+            });
+        }
+        Url::parse(&metadata.introspection_endpoint)
+            .ok()
+            .filter(|u| url_is_acceptable(u, self.allow_insecure_http))
+            .ok_or_else(|| FetchError::InsecureUrl {
+                url: log_safe(&metadata.introspection_endpoint, 200),
+            })
     }
 
     /// GETs `url` and returns its body, at most `max_body_bytes` long, with

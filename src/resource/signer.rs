@@ -4,10 +4,10 @@
 
 use std::fmt;
 
-use jsonwebtoken::{EncodingKey, Header};
 use serde::Serialize;
 
 use crate::error::ConfigError;
+use crate::signing::PemKey;
 use crate::token::algorithm::Algorithm;
 
 /// A private key that signs this API's protected-resource metadata (RFC 9728
@@ -39,9 +39,7 @@ use crate::token::algorithm::Algorithm;
 #[derive(Clone)]
 pub struct MetadataSigner {
     issuer: String,
-    algorithm: Algorithm,
-    key: EncodingKey,
-    key_id: Option<String>,
+    key: PemKey,
 }
 
 impl fmt::Debug for MetadataSigner {
@@ -49,8 +47,8 @@ impl fmt::Debug for MetadataSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MetadataSigner")
             .field("issuer", &self.issuer)
-            .field("algorithm", &self.algorithm)
-            .field("key_id", &self.key_id)
+            .field("algorithm", &self.key.algorithm())
+            .field("key_id", &self.key.key_id())
             .finish_non_exhaustive()
     }
 }
@@ -67,28 +65,15 @@ impl MetadataSigner {
         algorithm: Algorithm,
         pem: &[u8],
     ) -> Result<Self, ConfigError> {
-        let key = match algorithm {
-            Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512 => EncodingKey::from_rsa_pem(pem),
-            Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem),
-            Algorithm::EdDSA => EncodingKey::from_ed_pem(pem),
-        }
-        .map_err(|e| ConfigError::InvalidSigningKey(e.to_string()))?;
         Ok(MetadataSigner {
             issuer: issuer.into(),
-            algorithm,
-            key,
-            key_id: None,
+            key: PemKey::from_pem(algorithm, pem)?,
         })
     }
 
     /// The `kid` header naming the key among the issuer's published keys.
     pub fn key_id(mut self, kid: impl Into<String>) -> Self {
-        self.key_id = Some(kid.into());
+        self.key.set_key_id(kid.into());
         self
     }
 
@@ -100,9 +85,6 @@ impl MetadataSigner {
     /// The compact JWS of `claims` (which carry `iss`). A key that does not
     /// fit the algorithm fails here.
     pub(crate) fn sign(&self, claims: &impl Serialize) -> Result<String, ConfigError> {
-        let mut header = Header::new(self.algorithm.to_jsonwebtoken());
-        header.kid.clone_from(&self.key_id);
-        jsonwebtoken::encode(&header, claims, &self.key)
-            .map_err(|e| ConfigError::InvalidSigningKey(e.to_string()))
+        self.key.sign(None, claims)
     }
 }

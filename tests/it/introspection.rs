@@ -49,6 +49,9 @@ pub(crate) struct Endpoint {
     gate: Notify,
     /// Every form it received (for client authentication checks).
     forms: Mutex<Vec<(Option<String>, String)>>,
+    /// The discovery document it serves (`None`: 500), and how often.
+    discovery: Mutex<Option<Value>>,
+    discoveries: AtomicUsize,
 }
 
 impl Endpoint {
@@ -121,12 +124,29 @@ async fn introspect(
     }
 }
 
+async fn discovery(State(endpoint): State<Arc<Endpoint>>) -> Response {
+    endpoint.discoveries.fetch_add(1, Ordering::SeqCst);
+    match endpoint.discovery.lock().expect("lock").clone() {
+        Some(document) => (
+            AxumStatus::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            document.to_string(),
+        )
+            .into_response(),
+        None => AxumStatus::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
 /// A running endpoint and its URL.
 pub(crate) async fn endpoint() -> (Arc<Endpoint>, String) {
     let endpoint = Arc::new(Endpoint::default());
     let base = serve(
         Router::new()
             .route("/introspect", post(introspect))
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(discovery),
+            )
             .with_state(Arc::clone(&endpoint)),
     )
     .await;
@@ -651,4 +671,143 @@ async fn jwts_can_be_introspected_for_revocation() {
     let foreign = s.issuer.token().audience("api://other").sign();
     assert_eq!(get(&app, "/notes", &foreign).await, refused());
     assert_eq!(s.endpoint.calls(), 2);
+}
+
+/// `private_key_jwt` (RFC 7523 §2.2): a fresh assertion per call, signed
+/// with the API's key, naming the client and the authorization server.
+#[tokio::test]
+async fn private_key_jwt_signs_a_fresh_assertion_per_call() {
+    use bearer_guard::{Algorithm, ClientAssertionKey};
+    use jsonwebtoken::{DecodingKey, EncodingKey, Validation, jwk::Jwk};
+    const PEM: &[u8] = include_bytes!("../../src/testing/keys/p256_2.pem");
+    let s = Setup::new().await;
+    let key = ClientAssertionKey::from_pem(Algorithm::ES256, PEM)
+        .expect("key")
+        .key_id("api-key-1");
+    let app = app(BearerAuthLayer::builder()
+        .trust(
+            Issuer::new(s.issuer.issuer())
+                .audience(TestIssuer::AUDIENCE)
+                .introspection(Introspection::private_key_jwt(&s.url, CLIENT_ID, key)),
+        )
+        .clock(s.clock.clone())
+        .build()
+        .expect("valid configuration"));
+    s.endpoint
+        .answer("one", Reply::Json(s.active("notes.read", 60)));
+    s.endpoint
+        .answer("two", Reply::Json(s.active("notes.read", 60)));
+    assert_eq!(get(&app, "/notes", "one").await, ok("notes"));
+    assert_eq!(get(&app, "/notes", "two").await, ok("notes"));
+    let public = Jwk::from_encoding_key(
+        &EncodingKey::from_ec_pem(PEM).expect("key"),
+        jsonwebtoken::Algorithm::ES256,
+    )
+    .expect("public key");
+    let decoding = DecodingKey::from_jwk(&public).expect("decoding key");
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[s.issuer.issuer()]);
+    validation.set_issuer(&[CLIENT_ID]);
+    validation.validate_exp = false;
+    let mut jtis = Vec::new();
+    for (authorization, form) in s.endpoint.forms.lock().expect("lock").iter() {
+        assert_eq!(authorization, &None);
+        let fields: HashMap<String, String> = url::form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(fields["client_id"], CLIENT_ID);
+        assert_eq!(
+            fields["client_assertion_type"],
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        );
+        let assertion =
+            jsonwebtoken::decode::<Value>(&fields["client_assertion"], &decoding, &validation)
+                .expect("the assertion verifies with the API's public key");
+        assert_eq!(assertion.header.kid.as_deref(), Some("api-key-1"));
+        let claims = assertion.claims;
+        assert_eq!(claims["sub"], CLIENT_ID);
+        assert_eq!(claims["aud"], json!([s.issuer.issuer(), s.url]));
+        assert_eq!(claims["exp"], json!(s.now() + 60));
+        jtis.push(claims["jti"].as_str().expect("jti").to_owned());
+    }
+    assert_eq!(jtis.len(), 2);
+    assert_ne!(jtis[0], jtis[1], "a fresh jti per call");
+    // A key that does not fit its algorithm is refused when the layer is built.
+    let wrong = ClientAssertionKey::from_pem(Algorithm::ES384, PEM).expect("an EC key loads");
+    assert!(
+        BearerAuthLayer::builder()
+            .trust(
+                Issuer::new(s.issuer.issuer())
+                    .audience("a")
+                    .introspection(Introspection::private_key_jwt(&s.url, CLIENT_ID, wrong)),
+            )
+            .build()
+            .is_err()
+    );
+}
+
+/// The endpoint from the issuer's discovery document, read once; a failed
+/// discovery gives 503 and is not retried for 10 s of the layer's clock.
+#[tokio::test]
+async fn the_endpoint_can_come_from_discovery() {
+    use bearer_guard::IntrospectionEndpoint;
+    let (endpoint, url) = endpoint().await;
+    let base = url.trim_end_matches("/introspect").to_owned();
+    let clock = ManualClock::new();
+    let app = app(BearerAuthLayer::builder()
+        .trust(
+            Issuer::new(&base)
+                .audience(TestIssuer::AUDIENCE)
+                .introspection(Introspection::client_secret_basic(
+                    IntrospectionEndpoint::Discovered,
+                    CLIENT_ID,
+                    SECRET,
+                )),
+        )
+        .clock(clock.clone())
+        .build()
+        .expect("valid configuration"));
+    let active = json!({
+        "active": true, "iss": base, "aud": TestIssuer::AUDIENCE, "scope": "notes.read",
+        "exp": now_on(&clock) + 600,
+    });
+    endpoint.answer("opaque", Reply::Json(active));
+    // Discovery down: 503, and not asked again for 10 s.
+    unavailable(&app, "opaque").await;
+    unavailable(&app, "opaque").await;
+    assert_eq!(endpoint.discoveries.load(Ordering::SeqCst), 1);
+    assert_eq!(endpoint.calls(), 0);
+    *endpoint.discovery.lock().expect("lock") = Some(json!({
+        "issuer": base,
+        "jwks_uri": format!("{base}/jwks"),
+        "introspection_endpoint": url,
+    }));
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(get(&app, "/notes", "opaque").await, ok("notes"));
+    assert_eq!(get(&app, "/notes", "other").await, refused());
+    assert_eq!(endpoint.discoveries.load(Ordering::SeqCst), 2);
+    assert_eq!(endpoint.calls(), 2);
+    // A document naming another issuer is refused.
+    let (elsewhere, elsewhere_url) = self::endpoint().await;
+    let elsewhere_base = elsewhere_url.trim_end_matches("/introspect").to_owned();
+    *elsewhere.discovery.lock().expect("lock") = Some(json!({
+        "issuer": "https://evil.example",
+        "introspection_endpoint": elsewhere_url,
+    }));
+    let confused = app_with(
+        BearerAuthLayer::builder()
+            .trust(
+                Issuer::new(&elsewhere_base)
+                    .audience(TestIssuer::AUDIENCE)
+                    .introspection(Introspection::client_secret_basic(
+                        IntrospectionEndpoint::Discovered,
+                        CLIENT_ID,
+                        SECRET,
+                    )),
+            )
+            .build()
+            .expect("valid configuration"),
+    );
+    unavailable(&confused, "opaque").await;
+    assert_eq!(elsewhere.calls(), 0);
 }
