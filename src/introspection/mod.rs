@@ -18,6 +18,7 @@ use url::Url;
 use crate::clock::Time;
 use crate::digest::sha256;
 use crate::error::{ConfigError, Error, log_safe};
+use crate::keys::cache::KeyCache;
 use crate::keys::fetch::{Fetcher, check_url, discovery_url};
 use crate::signing::PemKey;
 use crate::token::algorithm::Algorithm;
@@ -152,6 +153,7 @@ pub struct Introspection {
     auth: ClientAuth,
     introspect_jwts: bool,
     trust_bare_active: bool,
+    signed_responses: bool,
     max_cache_age: Duration,
     negative_cache_age: Duration,
     max_entries: u64,
@@ -171,6 +173,7 @@ impl fmt::Debug for Introspection {
             .field("auth", &auth)
             .field("introspect_jwts", &self.introspect_jwts)
             .field("trust_bare_active", &self.trust_bare_active)
+            .field("signed_responses", &self.signed_responses)
             .field("max_cache_age", &self.max_cache_age)
             .field("negative_cache_age", &self.negative_cache_age)
             .field("max_entries", &self.max_entries)
@@ -190,6 +193,7 @@ impl Introspection {
             auth,
             introspect_jwts: false,
             trust_bare_active: false,
+            signed_responses: false,
             max_cache_age: DEFAULT_MAX_CACHE_AGE,
             negative_cache_age: DEFAULT_NEGATIVE_CACHE_AGE,
             max_entries: DEFAULT_MAX_ENTRIES,
@@ -266,6 +270,18 @@ impl Introspection {
         self
     }
 
+    /// Ask for signed answers (RFC 9701: `Accept:
+    /// application/token-introspection+jwt`) and accept only those: a JWT
+    /// typed `token-introspection+jwt`, signed by one of the issuer's
+    /// published keys, whose `iss` is the issuer and whose `aud` names this
+    /// client, carrying the answer in `token_introspection`. An unsigned or
+    /// badly signed answer is no usable answer (503). For an issuer with one
+    /// key set (not per sign-in policy).
+    pub fn signed_responses(mut self) -> Self {
+        self.signed_responses = true;
+        self
+    }
+
     /// Accept an answer that says `active: true` and nothing about the
     /// token being an access token for this API (no `aud`, no access-token
     /// `token_type`). Some servers answer so for a refresh token sent under
@@ -282,9 +298,22 @@ impl Introspection {
         self,
         issuer: &str,
         rules: ClaimRules,
+        keys: Option<Arc<KeyCache>>,
         fetcher: Fetcher,
         time: Time,
     ) -> Result<Introspector, ConfigError> {
+        let signed = match (self.signed_responses, keys) {
+            (false, _) => None,
+            (true, Some(keys)) => Some(Signed {
+                keys,
+                algorithms: Vec::new(),
+            }),
+            (true, None) => {
+                return Err(ConfigError::Introspection(
+                    "signed responses need an issuer with one key set, not one per policy",
+                ));
+            }
+        };
         let insecure = fetcher.allows_insecure_http();
         let endpoint = match &self.endpoint {
             IntrospectionEndpoint::Url(url) => {
@@ -327,6 +356,7 @@ impl Introspection {
             auth: self.auth,
             introspect_jwts: self.introspect_jwts,
             trust_bare_active: self.trust_bare_active,
+            signed,
             max_cache_secs: secs(self.max_cache_age),
             negative_cache_secs: secs(self.negative_cache_age),
             issuer: issuer.to_owned(),
@@ -363,6 +393,16 @@ struct Found {
     failed_at: Option<i64>,
 }
 
+/// What signed answers (RFC 9701) are verified with.
+struct Signed {
+    keys: Arc<KeyCache>,
+    /// The issuer's accepted algorithms (set by [`Introspector::accept_algorithms`]).
+    algorithms: Vec<Algorithm>,
+}
+
+/// The media type of a signed answer (RFC 9701 §5).
+const SIGNED_TYPE: &str = "token-introspection+jwt";
+
 /// The least time between two discovery attempts after a failure.
 const DISCOVERY_RETRY_SECS: i64 = 10;
 
@@ -373,6 +413,8 @@ pub(crate) struct Introspector {
     auth: ClientAuth,
     introspect_jwts: bool,
     trust_bare_active: bool,
+    /// RFC 9701: the issuer's keys the answers are verified with.
+    signed: Option<Signed>,
     max_cache_secs: i64,
     negative_cache_secs: i64,
     issuer: String,
@@ -494,6 +536,64 @@ impl Introspector {
             })
     }
 
+    /// RFC 9701 §5: the answer's JWT, verified with the issuer's keys;
+    /// returns the `token_introspection` member's JSON text.
+    async fn verify_signed(&self, signed: &Signed, jwt: &str) -> Result<String, Error> {
+        let unavailable = |reason: &str| Error::IntrospectionUnavailable {
+            reason: format!("signed answer: {reason}"),
+        };
+        let jws = crate::token::jws::parse(jwt.trim(), &signed.algorithms)
+            .map_err(|e| unavailable(&e.to_string()))?;
+        let typ = jws.typ.as_deref().unwrap_or_default();
+        let typ = typ.strip_prefix("application/").unwrap_or(typ);
+        if !typ.eq_ignore_ascii_case(SIGNED_TYPE) {
+            return Err(unavailable("typ is not token-introspection+jwt"));
+        }
+        let kid = jws.kid.as_deref().ok_or_else(|| unavailable("no kid"))?;
+        let key = signed
+            .keys
+            .key(kid)
+            .await
+            .map_err(|e| unavailable(&e.to_string()))?;
+        crate::validate::signature::verify_signature(
+            &key,
+            jws.alg,
+            jws.signing_input,
+            jws.signature,
+        )
+        .map_err(|e| unavailable(&e.to_string()))?;
+        #[derive(serde::Deserialize)]
+        struct Claims<'a> {
+            iss: String,
+            #[serde(default)]
+            aud: Option<serde_json::Value>,
+            #[serde(borrow)]
+            token_introspection: &'a serde_json::value::RawValue,
+        }
+        let claims: Claims<'_> =
+            serde_json::from_slice(&jws.payload).map_err(|_| unavailable("claims malformed"))?;
+        if claims.iss != self.issuer {
+            return Err(unavailable("iss is not the issuer"));
+        }
+        let ours = |v: &serde_json::Value| v.as_str() == Some(self.client_id.as_str());
+        let aud_ok = match &claims.aud {
+            Some(serde_json::Value::Array(list)) => list.iter().any(ours),
+            Some(value) => ours(value),
+            None => false,
+        };
+        if !aud_ok {
+            return Err(unavailable("aud does not name this client"));
+        }
+        Ok(claims.token_introspection.get().to_owned())
+    }
+
+    /// Sets the algorithms signed answers may use: the issuer's.
+    pub(crate) fn accept_algorithms(&mut self, algorithms: &[Algorithm]) {
+        if let Some(signed) = &mut self.signed {
+            signed.algorithms = algorithms.to_vec();
+        }
+    }
+
     /// The endpoint's URL: fixed, or from the discovery document.
     async fn endpoint(&self) -> Result<Url, Error> {
         let (discovery, found) = match &self.endpoint {
@@ -538,6 +638,10 @@ impl Introspector {
         let (body, basic) = self.request_body(token, &endpoint)?;
         tracing::debug!(endpoint = %endpoint, "bearer-guard: introspecting a token");
         let unavailable = |reason: String| Error::IntrospectionUnavailable { reason };
+        let accept = match self.signed {
+            Some(_) => "application/token-introspection+jwt",
+            None => "application/json",
+        };
         let body = self
             .fetcher
             .post_form(
@@ -546,12 +650,17 @@ impl Introspector {
                 basic
                     .as_ref()
                     .map(|(id, secret)| (id.as_str(), secret.as_str())),
+                accept,
             )
             .await;
         crate::metrics::introspection(body.is_ok());
         let body = body.map_err(|e| unavailable(e.to_string()))?;
         let text =
             String::from_utf8(body).map_err(|_| unavailable("response is not UTF-8".into()))?;
+        let text = match &self.signed {
+            Some(signed) => self.verify_signed(signed, &text).await?,
+            None => text,
+        };
         let claims = Unverified::parse(&text, None).map_err(|e| {
             unavailable(format!(
                 "response is not a JSON object: {}",

@@ -184,12 +184,21 @@ pub(crate) fn compile(
                 "a multi-tenant issuer template cannot introspect: name one tenant's issuer",
             ));
         }
-        Some(introspection) => Some(Arc::new(introspection.compile(
-            &name,
-            rules.clone(),
-            settings.fetcher.clone(),
-            settings.time.clone(),
-        )?)),
+        Some(introspection) => {
+            let single = match &keys {
+                IssuerKeys::Single(cache) => Some(Arc::clone(cache)),
+                IssuerKeys::PerPolicy(_) => None,
+            };
+            let mut introspector = introspection.compile(
+                &name,
+                rules.clone(),
+                single,
+                settings.fetcher.clone(),
+                settings.time.clone(),
+            )?;
+            introspector.accept_algorithms(&issuer.algorithms);
+            Some(Arc::new(introspector))
+        }
     };
     Ok(TrustedIssuer {
         name: IssuerName::new(&name),

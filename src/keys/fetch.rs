@@ -209,6 +209,7 @@ impl Fetcher {
         url: &Url,
         body: String,
         basic: Option<(&str, &str)>,
+        accept: &'static str,
     ) -> Result<Vec<u8>, FetchError> {
         let transport = |source| FetchError::Transport {
             url: url.to_string(),
@@ -218,7 +219,7 @@ impl Fetcher {
             .client
             .post(url.clone())
             .timeout(self.timeout)
-            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::ACCEPT, accept)
             .header(
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",

@@ -811,3 +811,92 @@ async fn the_endpoint_can_come_from_discovery() {
     unavailable(&confused, "opaque").await;
     assert_eq!(elsewhere.calls(), 0);
 }
+
+/// RFC 9701: with signed responses on, only a JWT typed
+/// `token-introspection+jwt`, signed by one of the issuer's keys, from the
+/// issuer, for this client, is an answer; its `token_introspection` goes
+/// through the same rules. Anything else is no usable answer (503).
+#[tokio::test]
+async fn signed_answers_are_verified_with_the_issuers_keys() {
+    let s = Setup::new().await;
+    let layer = s.layer(|i| i.signed_responses());
+    let app = app(layer.clone());
+    let signed = |body: Value| {
+        s.issuer
+            .token()
+            .typ(Some("token-introspection+jwt"))
+            .audience(CLIENT_ID)
+            .without("scope")
+            .claim("token_introspection", body)
+    };
+    let jwt = |token: bearer_guard::testing::TokenBuilder<'_>| {
+        Reply::Raw(200, "application/token-introspection+jwt", token.sign())
+    };
+    s.endpoint
+        .answer("good", jwt(signed(s.active("notes.read", 600))));
+    assert_eq!(get(&app, "/notes", "good").await, ok("notes"));
+    let me: Value = serde_json::from_str(&get(&app, "/me", "good").await.body).expect("JSON");
+    assert_eq!(
+        me["sub"], "alice",
+        "the handler sees the introspection answer"
+    );
+    s.endpoint
+        .answer("inactive", jwt(signed(json!({"active": false}))));
+    assert_eq!(get(&app, "/notes", "inactive").await, refused());
+    let cases = [
+        ("unsigned JSON", Reply::Json(s.active("notes.read", 600))),
+        (
+            "typ JWT",
+            jwt(signed(s.active("notes.read", 600)).typ(Some("JWT"))),
+        ),
+        (
+            "another audience",
+            jwt(signed(s.active("notes.read", 600)).audience("someone-else")),
+        ),
+        (
+            "another issuer",
+            jwt(signed(s.active("notes.read", 600)).claim("iss", "https://evil.example")),
+        ),
+        (
+            "an unpublished key",
+            jwt(signed(s.active("notes.read", 600)).header_kid("not-published")),
+        ),
+        (
+            "no token_introspection",
+            jwt(s
+                .issuer
+                .token()
+                .typ(Some("token-introspection+jwt"))
+                .audience(CLIENT_ID)),
+        ),
+    ];
+    for (i, (what, reply)) in cases.into_iter().enumerate() {
+        let token = format!("signed-{i}");
+        s.endpoint.answer(&token, reply);
+        unavailable(&app, &token).await;
+        let error = layer.validator().validate(&token).await.expect_err(what);
+        assert_eq!(error.code(), "introspection_unavailable", "{what}: {error}");
+        let reason = match what {
+            "unsigned JSON" => "signed answer: malformed token",
+            "typ JWT" => "typ is not token-introspection+jwt",
+            "another audience" => "aud does not name this client",
+            "another issuer" => "iss is not the issuer",
+            "an unpublished key" => "no key with the token's kid",
+            _ => "claims malformed",
+        };
+        assert!(error.to_string().contains(reason), "{what}: {error}");
+    }
+    // A tampered signature.
+    let good = signed(s.active("notes.read", 600)).sign();
+    let (signed_part, signature) = good.rsplit_once('.').expect("JWS");
+    let flipped = format!(
+        "{signed_part}.{}{}",
+        if signature.starts_with('A') { "B" } else { "A" },
+        &signature[1..]
+    );
+    s.endpoint.answer(
+        "tampered",
+        Reply::Raw(200, "application/token-introspection+jwt", flipped),
+    );
+    unavailable(&app, "tampered").await;
+}
