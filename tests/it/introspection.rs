@@ -634,14 +634,16 @@ async fn jwts_can_be_introspected_for_revocation() {
     let s = Setup::new().await;
     let app = app(s.layer(|i| i.introspect_jwts().max_cache_age(Duration::from_secs(30))));
     let jwt = s.issuer.token().scope("notes.read").sign();
-    s.endpoint.answer(&jwt, Reply::Json(s.active("notes.read", 3600)));
+    s.endpoint
+        .answer(&jwt, Reply::Json(s.active("notes.read", 3600)));
     for _ in 0..2 {
         assert_eq!(get(&app, "/notes", &jwt).await, ok("notes"));
     }
     assert_eq!(s.endpoint.calls(), 1);
     // Revoked: seen once the kept answer is past its maximum age, although
     // the JWT itself is still in the verified-token cache.
-    s.endpoint.answer(&jwt, Reply::Json(json!({"active": false})));
+    s.endpoint
+        .answer(&jwt, Reply::Json(json!({"active": false})));
     s.clock.advance(Duration::from_secs(30));
     assert_eq!(get(&app, "/notes", &jwt).await, refused());
     assert_eq!(s.endpoint.calls(), 2);
