@@ -37,6 +37,20 @@
 //!   (`certificate_required`); with another → 401 `invalid_token`
 //!   (`certificate_mismatch`); behind a trusted proxy (URL-encoded PEM
 //!   header) the same; an unbound token needs no certificate.
+//! - Opaque tokens (RFC 7662 introspection, RFC 7009 revocation):
+//!   oidc-provider, asked for the API scopes without a resource indicator,
+//!   defaults the request to an API whose tokens are opaque; the layer
+//!   introspects them at the discovered endpoint as the API's client
+//!   `notes-api` (`client_secret_basic`), the answer's `aud` naming that API.
+//!   The provider counts introspection requests. Cases: the token → 200 with
+//!   the answer's `sub` and `client_id`, asked once and then cached;
+//!   oidc-provider's own default without any resource, a UserInfo token with
+//!   no `aud` and `token_type` Bearer, → 200 by the `token_type` route, 403
+//!   where an API scope is needed; a token revoked before the API saw it →
+//!   401 `token_inactive`; the refresh token → 401 `not_an_access_token`
+//!   (200 with `dangerously_trust_bare_active`); the cached token revoked →
+//!   200 until the layer's maximum cache age passes on its clock, then 401
+//!   `token_inactive`.
 //! - The `mcp_server` example, run as a real process against oidc-provider,
 //!   driven the way an MCP client is told to drive it (MCP authorization,
 //!   2025-06-18 and 2025-11-25): the 401 naming the RFC 9728 metadata, the
@@ -84,7 +98,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::{
     Algorithm, Authenticated, BearerAuthLayer, CertificateBinding, Claims, ClientCertificate, Dpop,
-    Issuer, ManualClock, ProxyHeader, Requirement, StepUp, require,
+    Introspection, Issuer, ManualClock, ProxyHeader, Requirement, StepUp, require,
 };
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -113,6 +127,16 @@ const EXAMPLE_START_TIMEOUT: Duration = Duration::from_secs(300);
 const RESOURCE: &str = "urn:bearer-guard:interop:";
 /// The redirect URI registered for the authorization-code client.
 const REDIRECT_URI: &str = "http://127.0.0.1/callback";
+/// The API whose tokens the provider makes opaque: the resource a request
+/// for the API scopes without a resource indicator defaults to.
+const OPAQUE_RESOURCE: &str = "urn:bearer-guard:interop:opaque";
+/// The API's own client at the provider (id, secret): it may introspect
+/// every token.
+const INTROSPECTOR: (&str, &str) = ("notes-api", "notes-api-secret");
+/// Where the provider serves RFC 7662 introspection and RFC 7009
+/// revocation (oidc-provider's default routes).
+const INTROSPECTION_PATH: &str = "/token/introspection";
+const REVOCATION_PATH: &str = "/token/revocation";
 
 type CaseFn = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -143,6 +167,11 @@ const CASES: &[(&str, Duration, CaseFn)] = &[
         "oidc_provider_certificate_bound_tokens",
         CASE_TIMEOUT,
         || Box::pin(certificate_bound_tokens()),
+    ),
+    (
+        "oidc_provider_opaque_tokens_introspection",
+        CASE_TIMEOUT,
+        || Box::pin(opaque_tokens_introspection()),
     ),
     (
         "mcp_example_end_to_end",
@@ -506,24 +535,42 @@ impl Provider {
         granted: &str,
         acr: Option<&str>,
     ) -> Tokens {
+        self.authorization_code_flow(Some(resource), requested, granted, acr)
+            .await
+    }
+
+    /// [`authorization_code`](Self::authorization_code) with no resource
+    /// indicator, in the authorization request or the token request: the
+    /// provider defaults a request for API scopes to [`OPAQUE_RESOURCE`],
+    /// and issues one for OpenID scopes only for its UserInfo endpoint.
+    async fn authorization_code_without_resource(&self, requested: &str, granted: &str) -> Tokens {
+        self.authorization_code_flow(None, requested, granted, None)
+            .await
+    }
+
+    async fn authorization_code_flow(
+        &self,
+        resource: Option<&str>,
+        requested: &str,
+        granted: &str,
+        acr: Option<&str>,
+    ) -> Tokens {
         let verifier = random_urlsafe();
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let state = random_urlsafe();
-        let authorize = reqwest::Url::parse_with_params(
-            &self.url("/auth"),
-            [
-                ("client_id", "interop-app"),
-                ("response_type", "code"),
-                ("redirect_uri", REDIRECT_URI),
-                ("scope", requested),
-                ("resource", resource),
-                ("code_challenge", &challenge),
-                ("code_challenge_method", "S256"),
-                ("state", &state),
-                ("prompt", "consent"),
-            ],
-        )
-        .expect("authorization URL");
+        let mut params = vec![
+            ("client_id", "interop-app"),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT_URI),
+            ("scope", requested),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("state", &state),
+            ("prompt", "consent"),
+        ];
+        params.extend(resource.map(|r| ("resource", r)));
+        let authorize =
+            reqwest::Url::parse_with_params(&self.url("/auth"), params).expect("authorization URL");
 
         // No session: to the log-in interaction.
         let login = self.redirect(self.http.get(authorize)).await;
@@ -540,7 +587,9 @@ impl Provider {
         assert!(resume.path().starts_with("/auth/"), "{resume}");
 
         // Logged in: to the consent interaction, which lists what is asked:
-        // every requested scope but the OpenID ones, for the resource.
+        // every requested scope but the OpenID ones, for the resource (the
+        // one the provider defaults to when none is given; none at all when
+        // only OpenID scopes are asked).
         let consent = self.redirect(self.http.get(resume)).await;
         let details = self.interaction(&consent).await;
         assert_eq!(details["prompt"], "consent", "{details}");
@@ -548,9 +597,12 @@ impl Provider {
             .split(' ')
             .filter(|s| !matches!(*s, "openid" | "offline_access"))
             .collect();
+        let expected = match (resource, asked.is_empty()) {
+            (None, true) => Value::Null,
+            (resource, _) => json!({ resource.unwrap_or(OPAQUE_RESOURCE): asked }),
+        };
         assert_eq!(
-            details["details"]["missingResourceScopes"][resource],
-            json!(asked),
+            details["details"]["missingResourceScopes"], expected,
             "{details}"
         );
         let resume = self
@@ -588,17 +640,18 @@ impl Provider {
         assert_eq!(query("iss").as_deref(), Some(self.issuer.as_str()));
         let code = query("code").expect("an authorization code");
 
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("client_id", "interop-app"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &verifier),
+        ];
+        form.extend(resource.map(|r| ("resource", r)));
         let response = self
             .http
             .post(self.url("/token"))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("client_id", "interop-app"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", &verifier),
-                ("resource", resource),
-            ])
+            .form(&form)
             .send()
             .await
             .expect("POST /token");
@@ -683,6 +736,61 @@ impl Provider {
         let body = response.text().await.expect("body");
         assert_eq!(status, StatusCode::OK, "{body}");
         serde_json::from_str(&body).expect("interaction JSON")
+    }
+
+    /// What the introspection endpoint answers `notes-api` about `token`,
+    /// asked as bearer-guard asks (HTTP Basic, hint `access_token`): 200
+    /// and a JSON object. Counted by the script like any other request.
+    async fn introspect(&self, token: &str) -> Value {
+        let (id, secret) = INTROSPECTOR;
+        let response = self
+            .http
+            .post(self.url(INTROSPECTION_PATH))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", token), ("token_type_hint", "access_token")])
+            .send()
+            .await
+            .expect("POST introspection");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::OK, "introspection: {body}");
+        serde_json::from_str(&body).expect("introspection JSON")
+    }
+
+    /// `interop-app` (a public client: its id in the form) revokes one of
+    /// its access tokens (RFC 7009): 200, empty body.
+    async fn revoke(&self, token: &str) {
+        let response = self
+            .http
+            .post(self.url(REVOCATION_PATH))
+            .form(&[
+                ("token", token),
+                ("token_type_hint", "access_token"),
+                ("client_id", "interop-app"),
+            ])
+            .send()
+            .await
+            .expect("POST revocation");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!((status, body.as_str()), (StatusCode::OK, ""), "revocation");
+    }
+
+    /// How many requests the introspection endpoint has had so far (the
+    /// script's test-only counter).
+    async fn introspections(&self) -> u64 {
+        let response = self
+            .http
+            .get(self.url("/__test/introspections"))
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str::<Value>(&body).expect("JSON")["introspections"]
+            .as_u64()
+            .expect("a count")
     }
 
     /// Calls one of the script's test-only admin routes; returns the key ids
@@ -1825,6 +1933,268 @@ async fn certificate_bound_tokens() {
             assert_eq!(reason, *code, "{what} ({round})");
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Opaque tokens: introspection (RFC 7662) and revocation (RFC 7009)
+// ---------------------------------------------------------------------------
+
+/// How long the opaque-token API keeps a positive answer.
+const INTROSPECTION_MAX_CACHE_AGE: Duration = Duration::from_secs(60);
+
+/// An opaque token as oidc-provider makes them: not a compact JWS (no `.`),
+/// base64url characters only.
+fn assert_opaque(token: &str) {
+    assert!(
+        !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "not an opaque token: {token}"
+    );
+}
+
+/// Opaque access tokens from oidc-provider, validated by introspection.
+/// `interop-app` sends no resource indicator; asked for the API scopes, the
+/// provider defaults it to [`OPAQUE_RESOURCE`] and issues an opaque token,
+/// whose introspection answer names that resource in `aud`: the layer
+/// (`Issuer::new(issuer).audience(OPAQUE_RESOURCE)`, introspecting as
+/// `notes-api` with `client_secret_basic` at the discovered endpoint) takes
+/// the `aud` route. The token → 200, `/me` shows the answer's `sub` and
+/// `client_id`; again → no new introspection call. oidc-provider's own
+/// default without any resource (OpenID scopes only), a UserInfo token
+/// whose answer has no `aud` and `token_type` Bearer, passes by the
+/// `token_type` route: 200 on `/me`, 403 on `/notes` (it has no API scope).
+/// A token revoked before the API ever saw it → 401 `token_inactive`. The
+/// refresh token as an access token → 401 `not_an_access_token` (the
+/// provider answers `active: true` without `aud` or `token_type`); with
+/// `dangerously_trust_bare_active` it would pass. The first token, revoked
+/// once cached → still 200 until the layer's maximum cache age passes on its
+/// clock (the documented trade-off), then 401 `token_inactive`.
+///
+/// The provider counts the requests to its introspection endpoint, the
+/// test's own included: each step asserts whether the layer asked. The
+/// layer's clock starts at the first token's `iat` (from the provider's
+/// answer) and moves only relative to it.
+async fn opaque_tokens_introspection() {
+    let mut provider = Provider::start().await;
+    let issuer = provider.issuer.clone();
+    let discovery = provider.discovery().await;
+    assert_eq!(
+        discovery["introspection_endpoint"],
+        json!(provider.url(INTROSPECTION_PATH))
+    );
+    assert_eq!(
+        discovery["revocation_endpoint"],
+        json!(provider.url(REVOCATION_PATH))
+    );
+    let endpoint = discovery["introspection_endpoint"]
+        .as_str()
+        .expect("introspection_endpoint")
+        .to_owned();
+
+    // No resource indicator, the API scopes asked, notes.read granted: an
+    // opaque access token (and refresh token) for the defaulted resource.
+    let first = provider
+        .authorization_code_without_resource(
+            "openid offline_access notes.read notes.write",
+            "notes.read",
+        )
+        .await;
+    assert_eq!(first.scope.as_deref(), Some("notes.read"));
+    let token = first.access_token.as_str();
+    assert_opaque(token);
+    let refresh_token = first.refresh_token.as_deref().expect("offline_access");
+    assert_opaque(refresh_token);
+
+    // What oidc-provider answers about it: the resource in `aud`, token_type
+    // Bearer, `auth_time` (the script's extraTokenClaims), no `jti` (the
+    // opaque value is the token's id).
+    let answer = provider.introspect(token).await;
+    let iat = answer["iat"].as_i64().expect("iat");
+    let auth_time = answer["auth_time"].as_i64().expect("auth_time");
+    assert!(auth_time <= iat, "{answer}");
+    assert_eq!(
+        answer,
+        json!({
+            "active": true,
+            "sub": "alice",
+            "auth_time": auth_time,
+            "client_id": "interop-app",
+            "exp": iat + 300,
+            "iat": iat,
+            "iss": issuer,
+            "aud": OPAQUE_RESOURCE,
+            "scope": "notes.read",
+            "token_type": "Bearer",
+        })
+    );
+    assert_eq!(provider.introspections().await, 1, "the test's own call");
+
+    // The API, its clock at the token's own iat.
+    let clock = ManualClock::starting_at(
+        UNIX_EPOCH + Duration::from_secs(u64::try_from(iat).expect("after 1970")),
+    );
+    let move_to = |secs: i64| {
+        let ahead = secs - support::now_on(&clock);
+        clock.advance(Duration::from_secs(u64::try_from(ahead).expect("ahead")));
+    };
+    let (id, secret) = INTROSPECTOR;
+    let introspection = Introspection::client_secret_basic(&endpoint, id, secret)
+        .max_cache_age(INTROSPECTION_MAX_CACHE_AGE);
+    let trust = |introspection: Introspection| {
+        layer(
+            BearerAuthLayer::builder()
+                .trust(
+                    Issuer::new(&issuer)
+                        .audience(OPAQUE_RESOURCE)
+                        .introspection(introspection),
+                )
+                .clock(clock.clone()),
+        )
+    };
+    let api_layer = trust(introspection.clone());
+    let app = api(api_layer.clone());
+
+    assert_eq!(get_with(&app, "/notes", token).await, support::ok("notes"));
+    assert_eq!(provider.introspections().await, 2, "the layer asked once");
+    let seen = me_ok(&app, token).await;
+    assert_eq!(seen["sub"], "alice", "{seen}");
+    assert_eq!(seen["client_id"], "interop-app", "{seen}");
+    assert_eq!(seen["iss"], json!(issuer), "{seen}");
+    assert_eq!(seen["aud"], json!([OPAQUE_RESOURCE]), "{seen}");
+    assert_eq!(seen["scopes"], json!(["notes.read"]), "{seen}");
+    assert_eq!(seen["claims"], answer, "the handler sees the answer");
+    assert_eq!(
+        send(&app, "POST", "/notes", Some(&format!("Bearer {token}"))).await,
+        insufficient("notes.write"),
+        "the user did not grant notes.write"
+    );
+    assert_eq!(provider.introspections().await, 2, "from the layer's cache");
+
+    // oidc-provider's own default, no resource at all (OpenID scopes only):
+    // an opaque access token for its UserInfo endpoint, no `aud`, token_type
+    // Bearer. The layer takes the token_type route and accepts it; it has no
+    // API scope, so a route that needs one answers 403.
+    provider.sign_out();
+    let userinfo = provider
+        .authorization_code_without_resource("openid", "")
+        .await;
+    assert_eq!(userinfo.scope.as_deref(), Some("openid"));
+    let userinfo = userinfo.access_token;
+    assert_opaque(&userinfo);
+    let answer = provider.introspect(&userinfo).await;
+    let userinfo_iat = answer["iat"].as_i64().expect("iat");
+    let userinfo_auth_time = answer["auth_time"].as_i64().expect("auth_time");
+    assert_eq!(
+        answer,
+        json!({
+            "active": true,
+            "sub": "alice",
+            "auth_time": userinfo_auth_time,
+            "client_id": "interop-app",
+            "exp": userinfo_iat + 300,
+            "iat": userinfo_iat,
+            "iss": issuer,
+            "scope": "openid",
+            "token_type": "Bearer",
+        })
+    );
+    assert_eq!(provider.introspections().await, 3, "the test's own call");
+    // The layer's clock, at the first token's iat, is within this one's
+    // lifetime: issued after it, for 300 s, no nbf.
+    assert!(userinfo_iat >= iat, "{answer}");
+    let seen = me_ok(&app, &userinfo).await;
+    assert_eq!(seen["sub"], "alice", "{seen}");
+    assert_eq!(seen["client_id"], "interop-app", "{seen}");
+    assert_eq!(seen["aud"], json!([]), "{seen}");
+    assert_eq!(seen["scopes"], json!(["openid"]), "{seen}");
+    assert_eq!(
+        get_with(&app, "/notes", &userinfo).await,
+        insufficient("notes.read")
+    );
+    assert_eq!(provider.introspections().await, 4, "the layer asked once");
+
+    // A token revoked before the API ever saw it (another sign-in, so
+    // another grant: revoking an access token revokes every token of its
+    // grant): the layer asks, the provider says inactive.
+    provider.sign_out();
+    let revoked = provider
+        .authorization_code_without_resource("openid notes.read", "notes.read")
+        .await
+        .access_token;
+    assert_opaque(&revoked);
+    provider.revoke(&revoked).await;
+    assert_eq!(get_with(&app, "/notes", &revoked).await, invalid_token());
+    assert_eq!(provider.introspections().await, 5, "the layer asked once");
+    assert_eq!(code(&api_layer, &revoked).await, "token_inactive");
+    assert_eq!(provider.introspections().await, 5, "the refusal is kept");
+
+    // The first token's refresh token as an access token (before the first
+    // token is revoked, which revokes it too). Asked under the hint
+    // access_token, oidc-provider finds no access token by that value, falls
+    // back to its refresh tokens and answers `active: true`, without `aud`
+    // and without `token_type` (it never gives one for a refresh token): no
+    // sign of an access token for this API, so the layer refuses it as
+    // not_an_access_token. (Not token_inactive: the provider calls it
+    // active.)
+    let answer = provider.introspect(refresh_token).await;
+    let refresh_iat = answer["iat"].as_i64().expect("iat");
+    assert_eq!(
+        answer,
+        json!({
+            "active": true,
+            "sub": "alice",
+            "client_id": "interop-app",
+            "exp": refresh_iat + 3600,
+            "iat": refresh_iat,
+            "iss": issuer,
+            "scope": "openid offline_access notes.read",
+        })
+    );
+    assert_eq!(provider.introspections().await, 6, "the test's own call");
+    assert_eq!(
+        get_with(&app, "/notes", refresh_token).await,
+        invalid_token()
+    );
+    assert_eq!(provider.introspections().await, 7, "the layer asked once");
+    assert_eq!(code(&api_layer, refresh_token).await, "not_an_access_token");
+    assert_eq!(provider.introspections().await, 7, "the refusal is kept");
+    // What `dangerously_trust_bare_active` gives up: the refresh token, its
+    // scope including notes.read, passes as an access token.
+    let bare = api(trust(introspection.dangerously_trust_bare_active()));
+    assert_eq!(
+        get_with(&bare, "/notes", refresh_token).await,
+        support::ok("notes")
+    );
+    assert_eq!(provider.introspections().await, 8, "the bare layer asked");
+
+    // The first token, revoked once the layer holds its answer: the provider
+    // says inactive at once (and its refresh token with it, the same grant),
+    // but the layer answers from its cache until the answer is
+    // INTROSPECTION_MAX_CACHE_AGE old on its clock (kept at the token's iat,
+    // where the clock still stands): the documented price of caching.
+    provider.revoke(token).await;
+    assert_eq!(provider.introspect(token).await, json!({"active": false}));
+    assert_eq!(
+        provider.introspect(refresh_token).await,
+        json!({"active": false})
+    );
+    assert_eq!(provider.introspections().await, 10, "the test's own calls");
+    assert_eq!(support::now_on(&clock), iat);
+    assert_eq!(get_with(&app, "/notes", token).await, support::ok("notes"));
+    move_to(iat + 59);
+    assert_eq!(get_with(&app, "/notes", token).await, support::ok("notes"));
+    assert_eq!(
+        provider.introspections().await,
+        10,
+        "from the layer's cache"
+    );
+    move_to(iat + 60);
+    assert_eq!(get_with(&app, "/notes", token).await, invalid_token());
+    assert_eq!(provider.introspections().await, 11, "the layer asked again");
+    assert_eq!(code(&api_layer, token).await, "token_inactive");
+    assert_eq!(provider.introspections().await, 11, "the refusal is kept");
 }
 
 // ---------------------------------------------------------------------------

@@ -18,6 +18,29 @@
 //   (the mcp_server example's `http://127.0.0.1:<port>/mcp`, port included,
 //   as its RFC 9728 metadata names it): audience = the indicator, scope
 //   `mcp:tools`, signed RS256 with the rs256 key.
+// - Opaque access tokens (RFC 7662 introspection, RFC 7009 revocation): a
+//   request for the API scopes WITHOUT a resource indicator defaults
+//   (`defaultResource`) to urn:bearer-guard:interop:opaque, an API whose
+//   tokens are opaque (`accessTokenFormat: 'opaque'`): audience = that
+//   indicator, scopes `notes.read notes.write`. A request for OpenID scopes
+//   only, without a resource, gets oidc-provider's own default: an opaque
+//   access token for its UserInfo endpoint, with no audience and only the
+//   OpenID scopes (oidc-provider drops every other scope without a
+//   resource). Refresh tokens are opaque too.
+// - Introspection (`features.introspection`, at /token/introspection): client
+//   `notes-api` (client_secret_basic, secret `notes-api-secret`, no grant of
+//   its own), the API as a resource server, may introspect every token;
+//   another client only its own. The answer for an access token: `active`,
+//   `sub` (not for client credentials), `client_id`, `exp`, `iat`, `iss`,
+//   `aud` (when it has a resource), `scope`, `token_type` (Bearer or DPoP),
+//   and its extra claims (`auth_time`, see extraTokenClaims); for a refresh
+//   token the same without `aud` and `token_type`, even under the hint
+//   `access_token`; `{"active": false}` for anything else.
+// - Revocation (`features.revocation`, at /token/revocation): a client
+//   revokes its own tokens (another's: 400 invalid_request). Revoking an
+//   access token of an authorization-code grant revokes every access and
+//   refresh token of that grant (oidc-provider's revokeByGrantId); a
+//   client-credentials token alone.
 // - Client `interop-service` (client_secret_basic): client-credentials grant.
 // - Client `interop-app` (native, public, PKCE S256 required): authorization
 //   code grant and refresh tokens (`offline_access`, with `prompt=consent`).
@@ -66,6 +89,12 @@
 //   POST /__test/retire-old  the old RS256 key is no longer published
 // Both answer {"kids": {...}}: the key ids now published, per algorithm.
 //
+// Counting introspection requests (test-only admin route, loopback only):
+//   GET  /__test/introspections  {"introspections": n}: how many requests
+//                            the introspection endpoint has had so far (any
+//                            client, any answer), so a test can tell when
+//                            an API asked and when it answered from its cache
+//
 // On stderr, oidc-provider 9 warns that Node.js 20 is not a supported runtime
 // (it supports the LTS lines from 22 on) and that its in-memory adapter is for
 // development only; both are expected here. The test shows this script's
@@ -81,10 +110,18 @@ import Provider, { errors } from 'oidc-provider';
 const RESOURCE_PREFIX = 'urn:bearer-guard:interop:';
 const API_SCOPES = 'notes.read notes.write';
 const MCP_SCOPES = 'mcp:tools';
+// The API that takes opaque tokens (introspection), the resource a request
+// for its scopes without a resource indicator defaults to.
+const OPAQUE_RESOURCE = `${RESOURCE_PREFIX}opaque`;
 const ALGORITHMS = { rs256: 'RS256', ps256: 'PS256', es256: 'ES256', es384: 'ES384', eddsa: 'EdDSA' };
 const REDIRECT_URI = 'http://127.0.0.1/callback';
 // The header a TLS terminator would set (see the top of this file).
 const CLIENT_CERT_HEADER = 'x-test-client-cert';
+// The resource server's client, the one that may introspect any token.
+const INTROSPECTOR = 'notes-api';
+// oidc-provider's default routes for RFC 7662 and RFC 7009.
+const INTROSPECTION_PATH = '/token/introspection';
+const REVOCATION_PATH = '/token/revocation';
 
 // The certificate `interop-mtls` registers: its public key, with the
 // certificate itself in `x5c` (oidc-provider matches the presented
@@ -129,6 +166,8 @@ const keys = Object.fromEntries(
   ),
 );
 let rotations = 1;
+// Requests to the introspection endpoint so far (see /__test/introspections).
+let introspections = 0;
 
 function publishedKids() {
   return Object.fromEntries(
@@ -158,6 +197,9 @@ function getResourceServerInfo(_ctx, indicator) {
     throw new errors.InvalidTarget();
   }
   const name = indicator.slice(RESOURCE_PREFIX.length);
+  if (indicator === OPAQUE_RESOURCE) {
+    return { scope: API_SCOPES, audience: indicator, accessTokenFormat: 'opaque', accessTokenTTL: 300 };
+  }
   if (name === 'other') {
     return {
       scope: API_SCOPES,
@@ -202,6 +244,16 @@ function build(issuer) {
         redirect_uris: [],
       },
       {
+        // The API itself, as a resource server: no grant of its own; it
+        // authenticates to the introspection endpoint (client_secret_basic).
+        client_id: INTROSPECTOR,
+        client_secret: 'notes-api-secret',
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: [],
+        response_types: [],
+        redirect_uris: [],
+      },
+      {
         client_id: 'interop-app',
         application_type: 'native',
         token_endpoint_auth_method: 'none',
@@ -228,6 +280,9 @@ function build(issuer) {
       'self_signed_tls_client_auth',
     ],
     acrValues: ['urn:interop:pwd', 'urn:interop:mfa'],
+    // oidc-provider's default routes, said here because the introspection
+    // counter (see /__test/introspections) matches on the path.
+    routes: { introspection: INTROSPECTION_PATH, revocation: REVOCATION_PATH },
     // The DPoP proof algorithms the token endpoint accepts: oidc-provider's
     // default (ES256, Ed25519, EdDSA) and PS256.
     enabledJWA: { dPoPSigningAlgValues: ['ES256', 'Ed25519', 'EdDSA', 'PS256'] },
@@ -257,9 +312,34 @@ function build(issuer) {
         selfSignedTlsClientAuth: true,
         getCertificate,
       },
+      // RFC 7662: the resource server (notes-api) may introspect any token;
+      // any other client only its own (oidc-provider's default lets every
+      // confidential client introspect every token).
+      introspection: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) =>
+          client.clientId === INTROSPECTOR || token.clientId === client.clientId,
+      },
+      // RFC 7009: a client revokes its own tokens only (oidc-provider's
+      // default, said here).
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => undefined,
+        // No resource indicator: a request for the API's scopes is for the
+        // opaque-token API; one for OpenID scopes only gets oidc-provider's
+        // own default, a UserInfo access token (opaque, no audience). Several
+        // resources where one is needed stay an error.
+        defaultResource: (ctx, _client, oneOf) => {
+          if (oneOf) return undefined;
+          const requested = (ctx.oidc.params.scope || '').split(' ');
+          return requested.some((s) => API_SCOPES.split(' ').includes(s)) ? OPAQUE_RESOURCE : undefined;
+        },
         useGrantedResource: () => true,
         getResourceServerInfo,
       },
@@ -365,6 +445,12 @@ server.listen(0, '127.0.0.1', () => {
         keys.rs256.signing = next;
         swap();
         return json(res, 200, { kids: publishedKids() });
+      }
+      if (url.pathname === '/__test/introspections' && req.method === 'GET') {
+        return json(res, 200, { introspections });
+      }
+      if (url.pathname === INTROSPECTION_PATH && req.method === 'POST') {
+        introspections += 1;
       }
       if (url.pathname === '/__test/retire-old' && req.method === 'POST') {
         keys.rs256.also = [];
