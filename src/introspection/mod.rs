@@ -23,7 +23,7 @@ use crate::keys::fetch::{Fetcher, check_url, discovery_url};
 use crate::signing::PemKey;
 use crate::token::algorithm::Algorithm;
 use crate::token::claims::Authenticated;
-use crate::token::claims::{ClaimRules, Context, Unverified};
+use crate::token::claims::{AnswerRules, ClaimRules, Context, Unverified};
 
 /// How long a positive answer is kept at most, by default.
 const DEFAULT_MAX_CACHE_AGE: Duration = Duration::from_secs(300);
@@ -153,6 +153,7 @@ pub struct Introspection {
     auth: ClientAuth,
     introspect_jwts: bool,
     trust_bare_active: bool,
+    require_audience: bool,
     signed_responses: bool,
     max_cache_age: Duration,
     negative_cache_age: Duration,
@@ -173,6 +174,7 @@ impl fmt::Debug for Introspection {
             .field("auth", &auth)
             .field("introspect_jwts", &self.introspect_jwts)
             .field("trust_bare_active", &self.trust_bare_active)
+            .field("require_audience", &self.require_audience)
             .field("signed_responses", &self.signed_responses)
             .field("max_cache_age", &self.max_cache_age)
             .field("negative_cache_age", &self.negative_cache_age)
@@ -193,6 +195,7 @@ impl Introspection {
             auth,
             introspect_jwts: false,
             trust_bare_active: false,
+            require_audience: false,
             signed_responses: false,
             max_cache_age: DEFAULT_MAX_CACHE_AGE,
             negative_cache_age: DEFAULT_NEGATIVE_CACHE_AGE,
@@ -267,6 +270,15 @@ impl Introspection {
     /// (the answer is cached as for opaque tokens).
     pub fn introspect_jwts(mut self) -> Self {
         self.introspect_jwts = true;
+        self
+    }
+
+    /// Accept only answers whose `aud` names this API: an access-token
+    /// `token_type` alone is not enough. For a server that also gives
+    /// active answers with `token_type: Bearer` and no `aud` for tokens not
+    /// meant for any API (oidc-provider's UserInfo-only tokens, say).
+    pub fn require_audience(mut self) -> Self {
+        self.require_audience = true;
         self
     }
 
@@ -355,7 +367,10 @@ impl Introspection {
             client_id: self.client_id,
             auth: self.auth,
             introspect_jwts: self.introspect_jwts,
-            trust_bare_active: self.trust_bare_active,
+            answer_rules: AnswerRules {
+                trust_bare_active: self.trust_bare_active,
+                require_audience: self.require_audience,
+            },
             signed,
             max_cache_secs: secs(self.max_cache_age),
             negative_cache_secs: secs(self.negative_cache_age),
@@ -412,7 +427,7 @@ pub(crate) struct Introspector {
     client_id: String,
     auth: ClientAuth,
     introspect_jwts: bool,
-    trust_bare_active: bool,
+    answer_rules: AnswerRules,
     /// RFC 9701: the issuer's keys the answers are verified with.
     signed: Option<Signed>,
     max_cache_secs: i64,
@@ -669,7 +684,7 @@ impl Introspector {
         })?;
         let now = self.time.now_secs();
         let verdict = claims
-            .validate_introspected(&self.rules, &self.issuer, self.trust_bare_active, now)
+            .validate_introspected(&self.rules, &self.issuer, self.answer_rules, now)
             .map(|checked| checked.with_payload(text, Arc::clone(context)));
         let until = match &verdict {
             Ok(token) => token

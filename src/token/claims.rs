@@ -304,6 +304,15 @@ impl Checked {
     }
 }
 
+/// What an introspection answer must say besides the claims' rules.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnswerRules {
+    /// Accept a bare `active: true` (no `aud`, no access-token type).
+    pub trust_bare_active: bool,
+    /// Require an `aud` naming this API, whatever the `token_type`.
+    pub require_audience: bool,
+}
+
 /// The checks on claims for one issuer, fixed when the layer is built. The
 /// issuer itself was matched before the key lookup.
 #[derive(Debug, Clone)]
@@ -410,7 +419,7 @@ impl<'a> Unverified<'a> {
         &self,
         rules: &ClaimRules,
         issuer: &str,
-        trust_bare_active: bool,
+        answer: AnswerRules,
         now: i64,
     ) -> Result<Checked, Error> {
         // Exactly the JSON literal: not "true", not 1.
@@ -450,7 +459,10 @@ impl<'a> Unverified<'a> {
             .iter()
             .any(|kind| t.eq_ignore_ascii_case(kind))
         });
-        if aud.is_empty() && !access_token_type && !trust_bare_active {
+        if aud.is_empty() && answer.require_audience {
+            return Err(Error::NotAnAccessToken("no aud naming this API"));
+        }
+        if aud.is_empty() && !access_token_type && !answer.trust_bare_active {
             return Err(Error::NotAnAccessToken(
                 "neither an aud naming this API nor an access-token token_type",
             ));

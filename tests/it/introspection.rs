@@ -416,6 +416,25 @@ async fn every_rule_on_the_answer_refuses_with_invalid_token() {
             .answer(&token, Reply::Json(with(changes.clone())));
         assert_eq!(get(&app, "/notes", &token).await, ok("notes"), "{changes}");
     }
+    // With require_audience, an access-token type without an aud is not
+    // enough (oidc-provider's UserInfo-only tokens answer so).
+    let strict = s.layer(|i| i.require_audience());
+    s.endpoint
+        .answer("typed-only", Reply::Json(with(json!({"aud": null}))));
+    assert_eq!(get(&app, "/notes", "typed-only").await, ok("notes"));
+    assert_eq!(
+        get(&app_with(strict.clone()), "/notes", "typed-only").await,
+        refused()
+    );
+    assert_eq!(
+        strict
+            .validator()
+            .validate("typed-only")
+            .await
+            .expect_err("no aud")
+            .to_string(),
+        "introspection: not an access token for this API: no aud naming this API"
+    );
     // A bare active:true passes only when the endpoint is trusted for it.
     let trusting = app_with(s.layer(|i| i.dangerously_trust_bare_active()));
     s.endpoint.answer(
