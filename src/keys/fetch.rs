@@ -119,25 +119,45 @@ impl Fetcher {
             issuer: String,
             jwks_uri: String,
         }
+        let (metadata, fresh_for) = self
+            .metadata::<Metadata>(url, issuer, now, |m| &m.issuer)
+            .await?;
+        Ok((self.acceptable(&metadata.jwks_uri)?, fresh_for))
+    }
+
+    /// The discovery document at `url` as `T`, after checking (OpenID
+    /// Connect Discovery §4.3, RFC 8414 §3.3) that the issuer it names
+    /// (`issuer_of`) is `issuer`; with its freshness.
+    async fn metadata<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+        issuer: &str,
+        now: SystemTime,
+        issuer_of: impl Fn(&T) -> &str,
+    ) -> Result<(T, Option<Duration>), FetchError> {
         let Fetched { body, fresh_for } = self.get(url, now).await?;
-        let metadata: Metadata =
+        let metadata: T =
             serde_json::from_slice(&body).map_err(|_| FetchError::InvalidDiscovery {
                 url: url.to_string(),
             })?;
-        // §4.3: the issuer value returned MUST be identical to the one used.
-        if metadata.issuer != issuer {
+        // The issuer value returned MUST be identical to the one used.
+        if issuer_of(&metadata) != issuer {
             return Err(FetchError::IssuerMismatch {
                 expected: issuer.to_owned(),
-                found: log_safe(&metadata.issuer, 200),
+                found: log_safe(issuer_of(&metadata), 200),
             });
         }
-        let jwks_uri = Url::parse(&metadata.jwks_uri)
+        Ok((metadata, fresh_for))
+    }
+
+    /// A URL a discovery document names, if acceptable.
+    fn acceptable(&self, text: &str) -> Result<Url, FetchError> {
+        Url::parse(text)
             .ok()
             .filter(|u| url_is_acceptable(u, self.allow_insecure_http))
             .ok_or_else(|| FetchError::InsecureUrl {
-                url: log_safe(&metadata.jwks_uri, 200),
-            })?;
-        Ok((jwks_uri, fresh_for))
+                url: log_safe(text, 200),
+            })
     }
 
     /// The `introspection_endpoint` of the discovery document at `url`
@@ -153,23 +173,10 @@ impl Fetcher {
             issuer: String,
             introspection_endpoint: String,
         }
-        let Fetched { body, .. } = self.get(url, now).await?;
-        let metadata: Metadata =
-            serde_json::from_slice(&body).map_err(|_| FetchError::InvalidDiscovery {
-                url: url.to_string(),
-            })?;
-        if metadata.issuer != issuer {
-            return Err(FetchError::IssuerMismatch {
-                expected: issuer.to_owned(),
-                found: log_safe(&metadata.issuer, 200),
-            });
-        }
-        Url::parse(&metadata.introspection_endpoint)
-            .ok()
-            .filter(|u| url_is_acceptable(u, self.allow_insecure_http))
-            .ok_or_else(|| FetchError::InsecureUrl {
-                url: log_safe(&metadata.introspection_endpoint, 200),
-            })
+        let (metadata, _) = self
+            .metadata::<Metadata>(url, issuer, now, |m| &m.issuer)
+            .await?;
+        self.acceptable(&metadata.introspection_endpoint)
     }
 
     /// GETs `url` and returns its body, at most `max_body_bytes` long, with

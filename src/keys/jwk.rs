@@ -113,18 +113,11 @@ pub(crate) enum KeyRejected {
     Private,
 }
 
-/// Binds one JWK (as JSON) to a verifying key.
-pub(crate) fn bind(
-    value: &serde_json::Value,
-    allowed: &[Algorithm],
-) -> Result<VerifyingKey, KeyRejected> {
+/// The JWK `value`, refused when published for another purpose than
+/// signatures (RFC 7517 §4.2: a `use` other than `sig`).
+fn parse_jwk(value: &serde_json::Value) -> Result<Jwk, KeyRejected> {
     let jwk = Jwk::deserialize(value)
         .map_err(|e| KeyRejected::Unparsable(log_safe(&e.to_string(), 120)))?;
-    let kid = match &jwk.common.key_id {
-        Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_BYTES => kid.clone(),
-        _ => return Err(KeyRejected::MissingKid),
-    };
-    // RFC 7517 §4.2 / §4.3: a key published for another purpose is not used.
     if jwk
         .common
         .public_key_use
@@ -133,6 +126,19 @@ pub(crate) fn bind(
     {
         return Err(KeyRejected::NotForSignatures);
     }
+    Ok(jwk)
+}
+
+/// Binds one JWK (as JSON) to a verifying key.
+pub(crate) fn bind(
+    value: &serde_json::Value,
+    allowed: &[Algorithm],
+) -> Result<VerifyingKey, KeyRejected> {
+    let jwk = parse_jwk(value)?;
+    let kid = match &jwk.common.key_id {
+        Some(kid) if !kid.is_empty() && kid.len() <= MAX_KID_BYTES => kid.clone(),
+        _ => return Err(KeyRejected::MissingKid),
+    };
     if jwk
         .common
         .key_operations
@@ -201,16 +207,7 @@ pub(crate) fn bind_embedded(
     if PRIVATE_MEMBERS.iter().any(|m| object.contains_key(*m)) {
         return Err(KeyRejected::Private);
     }
-    let mut jwk = Jwk::deserialize(value)
-        .map_err(|e| KeyRejected::Unparsable(log_safe(&e.to_string(), 120)))?;
-    if jwk
-        .common
-        .public_key_use
-        .as_ref()
-        .is_some_and(|use_| *use_ != PublicKeyUse::Signature)
-    {
-        return Err(KeyRejected::NotForSignatures);
-    }
+    let mut jwk = parse_jwk(value)?;
     if jwk.common.key_algorithm.is_none() {
         jwk.common.key_algorithm = alg.name().parse().ok();
     }
