@@ -18,6 +18,7 @@ pub struct DpopKey {
     kind: KeyKind,
     encoding: EncodingKey,
     jwk: Value,
+    jwk_text: String,
     thumbprint: String,
 }
 
@@ -61,14 +62,16 @@ impl DpopKey {
         DpopKey {
             kind,
             encoding,
+            jwk_text: jwk.to_string(),
             jwk,
             thumbprint,
         }
     }
 
-    /// The public key as a JWK (what a proof carries in its `jwk` header).
-    pub fn jwk(&self) -> &Value {
-        &self.jwk
+    /// The public key as a JWK, JSON text (what a proof carries in its
+    /// `jwk` header).
+    pub fn jwk(&self) -> &str {
+        &self.jwk_text
     }
 
     /// The RFC 7638 SHA-256 thumbprint, base64url: the `cnf.jkt` of tokens
@@ -78,7 +81,7 @@ impl DpopKey {
     }
 
     /// The `cnf` claim of a token bound to this key: `{"jkt": "…"}`.
-    pub fn cnf(&self) -> Value {
+    pub fn cnf(&self) -> impl serde::Serialize + use<'_> {
         json!({ "jkt": self.thumbprint })
     }
 
@@ -132,15 +135,23 @@ impl DpopProof<'_> {
         self.claim("jti", json!(jti))
     }
 
-    /// Sets a claim (or replaces it).
-    pub fn claim(mut self, name: &str, value: Value) -> Self {
-        self.claims.insert(name.into(), value);
+    /// Sets a claim (or replaces it); a value that does not serialize
+    /// becomes `null`.
+    pub fn claim(mut self, name: &str, value: impl serde::Serialize) -> Self {
+        self.claims.insert(
+            name.into(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
         self
     }
 
-    /// Sets a header member (or replaces it).
-    pub fn header(mut self, name: &str, value: Value) -> Self {
-        self.header.insert(name.into(), value);
+    /// Sets a header member (or replaces it); a value that does not
+    /// serialize becomes `null`.
+    pub fn header(mut self, name: &str, value: impl serde::Serialize) -> Self {
+        self.header.insert(
+            name.into(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
         self
     }
 

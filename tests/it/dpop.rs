@@ -226,7 +226,7 @@ async fn every_proof_check_refuses_with_invalid_dpop_proof() {
     let now = s.now();
     let htu = format!("{BASE}/notes");
     let other_key = DpopKey::new(KeyKind::Es256, 1);
-    let mut private_jwk = s.key.jwk().clone();
+    let mut private_jwk: serde_json::Value = serde_json::from_str(s.key.jwk()).expect("JSON");
     private_jwk["d"] = json!("AAAA");
     let valid = s.proof().sign();
     let (signed, signature) = valid.rsplit_once('.').expect("JWS");
@@ -275,7 +275,14 @@ async fn every_proof_check_refuses_with_invalid_dpop_proof() {
         ),
         (
             "jwk of another key",
-            vec![s.proof().header("jwk", other_key.jwk().clone()).sign()],
+            vec![
+                s.proof()
+                    .header(
+                        "jwk",
+                        serde_json::from_str::<serde_json::Value>(other_key.jwk()).expect("JSON"),
+                    )
+                    .sign(),
+            ],
         ),
         ("signature flipped", vec![flipped]),
         (
