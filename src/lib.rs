@@ -87,6 +87,8 @@
 //! - `testing`: `testing::TestIssuer`, a local issuer for tests.
 //! - `fuzzing`: the harnesses `cargo fuzz` runs (`fuzzing`); not a stable API.
 //! - `metrics`: counters and gauges through the `metrics` facade ([`metrics`]).
+//! - `redis`: `RedisReplayStore`, a DPoP replay store in Redis shared by the
+//!   replicas of an API.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -133,6 +135,8 @@ mod validate;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Builder;
 pub use dpop::{Dpop, ReplayFuture, ReplayStore, ReplayStoreError};
+#[cfg(feature = "redis")]
+pub use dpop::{RedisReplayStore, RedisReplayStoreBuilder};
 pub use error::{Challenge, ConfigError, Error, HttpClientError};
 pub use introspection::{ClientAssertionKey, Introspection, IntrospectionEndpoint};
 pub use issuer::typ::TypPolicy;

@@ -1,12 +1,14 @@
 //! Sender-constrained tokens with DPoP (RFC 9449): the settings
 //! ([`Dpop`]), one proof ([`proof`]), its target URI ([`htu`]), the replay
-//! store ([`replay`]), and the checks that tie a proof to the request and
-//! the token ([`check`]).
+//! store ([`replay`]; in Redis, with the feature `redis`, `redis`), and the
+//! checks that tie a proof to the request and the token ([`check`]).
 
 pub(crate) mod check;
 pub(crate) mod htu;
 pub(crate) mod nonce;
 pub(crate) mod proof;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod replay;
 
 use std::fmt;
@@ -18,6 +20,8 @@ use crate::error::ConfigError;
 use crate::token::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
 use crate::token::claims::DpopChallenge;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisReplayStore, RedisReplayStoreBuilder};
 use replay::MemoryReplayStore;
 pub use replay::{ReplayFuture, ReplayStore, ReplayStoreError};
 
@@ -161,7 +165,7 @@ impl Dpop {
 
     /// Where seen proofs are recorded: share one store (Redis, say) between
     /// the replicas of an API, or a proof replayed to another replica is
-    /// accepted there.
+    /// accepted there. With the feature `redis`, `RedisReplayStore` is one.
     pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
         self.replay = Some(Arc::new(store));
         self
