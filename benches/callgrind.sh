@@ -16,8 +16,12 @@
 #                  valgrind, which is slow: about 0.1 s per RSA signature)
 #   SIZES="small entra"  token sizes (benches/support/mod.rs)
 #   MODES="plain plain_layered raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached
-#          cold_claims cached_claims"   (the *_claims modes: a handler taking
-#          Claims<EntraClaims>, benches/support/mod.rs)
+#          cold_claims cached_claims
+#          bearer_cached dpop_cached bearer_cold dpop_cold raw_verify_proof
+#          dpop_cached_eddsa dpop_cold_eddsa raw_verify_proof_eddsa"
+#          (the *_claims modes: a handler taking Claims<EntraClaims>,
+#          benches/support/mod.rs; the bearer_* and dpop_* modes the same
+#          handler behind a layer that also accepts DPoP, issue 15)
 #   JOBS=2         valgrind processes at once (the counts do not depend on it)
 #   OUT=target/callgrind  where the callgrind files and annotations go
 #   TOP=20         how many functions the annotations show
@@ -27,7 +31,7 @@ cd "$(dirname "$0")/.."
 N=${N:-200}
 N_FIRST=${N_FIRST:-100}
 SIZES=${SIZES:-small entra}
-MODES=${MODES:-plain plain_layered raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached cold_claims cached_claims}
+MODES=${MODES:-plain plain_layered raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached cold_claims cached_claims bearer_cached dpop_cached bearer_cold dpop_cold raw_verify_proof dpop_cached_eddsa dpop_cold_eddsa raw_verify_proof_eddsa}
 JOBS=${JOBS:-2}
 OUT=${OUT:-target/callgrind}
 TOP=${TOP:-20}
@@ -105,6 +109,28 @@ for size in $SIZES; do
   [ -n "${PER[cached_claims.$size]:-}" ] &&
     echo "  $size: cached_claims / plain = $(ratio "${PER[cached_claims.$size]}" "$p")   (target <= 1.3 for entra, Claims<T>)"
 done
+# DPoP (issue 15): each proof algorithm against its own bare verify.
+for size in $SIZES; do
+  bc=${PER[bearer_cached.$size]:-}
+  bk=${PER[bearer_cold.$size]:-}
+  for alg in "" _eddsa; do
+    v=${PER[raw_verify_proof$alg.$size]:-}
+    dc=${PER[dpop_cached$alg.$size]:-}
+    dk=${PER[dpop_cold$alg.$size]:-}
+    [ -n "$v" ] || continue
+    if [ -n "$dc" ]; then
+      echo "  $size: dpop_cached$alg / raw_verify_proof$alg = $(ratio "$dc" "$v")   (target <= 1.15)"
+      [ -n "$bc" ] && {
+        echo "  $size: dpop_cached$alg / bearer_cached = $(ratio "$dc" "$bc")"
+        echo "  $size: dpop_cached$alg - bearer_cached - raw_verify_proof$alg = $((dc - bc - v)) instructions   (what DPoP adds beyond the proof's signature)"
+      }
+    fi
+    [ -n "$dk" ] && [ -n "$bk" ] && {
+      echo "  $size: dpop_cold$alg / (bearer_cold + raw_verify_proof$alg) = $(ratio "$dk" $((bk + v)))   (target <= 1.10)"
+      echo "  $size: dpop_cold$alg - bearer_cold - raw_verify_proof$alg = $((dk - bk - v)) instructions"
+    }
+  done
+done
 
 # top FILE REQUESTS yes|no: cost per request of each function, inclusive or
 # exclusive, leaving out the frames above the measured section (all 100%).
@@ -122,7 +148,8 @@ top() {
 
 echo
 for size in $SIZES; do
-  for mode in cold cold_first_sight cached cold_claims cached_claims; do
+  for mode in cold cold_first_sight cached cold_claims cached_claims \
+    bearer_cached dpop_cached bearer_cold dpop_cold dpop_cached_eddsa dpop_cold_eddsa; do
     n=$N
     [ "$mode" = cold_first_sight ] && n=$N_FIRST
     f="$OUT/cg.$mode.$size.$((2 * n))"

@@ -24,8 +24,21 @@
 //! | `cold_claims` | `GET /me` (the handler takes `Claims<EntraClaims>`), token cache off |
 //! | `cached_claims` | `GET /me`, token cache on, one token seen before |
 //!
-//! Every request carries the same `Authorization` header shape; every token
-//! is RS256 (RSA 2048) and must be accepted (the run fails otherwise).
+//! DPoP (RFC 9449; issue 15), all on one layer that accepts DPoP besides
+//! bearer tokens, `GET /me` (`Claims<EntraClaims>`), the DPoP token the
+//! bearer one's claims plus `cnf.jkt`; proofs are ES256, or EdDSA with the
+//! `_eddsa` suffix, N of them made before the section (each has its own
+//! `jti`: the replay store takes a proof once):
+//!
+//! | mode | what runs N times |
+//! |---|---|
+//! | `bearer_cached` / `dpop_cached` | `Authorization: Bearer` / `DPoP` (and a fresh proof), token cache on, the token seen before |
+//! | `bearer_cold` / `dpop_cold` | the same, token cache off |
+//! | `raw_verify_proof` | aws-lc's `ParsedPublicKey::verify_sig` of the proofs' signatures, the proof key parsed once: the DPoP baseline |
+//! | `dpop_cached_eddsa`, `dpop_cold_eddsa`, `raw_verify_proof_eddsa` | the same with an Ed25519 proof key |
+//!
+//! Every token is RS256 (RSA 2048); every request must be accepted (the run
+//! fails otherwise).
 
 mod support;
 
@@ -34,7 +47,7 @@ use std::pin::Pin;
 
 use axum::Router;
 use axum::body::Body;
-use bearer_guard::testing::TestIssuer;
+use bearer_guard::testing::{DpopKey, KeyKind, TestIssuer};
 use http::Request;
 use support::Size;
 use tokio::runtime::Runtime;
@@ -42,7 +55,9 @@ use tower::ServiceExt;
 
 const USAGE: &str = "usage: instructions MODE N [small|entra]
   MODE: plain | plain_layered | raw_verify | raw_verify_parsed | raw_decode | cold | cold_first_sight | cached
-        | cold_claims | cached_claims";
+        | cold_claims | cached_claims
+        | bearer_cached | dpop_cached | bearer_cold | dpop_cold | raw_verify_proof
+        | dpop_cached_eddsa | dpop_cold_eddsa | raw_verify_proof_eddsa";
 
 type Work = Pin<Box<dyn Future<Output = usize>>>;
 
@@ -125,32 +140,39 @@ async fn prepare(mode: &str, n: usize, size: Size) -> Work {
         // with the key parsed into aws-lc once, as bearer-guard now does.
         #[cfg(feature = "aws-lc-rs")]
         "raw_verify_parsed" => {
-            let key = parsed_rs256_key(&support::raw_key(issuer, kid));
-            let check = move |token: &str| {
-                use base64::Engine as _;
-                let (input, signature) = token.rsplit_once('.').expect("compact JWS");
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(signature)
-                    .is_ok_and(|s| key.verify_sig(input.as_bytes(), &s).is_ok())
-            };
+            let key = support::parsed_rs256_key(&support::raw_key(issuer, kid));
+            let check = move |token: &str| support::raw_verify_parsed(token, &key);
             assert!(check(&repeated[0]), "baseline accepts the token");
             Box::pin(async move { repeated.iter().filter(|t| check(t)).count() })
+        }
+        "bearer_cached" => fixture.dpop_routed(true, None).await,
+        "bearer_cold" => fixture.dpop_routed(false, None).await,
+        "dpop_cached" => fixture.dpop_routed(true, Some(KeyKind::Es256)).await,
+        "dpop_cold" => fixture.dpop_routed(false, Some(KeyKind::Es256)).await,
+        "dpop_cached_eddsa" => fixture.dpop_routed(true, Some(KeyKind::EdDsa)).await,
+        "dpop_cold_eddsa" => fixture.dpop_routed(false, Some(KeyKind::EdDsa)).await,
+        // The DPoP baseline: the proofs' signatures alone, key parsed once.
+        #[cfg(feature = "aws-lc-rs")]
+        "raw_verify_proof" | "raw_verify_proof_eddsa" => {
+            let kind = if mode == "raw_verify_proof" {
+                KeyKind::Es256
+            } else {
+                KeyKind::EdDsa
+            };
+            let proof_key = DpopKey::new(kind, 0);
+            let key = support::parsed_proof_key(&proof_key);
+            let token = fixture.bound_token(&proof_key);
+            let proofs = support::proofs(&proof_key, DPOP_PATH, &token, n);
+            let check = move |proof: &str| support::raw_verify_parsed(proof, &key);
+            assert!(check(&proofs[0]), "baseline accepts the proof");
+            Box::pin(async move { proofs.iter().filter(|p| check(p)).count() })
         }
         _ => usage(),
     }
 }
 
-/// The RSA key as aws-lc's parsed public key for RS256.
-#[cfg(feature = "aws-lc-rs")]
-fn parsed_rs256_key(key: &jsonwebtoken::DecodingKey) -> aws_lc_rs::signature::ParsedPublicKey {
-    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
-    let jsonwebtoken::DecodingKeyKind::RsaModulusExponent { n, e } = key.kind() else {
-        panic!("an RSA key")
-    };
-    RsaPublicKeyComponents { n, e }
-        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .expect("aws-lc parses the key")
-}
+/// The route of the DPoP modes: its handler takes `Claims<EntraClaims>`.
+const DPOP_PATH: &str = "/me";
 
 struct Fixture {
     issuer: &'static TestIssuer,
@@ -189,6 +211,51 @@ impl Fixture {
         assert_eq!(send(app, support::request(path, &warm)).await, 1);
         let requests: Vec<Request<Body>> =
             tokens.iter().map(|t| support::request(path, t)).collect();
+        Box::pin(async move {
+            let mut accepted = 0;
+            for request in requests {
+                accepted += send(app, request).await;
+            }
+            accepted
+        })
+    }
+}
+
+impl Fixture {
+    /// The token of the DPoP modes, bound to `key`.
+    fn bound_token(&self, key: &DpopKey) -> String {
+        support::bound_token(self.issuer, self.kid, self.size, 0, key)
+    }
+
+    /// `GET /me` N times through a layer accepting DPoP, token cache on or
+    /// off: with the bearer token (`proof_key` `None`), or with the token
+    /// bound to a `proof_key` of that kind and a fresh proof each time.
+    async fn dpop_routed(&self, cache: bool, proof_key: Option<KeyKind>) -> Work {
+        let layer = support::dpop_layer(self.issuer, cache);
+        support::warm(layer.validator(), &self.token(self.n + 1)).await;
+        let app: &'static Router = Box::leak(Box::new(support::app(layer)));
+        // N measured requests and, first, one of the same kind to warm
+        // (the token cache, the replay store): the same token, another proof.
+        let requests: Vec<Request<Body>> = match proof_key {
+            None => {
+                let token = self.token(0);
+                (0..=self.n)
+                    .map(|_| support::request(DPOP_PATH, &token))
+                    .collect()
+            }
+            Some(kind) => {
+                let key = DpopKey::new(kind, 0);
+                let token = self.bound_token(&key);
+                support::proofs(&key, DPOP_PATH, &token, self.n + 1)
+                    .iter()
+                    .map(|proof| support::dpop_request(DPOP_PATH, &token, proof))
+                    .collect()
+            }
+        };
+        let mut requests = requests.into_iter();
+        let warm = requests.next().expect("a request to warm with");
+        assert_eq!(send(app, warm).await, 1, "the warm-up request passes");
+        let requests: Vec<Request<Body>> = requests.collect();
         Box::pin(async move {
             let mut accepted = 0;
             for request in requests {

@@ -15,6 +15,23 @@
 //!   already fetched: the whole pipeline every time;
 //! - `bearer_guard_cached`: the same with the cache on and the token seen before.
 //!
+//! DPoP (RFC 9449, issue 15): groups `dpop_es256_entra` and
+//! `dpop_eddsa_entra` send requests through the axum app under test
+//! (`GET /me`, whose handler takes `Claims<EntraClaims>`) behind a layer that
+//! accepts DPoP besides bearer tokens, polled once (no executor), with
+//! Entra-sized RS256 tokens:
+//! - `raw_verify_proof`: aws-lc's `ParsedPublicKey::verify_sig` of one proof's
+//!   signature (ES256 or EdDSA), key parsed once: the DPoP baseline;
+//! - `raw_verify_parsed`: the same for the token's RS256 signature;
+//! - `bearer_cached` / `dpop_cached`: `Authorization: Bearer` / `DPoP` with a
+//!   proof, token cache on, the token seen before (the DPoP token is the
+//!   bearer one's claims plus `cnf.jkt`);
+//! - `bearer_cold` / `dpop_cold`: the same with the token cache off.
+//!
+//! Each DPoP request carries its own proof (its own `jti`: the replay store
+//! takes a proof once), signed before the timed loop; every timed request
+//! must be accepted, or the bench fails.
+//!
 //! After the run it prints each group's means and their ratios to the raw
 //! verify, read back from criterion's own estimates of this run.
 
@@ -98,6 +115,135 @@ fn algorithms(c: &mut Criterion, runtime: &tokio::runtime::Runtime, issuer: &Tes
     }
 }
 
+/// The DPoP groups: name and proof key kind.
+const DPOP_GROUPS: &[(&str, KeyKind)] = &[
+    ("dpop_es256_entra", KeyKind::Es256),
+    ("dpop_eddsa_entra", KeyKind::EdDsa),
+];
+const DPOP_FUNCTIONS: &[&str] = &[
+    "raw_verify_proof",
+    "raw_verify_parsed",
+    "bearer_cached",
+    "dpop_cached",
+    "bearer_cold",
+    "dpop_cold",
+];
+
+/// The DPoP groups' measurements (the raw baselines need the aws-lc-rs
+/// backend).
+#[cfg(feature = "aws-lc-rs")]
+mod dpop {
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    use axum::Router;
+    use axum::body::Body;
+    use bearer_guard::testing::{DpopKey, TestIssuer};
+    use criterion::{Bencher, Criterion};
+    use futures_util::FutureExt as _;
+    use http::Request;
+    use tower::ServiceExt as _;
+
+    use super::{DPOP_FUNCTIONS, DPOP_GROUPS, support};
+    use crate::support::Size;
+
+    /// The route of the DPoP groups: its handler takes `Claims<EntraClaims>`.
+    const DPOP_PATH: &str = "/me";
+
+    /// One request through the app, polled once: the layer, the replay
+    /// store and the handler never wait once the keys are loaded. Whether it
+    /// got 200 and the handler saw the typed claims.
+    fn send_now(app: &Router, request: Request<Body>) -> bool {
+        let response = app
+            .clone()
+            .oneshot(request)
+            .now_or_never()
+            .expect("no I/O once the keys are loaded")
+            .expect("infallible");
+        let ok = response.status() == http::StatusCode::OK;
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .now_or_never()
+            .expect("a body in memory");
+        ok && body.is_ok_and(|b| &b[..] == b"me")
+    }
+
+    /// Times `iters` requests made by `make` (outside the timed loop: DPoP
+    /// proofs are the client's to sign), sent one by one; fails if any is
+    /// refused.
+    fn routed(b: &mut Bencher<'_>, app: &Router, make: impl Fn(u64) -> Vec<Request<Body>>) {
+        b.iter_custom(|iters| {
+            let requests = make(iters);
+            let start = Instant::now();
+            let mut accepted = 0u64;
+            for request in requests {
+                accepted += u64::from(send_now(app, black_box(request)));
+            }
+            let elapsed = start.elapsed();
+            assert_eq!(accepted, iters, "every timed request is accepted");
+            elapsed
+        });
+    }
+
+    /// The groups of [`DPOP_GROUPS`], each on one layer with the token cache
+    /// on and one with it off, both accepting DPoP and bearer tokens; tokens
+    /// are signed by `kid` (RS256).
+    pub(super) fn groups(
+        c: &mut Criterion,
+        runtime: &tokio::runtime::Runtime,
+        issuer: &TestIssuer,
+        kid: &str,
+    ) {
+        let bearer_token = support::token(issuer, kid, Size::Entra, 0);
+        let token_key = support::parsed_rs256_key(&support::raw_key(issuer, kid));
+        for &(group_name, kind) in DPOP_GROUPS {
+            let proof_key = DpopKey::new(kind, 0);
+            let bound_token = support::bound_token(issuer, kid, Size::Entra, 0, &proof_key);
+            let parsed_proof_key = support::parsed_proof_key(&proof_key);
+            let one_proof = support::proofs(&proof_key, DPOP_PATH, &bound_token, 1).remove(0);
+            let apps = [true, false].map(|cache| {
+                let layer = support::dpop_layer(issuer, cache);
+                runtime.block_on(support::warm(layer.validator(), &bearer_token));
+                support::app(layer)
+            });
+            let bearer = |n: u64| {
+                (0..n)
+                    .map(|_| support::request(DPOP_PATH, &bearer_token))
+                    .collect::<Vec<_>>()
+            };
+            let dpop = |n: u64| {
+                let n = usize::try_from(n).expect("iterations fit memory");
+                support::proofs(&proof_key, DPOP_PATH, &bound_token, n)
+                    .iter()
+                    .map(|proof| support::dpop_request(DPOP_PATH, &bound_token, proof))
+                    .collect::<Vec<_>>()
+            };
+            // One request of each kind first: the token in the cache, every
+            // lazy initialisation done (the replay store's among them).
+            for app in &apps {
+                for request in bearer(1).into_iter().chain(dpop(1)) {
+                    assert!(send_now(app, request), "the warm-up request passes");
+                }
+            }
+            assert!(support::raw_verify_parsed(&one_proof, &parsed_proof_key));
+            assert!(support::raw_verify_parsed(&bearer_token, &token_key));
+
+            let [cached, cold] = &apps;
+            let mut group = c.benchmark_group(group_name);
+            group.bench_function(DPOP_FUNCTIONS[0], |b| {
+                b.iter(|| support::raw_verify_parsed(black_box(&one_proof), &parsed_proof_key))
+            });
+            group.bench_function(DPOP_FUNCTIONS[1], |b| {
+                b.iter(|| support::raw_verify_parsed(black_box(&bearer_token), &token_key))
+            });
+            group.bench_function(DPOP_FUNCTIONS[2], |b| routed(b, cached, bearer));
+            group.bench_function(DPOP_FUNCTIONS[3], |b| routed(b, cached, dpop));
+            group.bench_function(DPOP_FUNCTIONS[4], |b| routed(b, cold, bearer));
+            group.bench_function(DPOP_FUNCTIONS[5], |b| routed(b, cold, dpop));
+            group.finish();
+        }
+    }
+}
+
 fn requirements(c: &mut Criterion, runtime: &tokio::runtime::Runtime, issuer: &TestIssuer) {
     let token = issuer
         .token()
@@ -152,7 +298,12 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
+    // The RSA key, before the algorithm groups add keys of other kinds.
+    #[cfg(feature = "aws-lc-rs")]
+    let rsa_kid = issuer.current_kid();
     algorithms(&mut c, &runtime, &issuer);
+    #[cfg(feature = "aws-lc-rs")]
+    dpop::groups(&mut c, &runtime, &issuer, &rsa_kid);
     requirements(&mut c, &runtime, &issuer);
     c.final_summary();
     print_ratios(started);
@@ -205,6 +356,50 @@ fn print_ratios(started: SystemTime) {
             cell(FUNCTIONS[1]),
             cell(FUNCTIONS[2]),
             cell(FUNCTIONS[3])
+        );
+    }
+    println!("\nDPoP (issue 15), means of this run (µs) and their ratios:");
+    println!(
+        "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14} {:>22} {:>12}",
+        "group",
+        "proof",
+        "token",
+        "b_cached",
+        "d_cached",
+        "b_cold",
+        "d_cold",
+        "d_cached/proof",
+        "d_cold/(b_cold+proof)",
+        "d/b cached"
+    );
+    for &(group, _) in DPOP_GROUPS {
+        let m: Vec<Option<f64>> = DPOP_FUNCTIONS
+            .iter()
+            .map(|f| mean_ns(group, f, started))
+            .collect();
+        let &[
+            Some(proof),
+            token,
+            Some(b_cached),
+            Some(d_cached),
+            Some(b_cold),
+            Some(d_cold),
+        ] = m.as_slice()
+        else {
+            continue;
+        };
+        let us = |ns: f64| format!("{:.2}", ns / 1000.0);
+        println!(
+            "{group:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14.3} {:>22.3} {:>12.3}",
+            us(proof),
+            token.map_or("-".to_owned(), us),
+            us(b_cached),
+            us(d_cached),
+            us(b_cold),
+            us(d_cold),
+            d_cached / proof,
+            d_cold / (b_cold + proof),
+            d_cached / b_cached
         );
     }
 }

@@ -1,5 +1,6 @@
 //! What the bench targets share: tokens of two sizes, layers with the token
-//! cache on or off, the axum app under test, and the raw `jsonwebtoken` key.
+//! cache on or off (and with DPoP), the axum app under test, the raw
+//! `jsonwebtoken` key, and DPoP proofs with the raw verify of their signature.
 //! Each bench includes it with `mod support;` (a folder without `main.rs` is
 //! not a bench target of its own).
 #![allow(dead_code)]
@@ -9,8 +10,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use bearer_guard::testing::TestIssuer;
-use bearer_guard::{BearerAuthLayer, Claims, Requirement, TypPolicy, Validator, require};
+use bearer_guard::testing::{DpopKey, TestIssuer, TokenBuilder};
+use bearer_guard::{
+    BearerAuthLayer, Builder, Claims, Dpop, Requirement, TypPolicy, Validator, require,
+};
 use http::{Request, header};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
@@ -46,6 +49,16 @@ impl Size {
 /// Token number `n` signed by `kid`: tokens with different `n` differ (in
 /// `jti`), so each is a first sight for the verified-token cache.
 pub fn token(issuer: &TestIssuer, kid: &str, size: Size, n: usize) -> String {
+    claims(issuer, kid, size, n).sign()
+}
+
+/// [`token`] bound to `key` for DPoP: the same claims plus `cnf.jkt`.
+pub fn bound_token(issuer: &TestIssuer, kid: &str, size: Size, n: usize, key: &DpopKey) -> String {
+    claims(issuer, kid, size, n).claim("cnf", key.cnf()).sign()
+}
+
+/// The claims of [`token`], not yet signed.
+fn claims<'a>(issuer: &'a TestIssuer, kid: &str, size: Size, n: usize) -> TokenBuilder<'a> {
     let b = issuer
         .token()
         .signed_by(kid)
@@ -53,21 +66,18 @@ pub fn token(issuer: &TestIssuer, kid: &str, size: Size, n: usize) -> String {
         .claim("jti", format!("bench-{n:08}"))
         .expires_in(24 * 3600);
     match size {
-        Size::Small => b.sign(),
-        Size::Entra => entra_claims(b, n).sign(),
+        Size::Small => b,
+        Size::Entra => entra_claims(b, n),
         Size::ManyScopes => {
             let scopes: Vec<String> = (0..MANY_SCOPES).map(|i| format!("s{i}")).collect();
-            b.scope(&scopes.join(" ")).sign()
+            b.scope(&scopes.join(" "))
         }
     }
 }
 
 /// The claims of a typical Entra ID access token (names, ids, groups), with
 /// made-up values of realistic length.
-fn entra_claims(
-    b: bearer_guard::testing::TokenBuilder<'_>,
-    n: usize,
-) -> bearer_guard::testing::TokenBuilder<'_> {
+fn entra_claims(b: TokenBuilder<'_>, n: usize) -> TokenBuilder<'_> {
     let guid = |i: usize| format!("{:08x}-1f2e-4d3c-9b8a-{:012x}", 0x5eed_0000 + i, n);
     b.claim("aio", "AWQAm/8ZAAAA".repeat(10))
         .claim("azp", guid(1))
@@ -94,18 +104,32 @@ fn entra_claims(
 
 /// A layer trusting `issuer`; `cache` false turns the verified-token cache off.
 pub fn layer(issuer: &TestIssuer, cache: bool) -> BearerAuthLayer {
+    builder(issuer, cache).build().expect("valid configuration")
+}
+
+/// [`layer`], also accepting DPoP-bound tokens (RFC 9449) with proofs for
+/// [`DPOP_BASE`], every other DPoP setting its default (all algorithms,
+/// proofs a minute old at most, the in-process replay store). Bearer tokens
+/// are still accepted: the bench's bearer modes run on this same layer.
+pub fn dpop_layer(issuer: &TestIssuer, cache: bool) -> BearerAuthLayer {
+    builder(issuer, cache)
+        .dpop(Dpop::new(DPOP_BASE))
+        .build()
+        .expect("valid configuration")
+}
+
+fn builder(issuer: &TestIssuer, cache: bool) -> Builder {
     let builder = BearerAuthLayer::builder()
         .issuer(issuer.issuer())
         .audience(TestIssuer::AUDIENCE)
         .typ(TypPolicy::AccessTokenOrJwt)
         // No background key refresh in the middle of a long run.
         .key_set_max_age(Duration::from_secs(3600));
-    let builder = if cache {
+    if cache {
         builder
     } else {
         builder.token_cache_bytes(0)
-    };
-    builder.build().expect("valid configuration")
+    }
 }
 
 /// A validator alone, as [`layer`] configures it.
@@ -189,6 +213,78 @@ pub fn request(path: &str, token: &str) -> Request<Body> {
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Body::empty())
         .expect("request")
+}
+
+/// The API's public base URL for DPoP: each proof's `htu` is it with the
+/// request's path appended.
+pub const DPOP_BASE: &str = "https://api.bench.test";
+
+/// `GET path` with `Authorization: DPoP token` and `DPoP: proof`.
+pub fn dpop_request(path: &str, token: &str, proof: &str) -> Request<Body> {
+    Request::builder()
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("DPoP {token}"))
+        .header("DPoP", proof)
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// `n` proofs by `key` for `GET path` with `token`, each with its own `jti`
+/// (the replay store accepts a proof once), issued now by the system clock.
+/// Signing is the client's work: benches make proofs before they measure.
+pub fn proofs(key: &DpopKey, path: &str, token: &str, n: usize) -> Vec<String> {
+    let htu = format!("{DPOP_BASE}{path}");
+    (0..n)
+        .map(|_| key.proof("GET", &htu).access_token(token).sign())
+        .collect()
+}
+
+/// The proof key as aws-lc's parsed public key, parsed once: the baseline
+/// of a DPoP request is a bare verify of its proof's signature with it.
+#[cfg(feature = "aws-lc-rs")]
+pub fn parsed_proof_key(key: &DpopKey) -> aws_lc_rs::signature::ParsedPublicKey {
+    use aws_lc_rs::signature::{self as sig, ParsedPublicKey};
+    use base64::Engine as _;
+    let member = |name: &str| {
+        let text = key.jwk()[name].as_str().expect("a JWK member");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .expect("base64url")
+    };
+    let (params, bytes): (&'static dyn sig::VerificationAlgorithm, Vec<u8>) =
+        match key.jwk()["crv"].as_str() {
+            // An uncompressed point: 0x04, x, y.
+            Some("P-256") => (
+                &sig::ECDSA_P256_SHA256_FIXED,
+                [vec![4], member("x"), member("y")].concat(),
+            ),
+            Some("Ed25519") => (&sig::ED25519, member("x")),
+            other => panic!("no raw baseline for a {other:?} proof key"),
+        };
+    ParsedPublicKey::new(params, bytes).expect("aws-lc parses the key")
+}
+
+/// The bare verify of a compact JWS: its signature decoded from base64url and
+/// checked over `header.payload` with a key parsed once (aws-lc-rs only).
+#[cfg(feature = "aws-lc-rs")]
+pub fn raw_verify_parsed(jws: &str, key: &aws_lc_rs::signature::ParsedPublicKey) -> bool {
+    use base64::Engine as _;
+    let (input, signature) = jws.rsplit_once('.').expect("compact JWS");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .is_ok_and(|s| key.verify_sig(input.as_bytes(), &s).is_ok())
+}
+
+/// The RSA key as aws-lc's parsed public key for RS256.
+#[cfg(feature = "aws-lc-rs")]
+pub fn parsed_rs256_key(key: &DecodingKey) -> aws_lc_rs::signature::ParsedPublicKey {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+    let jsonwebtoken::DecodingKeyKind::RsaModulusExponent { n, e } = key.kind() else {
+        panic!("an RSA key")
+    };
+    RsaPublicKeyComponents { n, e }
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .expect("aws-lc parses the key")
 }
 
 /// The public key `kid` as `jsonwebtoken` parses it from the issuer's JWKS,

@@ -72,6 +72,12 @@ struct Confirmation {
     /// RFC 8705 §3.1: the SHA-256 thumbprint of the client certificate.
     #[serde(default, rename = "x5t#S256")]
     x5t_s256: Option<String>,
+    /// Not a claim: for a DPoP-bound token, the `ath` its proofs must carry
+    /// (RFC 9449 §4.2: base64url of the SHA-256 of the token's own bytes),
+    /// computed once, when those bytes were verified. The verified-token
+    /// cache hands the same value to every request presenting them.
+    #[serde(skip)]
+    ath: Option<String>,
 }
 
 /// What a validator hands every token it vouches for: the guards need it
@@ -161,6 +167,7 @@ impl Authenticated {
             + opt(&inner.acr)
             + opt(&inner.confirmation.jkt)
             + opt(&inner.confirmation.x5t_s256)
+            + opt(&inner.confirmation.ath)
             + inner.acrs.iter().map(text).sum::<usize>()
             + heap_block(inner.acrs.capacity() * std::mem::size_of::<String>())
     }
@@ -232,6 +239,13 @@ impl Authenticated {
         self.0.confirmation.jkt.as_deref()
     }
 
+    /// The `ath` (RFC 9449 §4.2) of the token this value was verified
+    /// from, when it is DPoP-bound and was verified by a validator that
+    /// accepts DPoP.
+    pub(crate) fn dpop_ath(&self) -> Option<&str> {
+        self.0.confirmation.ath.as_deref()
+    }
+
     /// `cnf.x5t#S256` (RFC 8705 §3.1): the SHA-256 thumbprint of the client
     /// certificate the token is bound to, when it is.
     pub fn certificate_thumbprint(&self) -> Option<&str> {
@@ -286,6 +300,17 @@ pub(crate) struct Checked {
 }
 
 impl Checked {
+    /// For a DPoP-bound token, remembers the `ath` of `token`, the compact
+    /// token these claims were verified from: its proofs are compared with
+    /// it, on this request and on every later one the verified-token cache
+    /// answers, without hashing the token again.
+    pub(crate) fn with_dpop_ath(mut self, token: &[u8]) -> Self {
+        if self.confirmation.jkt.is_some() {
+            self.confirmation.ath = Some(crate::digest::sha256_base64url(token));
+        }
+        self
+    }
+
     /// The shared value handed to handlers, holding `payload` as its claims
     /// text, and the `context` of the validator that vouches for it.
     pub(crate) fn with_payload(self, payload: String, context: Arc<Context>) -> Authenticated {

@@ -368,9 +368,12 @@ impl Validator {
         // The key lookup may have waited for a fetch: read the clock again.
         let now = inner.context.time.now_secs();
         let context = Arc::clone(&inner.context);
-        let authenticated = claims
-            .validate(&issuer.rules, now)?
-            .with_payload(payload, context);
+        let mut checked = claims.validate(&issuer.rules, now)?;
+        if inner.dpop.is_some() {
+            // A bound token's hash, once: each of its proofs names it.
+            checked = checked.with_dpop_ath(token.as_bytes());
+        }
+        let authenticated = checked.with_payload(payload, context);
         if let Lookup::Miss(tokens) = lookup {
             let leeway = issuer.rules.leeway_secs;
             let token = token.as_bytes();

@@ -433,6 +433,68 @@ fn reason(case: &str) -> &'static str {
     }
 }
 
+/// `ath` names the token the proof comes with, on the cold path and on a
+/// verified-token cache hit alike (the hash is kept with the verified
+/// token): two tokens bound to one key, each cached, never swap proofs.
+#[tokio::test]
+async fn a_proof_for_another_token_of_the_same_key_is_refused_cold_and_cached() {
+    let s = Setup::new().await;
+    let app = dpop_app(&s.issuer, &s.clock, settings());
+    let other = s
+        .issuer
+        .token()
+        .scope("notes.read")
+        .claim("cnf", s.key.cnf())
+        .claim("jti", "another")
+        .sign();
+    assert_ne!(other, s.token);
+    let other_proof = || {
+        s.key
+            .proof("GET", &format!("{BASE}/notes"))
+            .access_token(&other)
+            .iat(s.now())
+            .sign()
+    };
+    let other_get =
+        |proof: &str| request("GET", "/notes", Some(&format!("DPoP {other}")), &[proof]);
+    // First while neither token is cached (a refused proof still leaves its
+    // verified token in the cache), then with both cached.
+    for round in ["cold", "cached"] {
+        assert_eq!(
+            call(&app, other_get(&s.proof().sign())).await,
+            proof_refused(),
+            "{round}: the first token's proof with the other token"
+        );
+        assert_eq!(
+            call(&app, s.get(&[&other_proof()])).await,
+            proof_refused(),
+            "{round}: the other token's proof with the first token"
+        );
+        assert_eq!(
+            call(&app, other_get(&other_proof())).await,
+            answer(StatusCode::OK, &[], "notes"),
+            "{round}"
+        );
+        assert_eq!(
+            call(&app, s.get(&[&s.proof().sign()])).await,
+            answer(StatusCode::OK, &[], "notes"),
+            "{round}"
+        );
+    }
+    let error = app_validator_reason(&s, other_get(&s.proof().sign())).await;
+    assert_eq!(error, "DPoP proof refused: ath is not the token's hash");
+}
+
+/// The reason the validator of a layer like `dpop_app`'s gives for `request`.
+async fn app_validator_reason(s: &Setup, request: Request<Body>) -> String {
+    layer(&s.issuer, &s.clock, settings())
+        .validator()
+        .authenticate_request(&request)
+        .await
+        .expect_err("refused")
+        .to_string()
+}
+
 #[tokio::test]
 async fn a_replayed_proof_is_refused_within_its_window() {
     let s = Setup::new().await;
