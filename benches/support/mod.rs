@@ -245,14 +245,15 @@ pub fn proofs(key: &DpopKey, path: &str, token: &str, n: usize) -> Vec<String> {
 pub fn parsed_proof_key(key: &DpopKey) -> aws_lc_rs::signature::ParsedPublicKey {
     use aws_lc_rs::signature::{self as sig, ParsedPublicKey};
     use base64::Engine as _;
+    let jwk: serde_json::Value = serde_json::from_str(key.jwk()).expect("a JWK");
     let member = |name: &str| {
-        let text = key.jwk()[name].as_str().expect("a JWK member");
+        let text = jwk[name].as_str().expect("a JWK member");
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text)
             .expect("base64url")
     };
     let (params, bytes): (&'static dyn sig::VerificationAlgorithm, Vec<u8>) =
-        match key.jwk()["crv"].as_str() {
+        match jwk["crv"].as_str() {
             // An uncompressed point: 0x04, x, y.
             Some("P-256") => (
                 &sig::ECDSA_P256_SHA256_FIXED,

@@ -30,7 +30,7 @@ const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60);
 /// The largest proof accepted, by default: an RSA-8192 key and signature fit.
 const DEFAULT_MAX_PROOF_BYTES: usize = 8 * 1024;
 /// How many proofs the in-process replay store keeps, by default.
-const DEFAULT_REPLAY_CAPACITY: u64 = 100_000;
+const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
 
 /// DPoP (RFC 9449) for [`Builder::dpop`](crate::Builder::dpop): the API
 /// accepts access tokens bound to a key the client proves it holds.
@@ -73,6 +73,7 @@ pub struct Dpop {
     required: bool,
     max_proof_bytes: usize,
     replay: Option<Arc<dyn ReplayStore>>,
+    replay_capacity: usize,
     nonce_lifetime: Option<Duration>,
     nonce_secret: Option<Vec<u8>>,
 }
@@ -86,6 +87,7 @@ impl fmt::Debug for Dpop {
             .field("required", &self.required)
             .field("max_proof_bytes", &self.max_proof_bytes)
             .field("replay", &self.replay)
+            .field("replay_capacity", &self.replay_capacity)
             .field("nonce_lifetime", &self.nonce_lifetime)
             .field("nonce_secret", &self.nonce_secret.as_ref().map(|_| "…"))
             .finish()
@@ -106,6 +108,7 @@ impl Dpop {
             required: false,
             max_proof_bytes: DEFAULT_MAX_PROOF_BYTES,
             replay: None,
+            replay_capacity: DEFAULT_REPLAY_CAPACITY,
             nonce_lifetime: None,
             nonce_secret: None,
         }
@@ -163,6 +166,17 @@ impl Dpop {
         self
     }
 
+    /// How many proofs the in-process replay store holds at once (default
+    /// 100,000, about 6 MB): at least the DPoP requests of one window
+    /// (`max_age` plus twice the leeway). Full, it refuses new proofs with
+    /// 503 rather than forget one it holds (a flood must not push out the
+    /// proof an attacker wants to replay). Not used with
+    /// [`replay_store`](Self::replay_store).
+    pub fn replay_capacity(mut self, proofs: usize) -> Self {
+        self.replay_capacity = proofs;
+        self
+    }
+
     /// Where seen proofs are recorded: share one store (Redis, say) between
     /// the replicas of an API, or a proof replayed to another replica is
     /// accepted there. With the feature `redis`, `RedisReplayStore` is one.
@@ -183,6 +197,9 @@ impl Dpop {
         if self.max_age.is_zero() {
             return Err(ConfigError::ZeroLimit("dpop max_age"));
         }
+        if self.replay_capacity == 0 {
+            return Err(ConfigError::ZeroLimit("dpop replay_capacity"));
+        }
         if self.max_proof_bytes == 0 {
             return Err(ConfigError::ZeroLimit("dpop max_proof_bytes"));
         }
@@ -195,11 +212,7 @@ impl Dpop {
         );
         let replay = match self.replay {
             Some(store) => store,
-            None => Arc::new(MemoryReplayStore::new(
-                DEFAULT_REPLAY_CAPACITY,
-                window,
-                time.clone(),
-            )),
+            None => Arc::new(MemoryReplayStore::new(self.replay_capacity, time.clone())),
         };
         let nonces = match (self.nonce_lifetime, self.nonce_secret) {
             (None, None) => None,

@@ -914,3 +914,42 @@ async fn server_nonces_are_handed_out_and_required() {
             .is_err()
     );
 }
+
+/// A full in-process replay store refuses new proofs (503) and forgets none
+/// of those it holds: a flood of fresh proofs never opens the door to a
+/// replay. (With 16 places, at most 16 of 40 proofs can be accepted.)
+#[tokio::test]
+async fn a_full_replay_store_refuses_new_proofs_rather_than_forget_one() {
+    let s = Setup::new().await;
+    let app = dpop_app(&s.issuer, &s.clock, settings().replay_capacity(16));
+    let proofs: Vec<String> = (0..40).map(|_| s.proof().sign()).collect();
+    let mut accepted = Vec::new();
+    for proof in &proofs {
+        let response = tower::ServiceExt::oneshot(app.clone(), s.get(&[proof]))
+            .await
+            .expect("infallible");
+        match response.status() {
+            StatusCode::OK => accepted.push(proof.clone()),
+            status => {
+                assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+                assert!(response.headers().get(header::RETRY_AFTER).is_some());
+                assert_eq!(response.headers().get(header::WWW_AUTHENTICATE), None);
+            }
+        }
+    }
+    assert!(
+        (1..=16).contains(&accepted.len()),
+        "{} accepted",
+        accepted.len()
+    );
+    for proof in &accepted {
+        assert_eq!(call(&app, s.get(&[proof])).await, proof_refused());
+    }
+    // Past the window (60 s, and 60 s of leeway on either side), the store
+    // has room again.
+    s.clock.advance(Duration::from_secs(180));
+    assert_eq!(
+        call(&app, s.get(&[&s.proof().sign()])).await,
+        answer(StatusCode::OK, &[], "notes")
+    );
+}
