@@ -95,6 +95,9 @@ const CASES: &[(&str, CaseFn)] = &[
     ("connecting_fails_without_showing_the_password", || {
         Box::pin(connecting_fails_without_showing_the_password())
     }),
+    ("introspection_answers_are_shared_by_replicas", || {
+        Box::pin(introspection_answers_are_shared_by_replicas())
+    }),
 ];
 
 // ---------------------------------------------------------------------------
@@ -844,4 +847,126 @@ async fn connecting_fails_without_showing_the_password() {
     assert!(!text.contains(PASSWORD), "{text}");
     assert!(text.contains("authentication failed"), "{text}");
     drop(socket);
+}
+
+/// Issue 16 point 3: two replicas sharing one Redis introspect an opaque
+/// token once between them (the second takes the first's answer, keyed by a
+/// hash, never the token); a refusal is shared as well; a Redis that cannot
+/// answer is passed by (the endpoint is asked, the request still served).
+async fn introspection_answers_are_shared_by_replicas() {
+    use bearer_guard::{Introspection, Issuer};
+    let server = RedisServer::start().await;
+    let issuer = start().await;
+    let clock = ManualClock::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let now = now_on(&clock);
+    let answers: Arc<std::collections::HashMap<&'static str, serde_json::Value>> = Arc::new(
+        [
+            (
+                "opaque-shared",
+                serde_json::json!({
+                    "active": true, "iss": issuer.issuer(), "aud": TestIssuer::AUDIENCE,
+                    "scope": "notes.read", "exp": now + 600, "token_type": "Bearer",
+                }),
+            ),
+            ("opaque-revoked", serde_json::json!({"active": false})),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let endpoint = {
+        let (calls, answers) = (Arc::clone(&calls), Arc::clone(&answers));
+        Router::new().route(
+            "/introspect",
+            axum::routing::post(move |body: String| {
+                let (calls, answers) = (Arc::clone(&calls), Arc::clone(&answers));
+                async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    let token = body
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix("token="))
+                        .unwrap_or_default()
+                        .to_owned();
+                    let answer = answers
+                        .get(token.as_str())
+                        .cloned()
+                        .unwrap_or(serde_json::json!({"active": false}));
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        answer.to_string(),
+                    )
+                }
+            }),
+        )
+    };
+    let url = format!("{}/introspect", support::serve(endpoint).await);
+    let replica = |store: &RedisReplayStore| {
+        let layer = BearerAuthLayer::builder()
+            .trust(
+                Issuer::new(issuer.issuer())
+                    .audience(TestIssuer::AUDIENCE)
+                    .introspection(
+                        Introspection::client_secret_basic(&url, "notes-api", "secret")
+                            .shared_cache(store),
+                    ),
+            )
+            .clock(clock.clone())
+            .build()
+            .expect("valid configuration");
+        api(layer, &Arc::new(AtomicUsize::new(0)))
+    };
+    let one = replica(&server.store(GENEROUS).await);
+    let two = replica(&server.store(GENEROUS).await);
+    let bearer = |token: &str| {
+        Request::get("/notes")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    assert_eq!(call(&one, bearer("opaque-shared")).await, passed());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(call(&two, bearer("opaque-shared")).await, passed());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the second replica used the first's answer"
+    );
+    let refused = call(&one, bearer("opaque-revoked")).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&two, bearer("opaque-revoked")).await, refused);
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "a refusal is shared too");
+    // What Redis holds: two keys, a hash each, never the token.
+    let mut connection = server.connection().await.expect("connect");
+    let mut shared: Vec<String> = redis::cmd("KEYS")
+        .arg("bearer-guard:introspection:*")
+        .query_async(&mut connection)
+        .await
+        .expect("KEYS");
+    shared.sort();
+    assert_eq!(shared.len(), 2, "{shared:?}");
+    for key in &shared {
+        assert!(!key.contains("opaque"), "{key}");
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .expect("PTTL");
+        assert!(ttl > 0 && ttl <= 300_000, "{key}: {ttl}");
+    }
+    // Redis gone: each replica asks the endpoint itself, and serves.
+    let mut server = server;
+    server.stop();
+    let three = replica(&{
+        // A store needs a live server to connect: a fresh one, then gone too.
+        let fresh = RedisServer::start().await;
+        let store = fresh.store(Duration::from_millis(300)).await;
+        drop(fresh);
+        store
+    });
+    assert_eq!(call(&three, bearer("opaque-shared")).await, passed());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "asked the endpoint, Redis being down"
+    );
 }

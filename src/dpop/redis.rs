@@ -235,6 +235,74 @@ fn describe(client: &Client) -> String {
     format!("{}/{}", info.addr(), info.redis_settings().db())
 }
 
+impl RedisReplayStore {
+    /// One command with the store's timeout; outside a tokio runtime, an
+    /// error.
+    async fn query(&self, command: ::redis::Cmd) -> Result<Value, ReplayStoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ReplayStoreError(
+                "Redis was asked outside a tokio runtime".to_owned(),
+            ));
+        }
+        let mut connection = self.connection.clone();
+        match tokio::time::timeout(self.timeout, command.query_async::<Value>(&mut connection))
+            .await
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(self.failed(&e)),
+            Err(_) => Err(ReplayStoreError(format!(
+                "Redis at {}: no answer within {:?}",
+                self.server, self.timeout
+            ))),
+        }
+    }
+
+    /// `GET key`, as text (a shared cache's entry).
+    pub(crate) async fn get_text(&self, key: &str) -> Result<Option<String>, ReplayStoreError> {
+        let mut command = ::redis::cmd("GET");
+        command.arg(key);
+        match self.query(command).await? {
+            Value::Nil => Ok(None),
+            Value::BulkString(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| ReplayStoreError(format!("Redis at {}: not UTF-8", self.server))),
+            _ => Err(ReplayStoreError(format!(
+                "Redis at {}: unexpected reply to GET",
+                self.server
+            ))),
+        }
+    }
+
+    /// `SET key value PX ttl` (a shared cache's entry).
+    pub(crate) async fn set_text(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), ReplayStoreError> {
+        let mut command = ::redis::cmd("SET");
+        command
+            .arg(key)
+            .arg(value)
+            .arg("PX")
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+        match self.query(command).await? {
+            Value::Okay => Ok(()),
+            Value::SimpleString(s) if s == "OK" => Ok(()),
+            _ => Err(ReplayStoreError(format!(
+                "Redis at {}: unexpected reply to SET",
+                self.server
+            ))),
+        }
+    }
+
+    /// The server, as `host:port/db`, and the key prefix: what tells two
+    /// stores apart.
+    pub(crate) fn identity(&self) -> (&str, &str) {
+        (&self.server, &self.key_prefix)
+    }
+}
+
 impl ReplayStore for RedisReplayStore {
     fn insert_new(&self, key: [u8; 32], ttl: Duration) -> ReplayFuture<'_> {
         let mut command = ::redis::cmd("SET");

@@ -158,6 +158,8 @@ pub struct Introspection {
     max_cache_age: Duration,
     negative_cache_age: Duration,
     max_entries: u64,
+    #[cfg(feature = "redis")]
+    shared: Option<SharedCache>,
 }
 
 impl fmt::Debug for Introspection {
@@ -200,6 +202,8 @@ impl Introspection {
             max_cache_age: DEFAULT_MAX_CACHE_AGE,
             negative_cache_age: DEFAULT_NEGATIVE_CACHE_AGE,
             max_entries: DEFAULT_MAX_ENTRIES,
+            #[cfg(feature = "redis")]
+            shared: None,
         }
     }
 
@@ -279,6 +283,26 @@ impl Introspection {
     /// meant for any API (oidc-provider's UserInfo-only tokens, say).
     pub fn require_audience(mut self) -> Self {
         self.require_audience = true;
+        self
+    }
+
+    /// Share answers with the other replicas of the API through Redis
+    /// (feature `redis`), on the connection (and timeout) of `store`: a
+    /// token introspected by one replica is not introspected again by the
+    /// others while its answer is kept. Keys are
+    /// `bearer-guard:introspection:` and a SHA-256 of the issuer and the
+    /// token (never the token); each expires with its answer. Every replica
+    /// checks a shared answer as it checks one from the endpoint, and a
+    /// Redis that cannot answer is passed by: the endpoint is asked.
+    ///
+    /// Redis is trusted with the answers: whoever can write keys under the
+    /// prefix can make a token look active. Keep other clients away from
+    /// them (a Redis of its own, or ACLs).
+    #[cfg(feature = "redis")]
+    pub fn shared_cache(mut self, store: &crate::dpop::RedisReplayStore) -> Self {
+        self.shared = Some(SharedCache {
+            store: store.clone(),
+        });
         self
     }
 
@@ -372,6 +396,8 @@ impl Introspection {
                 require_audience: self.require_audience,
             },
             signed,
+            #[cfg(feature = "redis")]
+            shared: self.shared,
             max_cache_secs: secs(self.max_cache_age),
             negative_cache_secs: secs(self.negative_cache_age),
             issuer: issuer.to_owned(),
@@ -430,6 +456,9 @@ pub(crate) struct Introspector {
     answer_rules: AnswerRules,
     /// RFC 9701: the issuer's keys the answers are verified with.
     signed: Option<Signed>,
+    /// Answers shared with the other replicas, in Redis.
+    #[cfg(feature = "redis")]
+    shared: Option<SharedCache>,
     max_cache_secs: i64,
     negative_cache_secs: i64,
     issuer: String,
@@ -649,6 +678,74 @@ impl Introspector {
     /// One call to the endpoint, and its answer checked. `Err` only when
     /// there is no usable answer (503).
     async fn introspect(&self, token: &str, context: &Arc<Context>) -> Result<Arc<Answer>, Error> {
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            return self.introspect_shared(shared, token, context).await;
+        }
+        let text = self.ask(token).await?;
+        self.judge(text, context)
+    }
+
+    /// [`introspect`](Self::introspect) through the cache the replicas
+    /// share: its answer if it has a fresh one, else the endpoint's, which
+    /// it then keeps for the others. A cache that cannot answer is passed
+    /// by (the endpoint decides), and logged.
+    #[cfg(feature = "redis")]
+    async fn introspect_shared(
+        &self,
+        shared: &SharedCache,
+        token: &str,
+        context: &Arc<Context>,
+    ) -> Result<Arc<Answer>, Error> {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Entry {
+            until: i64,
+            body: String,
+        }
+        let key = shared.key(&self.issuer, token);
+        match shared.store.get_text(&key).await {
+            Ok(Some(text)) => match serde_json::from_str::<Entry>(&text) {
+                Ok(entry) if entry.until > self.time.now_secs() => {
+                    let answer = self.judge(entry.body, context)?;
+                    let until = answer.until.min(entry.until);
+                    return Ok(Arc::new(Answer {
+                        verdict: answer.verdict.clone(),
+                        until,
+                    }));
+                }
+                Ok(_) => {}
+                Err(_) => tracing::warn!(
+                    "bearer-guard: a shared introspection cache entry is not ours; asking the endpoint"
+                ),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                reason = %e,
+                "bearer-guard: the shared introspection cache cannot answer; asking the endpoint"
+            ),
+        }
+        let body = self.ask(token).await?;
+        let answer = self.judge(body.clone(), context)?;
+        let now = self.time.now_secs();
+        if answer.until > now {
+            let ttl = Duration::from_secs(u64::try_from(answer.until - now).unwrap_or(0));
+            let entry = serde_json::to_string(&Entry {
+                until: answer.until,
+                body,
+            });
+            if let Ok(entry) = entry
+                && let Err(e) = shared.store.set_text(&key, &entry, ttl).await
+            {
+                tracing::warn!(reason = %e, "bearer-guard: an introspection answer was not shared");
+            }
+        }
+        Ok(answer)
+    }
+
+    /// One call to the endpoint: the answer's JSON text (for a signed
+    /// answer, its verified `token_introspection`). `Err` when there is no
+    /// usable answer (503).
+    async fn ask(&self, token: &str) -> Result<String, Error> {
         let endpoint = self.endpoint().await?;
         let (body, basic) = self.request_body(token, &endpoint)?;
         tracing::debug!(endpoint = %endpoint, "bearer-guard: introspecting a token");
@@ -672,20 +769,25 @@ impl Introspector {
         let body = body.map_err(|e| unavailable(e.to_string()))?;
         let text =
             String::from_utf8(body).map_err(|_| unavailable("response is not UTF-8".into()))?;
-        let text = match &self.signed {
-            Some(signed) => self.verify_signed(signed, &text).await?,
-            None => text,
-        };
-        let claims = Unverified::parse(&text, None).map_err(|e| {
-            unavailable(format!(
-                "response is not a JSON object: {}",
-                log_safe(&e.to_string(), 100)
-            ))
-        })?;
+        match &self.signed {
+            Some(signed) => self.verify_signed(signed, &text).await,
+            None => Ok(text),
+        }
+    }
+
+    /// The verdict on an answer's JSON text, and until when it is kept.
+    fn judge(&self, text: String, context: &Arc<Context>) -> Result<Arc<Answer>, Error> {
+        let claims =
+            Unverified::parse(&text, None).map_err(|e| Error::IntrospectionUnavailable {
+                reason: format!(
+                    "response is not a JSON object: {}",
+                    log_safe(&e.to_string(), 100)
+                ),
+            })?;
         let now = self.time.now_secs();
         let verdict = claims
             .validate_introspected(&self.rules, &self.issuer, self.answer_rules, now)
-            .map(|checked| checked.with_payload(text, Arc::clone(context)));
+            .map(|checked| checked.with_payload(text.clone(), Arc::clone(context)));
         let until = match &verdict {
             Ok(token) => token
                 .registered()
@@ -696,3 +798,42 @@ impl Introspector {
         Ok(Arc::new(Answer { verdict, until }))
     }
 }
+
+/// A cache of introspection answers in Redis, shared by the replicas of an
+/// API (feature `redis`): on the connection of a [`RedisReplayStore`](crate::RedisReplayStore).
+#[cfg(feature = "redis")]
+#[derive(Clone)]
+struct SharedCache {
+    store: crate::dpop::RedisReplayStore,
+}
+
+#[cfg(feature = "redis")]
+impl SharedCache {
+    /// `bearer-guard:introspection:` and the SHA-256 (base64url) of the
+    /// issuer and the token: never the token itself.
+    fn key(&self, issuer: &str, token: &str) -> String {
+        use base64::Engine as _;
+        let mut input = Vec::with_capacity(issuer.len() + 1 + token.len());
+        input.extend_from_slice(issuer.as_bytes());
+        input.push(0);
+        input.extend_from_slice(token.as_bytes());
+        format!(
+            "{SHARED_KEY_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(&input))
+        )
+    }
+}
+
+#[cfg(feature = "redis")]
+impl PartialEq for SharedCache {
+    fn eq(&self, other: &Self) -> bool {
+        self.store.identity() == other.store.identity()
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Eq for SharedCache {}
+
+/// What every shared cache key starts with.
+#[cfg(feature = "redis")]
+const SHARED_KEY_PREFIX: &str = "bearer-guard:introspection:";
