@@ -663,7 +663,6 @@ async fn configuration_that_cannot_work_is_refused() {
     assert!(insecure.is_err());
     // The secret never shows in Debug.
     assert!(!format!("{:?}", intro()).contains(SECRET));
-    let _ = send_request;
 }
 
 /// With `introspect_jwts`, a JWT that passes locally must also be active at
@@ -918,4 +917,60 @@ async fn signed_answers_are_verified_with_the_issuers_keys() {
         Reply::Raw(200, "application/token-introspection+jwt", flipped),
     );
     unavailable(&app, "tampered").await;
+}
+
+/// The answer's `cnf` binds an opaque token as a JWT's does: DPoP-bound
+/// (`cnf.jkt`) it needs its proof, and is never a bearer token;
+/// certificate-bound (`cnf.x5t#S256`) it needs its certificate.
+#[tokio::test]
+async fn an_answers_cnf_binds_the_opaque_token() {
+    use bearer_guard::testing::{DpopKey, KeyKind};
+    use bearer_guard::{CertificateBinding, Dpop};
+    let s = Setup::new().await;
+    let key = DpopKey::new(KeyKind::Es256, 0);
+    let layer = BearerAuthLayer::builder()
+        .trust(
+            Issuer::new(s.issuer.issuer())
+                .audience(TestIssuer::AUDIENCE)
+                .introspection(Introspection::client_secret_basic(
+                    &s.url, CLIENT_ID, SECRET,
+                )),
+        )
+        .clock(s.clock.clone())
+        .dpop(Dpop::new("https://api.example.test"))
+        .certificate_bound_tokens(CertificateBinding::new())
+        .build()
+        .expect("valid configuration");
+    let app = app(layer);
+    let mut bound = s.active("notes.read", 600);
+    bound["cnf"] =
+        serde_json::from_str(&serde_json::to_string(&key.cnf()).expect("JSON")).expect("JSON");
+    bound["token_type"] = json!("DPoP");
+    s.endpoint.answer("opaque-dpop", Reply::Json(bound));
+    let proof = key
+        .proof("GET", "https://api.example.test/notes")
+        .access_token("opaque-dpop")
+        .iat(s.now())
+        .sign();
+    let request = Request::get("/notes")
+        .header(header::AUTHORIZATION, "DPoP opaque-dpop")
+        .header("DPoP", proof)
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(send_request(&app, request).await, ok("notes"));
+    assert_eq!(
+        get(&app, "/notes", "opaque-dpop").await,
+        refused(),
+        "no downgrade"
+    );
+    let mut certificate_bound = s.active("notes.read", 600);
+    certificate_bound["cnf"] = json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"});
+    s.endpoint
+        .answer("opaque-mtls", Reply::Json(certificate_bound));
+    assert_eq!(
+        get(&app, "/notes", "opaque-mtls").await,
+        refused(),
+        "no certificate"
+    );
+    assert_eq!(s.endpoint.calls(), 2);
 }
