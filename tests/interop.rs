@@ -81,12 +81,13 @@
 #[path = "it/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
+// The runner it shares with `tests/redis.rs`.
+#[path = "runner/mod.rs"]
+mod runner;
 
-use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -101,6 +102,7 @@ use bearer_guard::{
     Introspection, Issuer, ManualClock, ProxyHeader, Requirement, StepUp, require,
 };
 use http::StatusCode;
+use runner::Case;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::{Outcome, code, eventually, get_with, insufficient, invalid_token, send};
@@ -138,10 +140,8 @@ const INTROSPECTOR: (&str, &str) = ("notes-api", "notes-api-secret");
 const INTROSPECTION_PATH: &str = "/token/introspection";
 const REVOCATION_PATH: &str = "/token/revocation";
 
-type CaseFn = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
-
 /// Each case: its name, how long it may take, what it runs.
-const CASES: &[(&str, Duration, CaseFn)] = &[
+const CASES: &[Case] = &[
     (
         "oidc_provider_client_credentials_every_algorithm",
         CASE_TIMEOUT,
@@ -189,23 +189,10 @@ const CASES: &[(&str, Duration, CaseFn)] = &[
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    let selected = match select(std::env::args().skip(1).collect()) {
-        Selection::List => {
-            for (name, _, _) in CASES {
-                println!("{name}: test");
-            }
-            return ExitCode::SUCCESS;
-        }
-        Selection::Run(selected) => selected,
+    let selected = match runner::selected(CASES) {
+        Ok(selected) => selected,
+        Err(exit) => return exit,
     };
-    let filtered_out = CASES.len() - selected.len();
-    if selected.is_empty() {
-        println!("\nrunning 0 tests\n");
-        println!(
-            "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n"
-        );
-        return ExitCode::SUCCESS;
-    }
     let node = match std::process::Command::new("node").arg("--version").output() {
         Err(e) if e.kind() == ErrorKind::NotFound => {
             println!("{SKIPPED}");
@@ -228,105 +215,14 @@ fn main() -> ExitCode {
     );
     install_node_modules();
 
-    let started = Instant::now();
-    println!(
-        "\nrunning {} tests (node {node}, oidc-provider {}, jose {}, oauth4webapi {})",
+    let running = format!(
+        "{} tests (node {node}, oidc-provider {}, jose {}, oauth4webapi {})",
         selected.len(),
         package_version("oidc-provider"),
         package_version("jose"),
         package_version("oauth4webapi"),
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let mut failed = Vec::new();
-    for (name, limit, case) in selected {
-        let case_started = Instant::now();
-        let outcome = runtime.block_on(async {
-            let mut task = tokio::spawn(case());
-            match tokio::time::timeout(limit, &mut task).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) if e.is_panic() => Err("panicked (message above)".to_owned()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => {
-                    task.abort();
-                    Err(format!("timed out after {limit:?}"))
-                }
-            }
-        });
-        let secs = case_started.elapsed().as_secs_f64();
-        match outcome {
-            Ok(()) => println!("test {name} ... ok ({secs:.2}s)"),
-            Err(why) => {
-                println!("test {name} ... FAILED ({secs:.2}s): {why}");
-                failed.push(name);
-            }
-        }
-    }
-    runtime.shutdown_timeout(Duration::from_secs(5));
-    let passed = CASES.len() - filtered_out - failed.len();
-    let status = if failed.is_empty() { "ok" } else { "FAILED" };
-    if !failed.is_empty() {
-        println!("\nfailures:");
-        for name in &failed {
-            println!("    {name}");
-        }
-    }
-    println!(
-        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
-        failed.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-enum Selection {
-    List,
-    Run(Vec<(&'static str, Duration, CaseFn)>),
-}
-
-/// The cases the command line selects, libtest-style: name filters
-/// (substrings, or whole names with `--exact`), `--skip`, `--list`,
-/// `--ignored` (there are none). Other libtest flags are accepted and ignored.
-fn select(args: Vec<String>) -> Selection {
-    let mut filters = Vec::new();
-    let mut skips = Vec::new();
-    let mut exact = false;
-    let mut ignored_only = false;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--list" => return Selection::List,
-            "--exact" => exact = true,
-            "--ignored" => ignored_only = true,
-            "--skip" => skips.extend(args.next()),
-            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" => {
-                args.next();
-            }
-            flag if flag.starts_with('-') => {}
-            filter => filters.push(filter.to_owned()),
-        }
-    }
-    let matches = |name: &str, pattern: &str| {
-        if exact {
-            name == pattern
-        } else {
-            name.contains(pattern)
-        }
-    };
-    let selected = CASES
-        .iter()
-        .filter(|_| !ignored_only)
-        .filter(|(name, ..)| filters.is_empty() || filters.iter().any(|f| matches(name, f)))
-        .filter(|(name, ..)| !skips.iter().any(|s| matches(name, s)))
-        .copied()
-        .collect();
-    Selection::Run(selected)
+    runner::run(selected, CASES.len(), &running)
 }
 
 fn interop_dir() -> PathBuf {

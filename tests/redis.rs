@@ -29,12 +29,13 @@
 #[path = "it/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
+// The runner it shares with `tests/interop.rs`.
+#[path = "runner/mod.rs"]
+mod runner;
 
-use std::future::Future;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::process::{Child, ExitCode, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,6 +47,7 @@ use axum::routing::get;
 use bearer_guard::testing::{DpopKey, KeyKind, TestIssuer};
 use bearer_guard::{Algorithm, BearerAuthLayer, Dpop, ManualClock, RedisReplayStore, ReplayStore};
 use http::{Request, StatusCode, header};
+use runner::Case;
 use support::{POLL_DEADLINE, builder, now_on, start};
 use tower::ServiceExt;
 
@@ -76,28 +78,33 @@ const PREFIX: &str = "notes-api:dpop:";
 /// cannot hang, never a margin a test relies on.
 const GENEROUS: Duration = Duration::from_secs(10);
 
-type CaseFn = fn() -> Pin<Box<dyn Future<Output = ()> + Send>>;
-
 /// Each case: its name and what it runs.
-const CASES: &[(&str, CaseFn)] = &[
+const CASES: &[Case] = &[
     (
         "two_replicas_sharing_one_redis_refuse_each_others_proofs",
+        CASE_TIMEOUT,
         || Box::pin(two_replicas_sharing_one_redis_refuse_each_others_proofs()),
     ),
     (
         "redis_hung_or_down_fails_closed_then_the_store_reconnects",
+        CASE_TIMEOUT,
         || Box::pin(redis_hung_or_down_fails_closed_then_the_store_reconnects()),
     ),
     (
         "concurrent_inserts_of_one_key_through_two_stores_let_one_through",
+        CASE_TIMEOUT,
         || Box::pin(concurrent_inserts_of_one_key_through_two_stores_let_one_through()),
     ),
-    ("connecting_fails_without_showing_the_password", || {
-        Box::pin(connecting_fails_without_showing_the_password())
-    }),
-    ("introspection_answers_are_shared_by_replicas", || {
-        Box::pin(introspection_answers_are_shared_by_replicas())
-    }),
+    (
+        "connecting_fails_without_showing_the_password",
+        CASE_TIMEOUT,
+        || Box::pin(connecting_fails_without_showing_the_password()),
+    ),
+    (
+        "introspection_answers_are_shared_by_replicas",
+        CASE_TIMEOUT,
+        || Box::pin(introspection_answers_are_shared_by_replicas()),
+    ),
 ];
 
 // ---------------------------------------------------------------------------
@@ -105,23 +112,10 @@ const CASES: &[(&str, CaseFn)] = &[
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    let selected = match select(std::env::args().skip(1).collect()) {
-        Selection::List => {
-            for (name, _) in CASES {
-                println!("{name}: test");
-            }
-            return ExitCode::SUCCESS;
-        }
-        Selection::Run(selected) => selected,
+    let selected = match runner::selected(CASES) {
+        Ok(selected) => selected,
+        Err(exit) => return exit,
     };
-    let filtered_out = CASES.len() - selected.len();
-    if selected.is_empty() {
-        println!("\nrunning 0 tests\n");
-        println!(
-            "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n"
-        );
-        return ExitCode::SUCCESS;
-    }
     let version = match redis_server() {
         Ok(version) => version,
         Err(why) => {
@@ -130,99 +124,8 @@ fn main() -> ExitCode {
         }
     };
 
-    let started = Instant::now();
-    println!("\nrunning {} tests ({version})", selected.len());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let mut failed = Vec::new();
-    for (name, case) in selected {
-        let case_started = Instant::now();
-        let outcome = runtime.block_on(async {
-            let mut task = tokio::spawn(case());
-            match tokio::time::timeout(CASE_TIMEOUT, &mut task).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) if e.is_panic() => Err("panicked (message above)".to_owned()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => {
-                    task.abort();
-                    Err(format!("timed out after {CASE_TIMEOUT:?}"))
-                }
-            }
-        });
-        let secs = case_started.elapsed().as_secs_f64();
-        match outcome {
-            Ok(()) => println!("test {name} ... ok ({secs:.2}s)"),
-            Err(why) => {
-                println!("test {name} ... FAILED ({secs:.2}s): {why}");
-                failed.push(name);
-            }
-        }
-    }
-    runtime.shutdown_timeout(Duration::from_secs(5));
-    let passed = CASES.len() - filtered_out - failed.len();
-    let status = if failed.is_empty() { "ok" } else { "FAILED" };
-    if !failed.is_empty() {
-        println!("\nfailures:");
-        for name in &failed {
-            println!("    {name}");
-        }
-    }
-    println!(
-        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
-        failed.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-enum Selection {
-    List,
-    Run(Vec<(&'static str, CaseFn)>),
-}
-
-/// The cases the command line selects, libtest-style: name filters
-/// (substrings, or whole names with `--exact`), `--skip`, `--list`,
-/// `--ignored` (there are none). Other libtest flags are accepted and ignored.
-fn select(args: Vec<String>) -> Selection {
-    let mut filters = Vec::new();
-    let mut skips = Vec::new();
-    let mut exact = false;
-    let mut ignored_only = false;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--list" => return Selection::List,
-            "--exact" => exact = true,
-            "--ignored" => ignored_only = true,
-            "--skip" => skips.extend(args.next()),
-            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" => {
-                args.next();
-            }
-            flag if flag.starts_with('-') => {}
-            filter => filters.push(filter.to_owned()),
-        }
-    }
-    let matches = |name: &str, pattern: &str| {
-        if exact {
-            name == pattern
-        } else {
-            name.contains(pattern)
-        }
-    };
-    let selected = CASES
-        .iter()
-        .filter(|_| !ignored_only)
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| matches(name, f)))
-        .filter(|(name, _)| !skips.iter().any(|s| matches(name, s)))
-        .copied()
-        .collect();
-    Selection::Run(selected)
+    let running = format!("{} tests ({version})", selected.len());
+    runner::run(selected, CASES.len(), &running)
 }
 
 // ---------------------------------------------------------------------------
