@@ -62,7 +62,12 @@ pub(crate) async fn confirm(
         return Err(Error::InvalidDpopProof("more than one DPoP header"));
     }
     // Checks 3-7.
-    let proof = proof::verify(value.as_bytes(), &policy.algorithms, policy.max_proof_bytes)?;
+    let proof = proof::verify(
+        value.as_bytes(),
+        &policy.algorithms,
+        policy.max_proof_bytes,
+        &policy.proof_keys,
+    )?;
     check_target(&proof, target, policy)?;
     // Check 12, first half: the token's hash.
     let ath = proof
@@ -97,13 +102,14 @@ pub(crate) async fn confirm(
     }
     check_time(&proof, policy)?;
     // Check 12: the key.
-    if proof.jkt != jkt {
+    let proof_jkt = proof.key.jkt.as_str();
+    if proof_jkt != jkt {
         return Err(Error::DpopKeyMismatch);
     }
     // Last, so that a proof refused for another reason burns no jti: the
     // proof's jti, once per key, within its window (§11.1).
-    let mut key = Vec::with_capacity(proof.jkt.len() + 1 + proof.jti.len());
-    key.extend_from_slice(proof.jkt.as_bytes());
+    let mut key = Vec::with_capacity(proof_jkt.len() + 1 + proof.jti.len());
+    key.extend_from_slice(proof_jkt.as_bytes());
     key.push(b' ');
     key.extend_from_slice(proof.jti.as_bytes());
     match policy.replay.insert_new(sha256(&key), policy.window).await {

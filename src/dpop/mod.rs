@@ -5,6 +5,7 @@
 
 pub(crate) mod check;
 pub(crate) mod htu;
+pub(crate) mod key_cache;
 pub(crate) mod nonce;
 pub(crate) mod proof;
 #[cfg(feature = "redis")]
@@ -248,6 +249,7 @@ impl Dpop {
             required: self.required,
             max_proof_bytes: self.max_proof_bytes,
             replay,
+            proof_keys: key_cache::ProofKeyCache::default(),
             nonces,
             time,
         })
@@ -268,6 +270,8 @@ pub(crate) struct DpopPolicy {
     pub(crate) required: bool,
     pub(crate) max_proof_bytes: usize,
     pub(crate) replay: Arc<dyn ReplayStore>,
+    /// Proof keys bound before, by their `jwk` text: this policy's own.
+    pub(crate) proof_keys: key_cache::ProofKeyCache,
     /// Server-provided nonces, when required.
     pub(crate) nonces: Option<nonce::Nonces>,
     pub(crate) time: Time,

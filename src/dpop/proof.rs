@@ -7,11 +7,15 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 
+use super::key_cache::{ProofKey, ProofKeyCache};
 use crate::error::Error;
-use crate::keys::jwk::{KeyRejected, bind_embedded};
+use crate::keys::jwk::KeyRejected;
 use crate::token::algorithm::Algorithm;
 use crate::validate::signature::verify_signature;
 
@@ -21,8 +25,8 @@ pub(crate) const MAX_JTI_BYTES: usize = 256;
 /// A proof whose signature verified, with what it claims.
 #[derive(Debug)]
 pub(crate) struct Proof {
-    /// The RFC 7638 SHA-256 thumbprint of its key, base64url.
-    pub(crate) jkt: String,
+    /// Its key, with the key's RFC 7638 SHA-256 thumbprint (base64url).
+    pub(crate) key: Arc<ProofKey>,
     pub(crate) jti: String,
     pub(crate) htm: String,
     pub(crate) htu: String,
@@ -33,12 +37,13 @@ pub(crate) struct Proof {
 }
 
 #[derive(Deserialize)]
-struct Header {
+struct Header<'a> {
     #[serde(default)]
     typ: Option<String>,
     alg: String,
-    #[serde(default)]
-    jwk: Option<serde_json::Value>,
+    /// The key's JSON text, as sent: what bound keys are cached by.
+    #[serde(default, borrow)]
+    jwk: Option<&'a RawValue>,
     /// No extension is understood, so none may be critical (RFC 7515 §4.1.11).
     #[serde(default)]
     crit: Option<IgnoredAny>,
@@ -65,11 +70,13 @@ fn refused(reason: &'static str) -> Error {
 }
 
 /// Checks the proof's syntax, type, algorithm, key and signature, and
-/// returns what it claims. `allowed`: the accepted proof algorithms.
+/// returns what it claims. `allowed`: the accepted proof algorithms;
+/// `keys`: the keys bound before, by their `jwk` text.
 pub(crate) fn verify(
     proof: &[u8],
     allowed: &[Algorithm],
     max_bytes: usize,
+    keys: &ProofKeyCache,
 ) -> Result<Proof, Error> {
     if proof.len() > max_bytes {
         return Err(refused("proof larger than the cap"));
@@ -107,9 +114,10 @@ pub(crate) fn verify(
         .copied()
         .find(|a| a.name() == header.alg || (*a == Algorithm::EdDSA && header.alg == "Ed25519"))
         .ok_or(refused("alg not accepted"))?;
-    // Check 7, then 6: a public key, and the signature by it.
+    // Check 7, then 6: a public key, and the signature by it. A key bound
+    // before from the same text for the same alg passed every check then.
     let jwk = header.jwk.ok_or(refused("no jwk header"))?;
-    let (key, jkt) = bind_embedded(&jwk, alg).map_err(|e| match e {
+    let (key, cached) = keys.get_or_bind(alg, jwk.get()).map_err(|e| match e {
         KeyRejected::Private => refused("jwk holds a private key"),
         KeyRejected::Symmetric => refused("jwk is a symmetric key"),
         KeyRejected::NotAllowed(_) | KeyRejected::AlgorithmMismatch(_) => {
@@ -117,8 +125,11 @@ pub(crate) fn verify(
         }
         _ => refused("jwk is not a usable public key"),
     })?;
-    verify_signature(&key, alg, signing_input, signature)
+    verify_signature(&key.key, alg, signing_input, signature)
         .map_err(|_| refused("signature does not verify"))?;
+    if !cached {
+        keys.insert(jwk.get().as_bytes(), Arc::clone(&key));
+    }
     // Check 3: the claims (only now: they are the signer's word).
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
@@ -139,7 +150,7 @@ pub(crate) fn verify(
         })
         .ok_or(refused("iat is not a NumericDate"))?;
     Ok(Proof {
-        jkt,
+        key,
         jti,
         htm: claims.htm.ok_or(refused("no htm"))?,
         htu: claims.htu.ok_or(refused("no htu"))?,

@@ -4,6 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
 
+use crate::dpop::key_cache::ProofKeyCache;
 use crate::dpop::proof::{MAX_JTI_BYTES, verify};
 use crate::token::algorithm::DEFAULT_ALGORITHMS;
 
@@ -21,7 +22,7 @@ pub(crate) const KEY_THUMBPRINT: &str = "dDgnrTIQtuuckYtRkvYycp9UKEeVfzG1uWAUTPF
 /// that the checks after the signature are reached. Whatever is accepted is
 /// within the caps, has a non-empty bounded `jti`, names the signing key's
 /// thumbprint (no other key can have signed it), and is accepted again
-/// with the same claims.
+/// with the same claims, its key then from the proof key cache.
 /// # Panics
 /// When an invariant breaks: that is the finding.
 #[allow(clippy::panic, clippy::expect_used)]
@@ -48,7 +49,8 @@ pub fn dpop_proof(data: &[u8]) {
 
 #[allow(clippy::panic)]
 fn check(proof: &[u8]) {
-    let Ok(verified) = verify(proof, &DEFAULT_ALGORITHMS, MAX_PROOF) else {
+    let keys = ProofKeyCache::default();
+    let Ok(verified) = verify(proof, &DEFAULT_ALGORITHMS, MAX_PROOF, &keys) else {
         return;
     };
     assert!(proof.len() <= MAX_PROOF, "proof over the cap");
@@ -57,15 +59,15 @@ fn check(proof: &[u8]) {
         "jti out of bounds"
     );
     assert_eq!(
-        verified.jkt, KEY_THUMBPRINT,
+        verified.key.jkt, KEY_THUMBPRINT,
         "accepted a proof signed by another key"
     );
-    let again = verify(proof, &DEFAULT_ALGORITHMS, MAX_PROOF)
-        .map(|p| (p.jkt, p.jti, p.htm, p.htu, p.iat, p.ath));
+    let again = verify(proof, &DEFAULT_ALGORITHMS, MAX_PROOF, &keys)
+        .map(|p| (p.key.jkt.clone(), p.jti, p.htm, p.htu, p.iat, p.ath));
     assert_eq!(
         again.ok(),
         Some((
-            verified.jkt,
+            verified.key.jkt.clone(),
             verified.jti,
             verified.htm,
             verified.htu,
@@ -98,9 +100,10 @@ mod tests {
             format!("{message}.{signature}").as_bytes(),
             &DEFAULT_ALGORITHMS,
             MAX_PROOF,
+            &ProofKeyCache::default(),
         )
         .expect("the seed is a valid proof");
-        assert_eq!(proof.jkt, KEY_THUMBPRINT);
+        assert_eq!(proof.key.jkt, KEY_THUMBPRINT);
         dpop_proof(seed);
     }
 }
