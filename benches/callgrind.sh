@@ -18,10 +18,14 @@
 #   MODES="plain plain_layered raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached
 #          cold_claims cached_claims
 #          bearer_cached dpop_cached bearer_cold dpop_cold raw_verify_proof
-#          dpop_cached_eddsa dpop_cold_eddsa raw_verify_proof_eddsa"
+#          dpop_cached_eddsa dpop_cold_eddsa raw_verify_proof_eddsa
+#          jwt_cached introspected_cached"
 #          (the *_claims modes: a handler taking Claims<EntraClaims>,
 #          benches/support/mod.rs; the bearer_* and dpop_* modes the same
-#          handler behind a layer that also accepts DPoP, issue 15)
+#          handler behind a layer that also accepts DPoP, issue 15;
+#          jwt_cached and introspected_cached the same handler behind a
+#          layer that also introspects opaque tokens at a fake endpoint on
+#          loopback, both caches on, issue 16)
 #   JOBS=2         valgrind processes at once (the counts do not depend on it)
 #   OUT=target/callgrind  where the callgrind files and annotations go
 #   TOP=20         how many functions the annotations show
@@ -31,7 +35,7 @@ cd "$(dirname "$0")/.."
 N=${N:-200}
 N_FIRST=${N_FIRST:-100}
 SIZES=${SIZES:-small entra}
-MODES=${MODES:-plain plain_layered raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached cold_claims cached_claims bearer_cached dpop_cached bearer_cold dpop_cold raw_verify_proof dpop_cached_eddsa dpop_cold_eddsa raw_verify_proof_eddsa}
+MODES=${MODES:-plain plain_layered raw_verify raw_verify_parsed raw_decode cold cold_first_sight cached cold_claims cached_claims bearer_cached dpop_cached bearer_cold dpop_cold raw_verify_proof dpop_cached_eddsa dpop_cold_eddsa raw_verify_proof_eddsa jwt_cached introspected_cached}
 JOBS=${JOBS:-2}
 OUT=${OUT:-target/callgrind}
 TOP=${TOP:-20}
@@ -131,6 +135,16 @@ for size in $SIZES; do
     }
   done
 done
+# Introspection (issue 16): a cached answer next to a cached JWT.
+for size in $SIZES; do
+  j=${PER[jwt_cached.$size]:-}
+  i=${PER[introspected_cached.$size]:-}
+  [ -n "$j" ] && [ -n "$i" ] || continue
+  echo "  $size: introspected_cached / jwt_cached = $(ratio "$i" "$j")   (an answer cache hit against a verified-token cache hit)"
+  echo "  $size: introspected_cached - jwt_cached = $((i - j)) instructions"
+  p=${PER[plain.$size]:-}
+  [ -n "$p" ] && echo "  $size: jwt_cached / plain = $(ratio "$j" "$p"), introspected_cached / plain = $(ratio "$i" "$p")"
+done
 
 # top FILE REQUESTS yes|no: cost per request of each function, inclusive or
 # exclusive, leaving out the frames above the measured section (all 100%).
@@ -146,18 +160,43 @@ top() {
       }'
 }
 
+# delta FILE_N FILE_2N N: the inclusive cost per request of every function,
+# (Ir(2N) - Ir(N)) / N as for the totals, so that a fixed cost in the section
+# (a lazy initialisation, a cache's housekeeping that valgrind's slow clock
+# makes fire at its start) is not spread over the requests; all functions
+# (--threshold=100), largest first.
+delta() {
+  raw() {
+    callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+      awk '
+        /^-+$/ { dash++; next }
+        dash >= 5 && /^ *[0-9,]+ \(/ {
+          ir = $1; gsub(",", "", ir)
+          fn = $0; sub(/^ *[0-9,]+ \( *[0-9.]+%\) +/, "", fn); sub(/ \[[^]]*\]$/, "", fn); sub(/^[^:]*:/, "", fn)
+          if (fn ~ /libc_start|below main|^0x|^main$|lang_start|begin_short_backtrace|::main$|callgrind_measured_section|block_on|enter_runtime|Scoped<T>::set|Context::enter|^instructions::/) next
+          sum[fn] += ir
+        }
+        END { for (f in sum) printf "%s\t%s\n", sum[f], f }'
+  }
+  awk -F '\t' -v n="$3" 'NR == FNR { a[$2] = $1; next } { d = ($1 - a[$2]) / n; if (d >= 1) printf "%10d  %s\n", d, $2 }' \
+    <(raw "$1") <(raw "$2") | sort -rn
+}
+
 echo
 for size in $SIZES; do
   for mode in cold cold_first_sight cached cold_claims cached_claims \
-    bearer_cached dpop_cached bearer_cold dpop_cold dpop_cached_eddsa dpop_cold_eddsa; do
+    bearer_cached dpop_cached bearer_cold dpop_cold dpop_cached_eddsa dpop_cold_eddsa \
+    jwt_cached introspected_cached; do
     n=$N
     [ "$mode" = cold_first_sight ] && n=$N_FIRST
     f="$OUT/cg.$mode.$size.$((2 * n))"
     [ -f "$f" ] || continue
     top "$f" $((2 * n)) yes >"$OUT/top.$mode.$size.txt"
     top "$f" $((2 * n)) no >"$OUT/self.$mode.$size.txt"
+    delta "$OUT/cg.$mode.$size.$n" "$f" "$n" >"$OUT/delta.$mode.$size.txt"
     echo "top $TOP inclusive functions, $mode ($size tokens), instructions per request"
-    echo "(in full: $OUT/top.$mode.$size.txt; exclusive costs: $OUT/self.$mode.$size.txt):"
+    echo "(in full: $OUT/top.$mode.$size.txt; exclusive costs: $OUT/self.$mode.$size.txt;"
+    echo " inclusive, (Ir(2N) - Ir(N)) / N: $OUT/delta.$mode.$size.txt):"
     head -n "$TOP" "$OUT/top.$mode.$size.txt"
     echo
   done

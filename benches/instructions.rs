@@ -37,6 +37,16 @@
 //! | `raw_verify_proof` | aws-lc's `ParsedPublicKey::verify_sig` of the proofs' signatures, the proof key parsed once: the DPoP baseline |
 //! | `dpop_cached_eddsa`, `dpop_cold_eddsa`, `raw_verify_proof_eddsa` | the same with an Ed25519 proof key |
 //!
+//! Introspection (RFC 7662; issue 16), both on one layer that validates JWTs
+//! locally and introspects opaque tokens at a fake endpoint on loopback
+//! (axum on `127.0.0.1:0`, on a thread of its own), `GET /me`
+//! (`Claims<EntraClaims>`), the verified-token and answer caches on:
+//!
+//! | mode | what runs N times |
+//! |---|---|
+//! | `jwt_cached` | `Authorization: Bearer` with the JWT of the size, seen before (a verified-token cache hit) |
+//! | `introspected_cached` | `Authorization: Bearer` with a 43-character opaque token whose answer carries the same claims plus `active`, introspected once before the section (an answer cache hit); the endpoint must get no call in the section |
+//!
 //! Every token is RS256 (RSA 2048); every request must be accepted (the run
 //! fails otherwise).
 
@@ -57,7 +67,8 @@ const USAGE: &str = "usage: instructions MODE N [small|entra]
   MODE: plain | plain_layered | raw_verify | raw_verify_parsed | raw_decode | cold | cold_first_sight | cached
         | cold_claims | cached_claims
         | bearer_cached | dpop_cached | bearer_cold | dpop_cold | raw_verify_proof
-        | dpop_cached_eddsa | dpop_cold_eddsa | raw_verify_proof_eddsa";
+        | dpop_cached_eddsa | dpop_cold_eddsa | raw_verify_proof_eddsa
+        | jwt_cached | introspected_cached";
 
 type Work = Pin<Box<dyn Future<Output = usize>>>;
 
@@ -167,6 +178,8 @@ async fn prepare(mode: &str, n: usize, size: Size) -> Work {
             assert!(check(&proofs[0]), "baseline accepts the proof");
             Box::pin(async move { proofs.iter().filter(|p| check(p)).count() })
         }
+        "jwt_cached" => fixture.introspection_routed(false).await,
+        "introspected_cached" => fixture.introspection_routed(true).await,
         _ => usage(),
     }
 }
@@ -261,6 +274,44 @@ impl Fixture {
             for request in requests {
                 accepted += send(app, request).await;
             }
+            accepted
+        })
+    }
+}
+
+impl Fixture {
+    /// `GET /me` N times through a layer that also introspects, both caches
+    /// on: with the JWT of the size (`opaque` false) or with an opaque token
+    /// whose answer carries that JWT's claims, each seen once before the
+    /// section. The endpoint is asked once, by that first request, for the
+    /// opaque token, and never for the JWT; the section must ask nothing.
+    async fn introspection_routed(&self, opaque: bool) -> Work {
+        let jwt = self.token(0);
+        let endpoint: &'static support::FakeIntrospection = Box::leak(Box::new(
+            support::FakeIntrospection::start(support::introspection_answer(&jwt)),
+        ));
+        let layer = support::introspection_layer(self.issuer, true, &endpoint.url);
+        support::warm(layer.validator(), &self.token(self.n + 1)).await;
+        let app: &'static Router = Box::leak(Box::new(support::app(layer)));
+        let token = if opaque {
+            support::opaque_token(0)
+        } else {
+            jwt
+        };
+        let warm = support::request(DPOP_PATH, &token);
+        assert_eq!(send(app, warm).await, 1, "the warm-up request passes");
+        let calls = endpoint.calls();
+        assert_eq!(calls, usize::from(opaque), "one call, for the opaque token");
+        let requests: Vec<Request<Body>> = (0..self.n)
+            .map(|_| support::request(DPOP_PATH, &token))
+            .collect();
+        Box::pin(async move {
+            let mut accepted = 0;
+            for request in requests {
+                accepted += send(app, request).await;
+            }
+            // One atomic load, in the section but the same for N and 2N.
+            assert_eq!(endpoint.calls(), calls, "no call in the section");
             accepted
         })
     }

@@ -32,6 +32,20 @@
 //! takes a proof once), signed before the timed loop; every timed request
 //! must be accepted, or the bench fails.
 //!
+//! Introspection (RFC 7662, issue 16): group `introspection_entra`, through
+//! the same app on a layer that validates JWTs locally and introspects
+//! opaque tokens at a fake endpoint on loopback (axum on `127.0.0.1:0`, a
+//! thread of its own), `GET /me` (`Claims<EntraClaims>`):
+//! - `jwt_cached`: the Entra-sized JWT, seen before (verified-token cache);
+//! - `introspected_cached`: a 43-character opaque token whose answer carries
+//!   the same claims plus `active`, introspected once before (answer cache);
+//!   polled once like the DPoP groups, and the endpoint must get no call;
+//! - `jwt_cold`: the JWT with the verified-token cache off;
+//! - `introspected_cold`: a fresh opaque token per request, so each includes
+//!   a call to the endpoint over loopback (HTTP/1.1, the pooled keep-alive
+//!   connection): its time is mostly that round trip. The cold pair runs on
+//!   the runtime (`block_on`), as the call needs it.
+//!
 //! After the run it prints each group's means and their ratios to the raw
 //! verify, read back from criterion's own estimates of this run.
 
@@ -244,6 +258,153 @@ mod dpop {
     }
 }
 
+/// The introspection group and its functions.
+const INTROSPECTION_GROUP: &str = "introspection_entra";
+const INTROSPECTION_FUNCTIONS: &[&str] = &[
+    "jwt_cached",
+    "introspected_cached",
+    "jwt_cold",
+    "introspected_cold",
+];
+
+/// Issue 16: a cached introspected token next to a cached JWT, and each cold.
+mod introspection {
+    use std::cell::Cell;
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    use axum::Router;
+    use axum::body::Body;
+    use bearer_guard::testing::TestIssuer;
+    use criterion::{Bencher, Criterion};
+    use futures_util::FutureExt as _;
+    use http::Request;
+    use tokio::runtime::Runtime;
+    use tower::ServiceExt as _;
+
+    use super::{INTROSPECTION_FUNCTIONS, INTROSPECTION_GROUP, support};
+    use crate::support::{FakeIntrospection, Size};
+
+    /// The route: its handler takes `Claims<EntraClaims>`.
+    const PATH: &str = "/me";
+
+    /// One request through the app, its body read: whether it got 200 and
+    /// the handler saw the typed claims.
+    async fn send(app: &Router, request: Request<Body>) -> bool {
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        let ok = response.status() == http::StatusCode::OK;
+        let body = axum::body::to_bytes(response.into_body(), 1024).await;
+        ok && body.is_ok_and(|b| &b[..] == b"me")
+    }
+
+    /// Times `iters` requests with `token`, each polled once (a cache hit
+    /// never waits); fails if any is refused or the endpoint is called.
+    fn cached(b: &mut Bencher<'_>, app: &Router, endpoint: &FakeIntrospection, token: &str) {
+        b.iter_custom(|iters| {
+            let requests: Vec<_> = (0..iters).map(|_| support::request(PATH, token)).collect();
+            let calls = endpoint.calls();
+            let start = Instant::now();
+            let mut accepted = 0u64;
+            for request in requests {
+                let sent = send(app, black_box(request)).now_or_never();
+                accepted += u64::from(sent.expect("a cache hit never waits"));
+            }
+            let elapsed = start.elapsed();
+            assert_eq!(accepted, iters, "every timed request is accepted");
+            assert_eq!(endpoint.calls(), calls, "no call to the endpoint");
+            elapsed
+        });
+    }
+
+    /// Times `iters` requests with the tokens `tokens` makes, each run to
+    /// completion on `runtime`; fails if any is refused, or if the endpoint
+    /// gets other than `calls_each` calls per request.
+    fn cold(
+        b: &mut Bencher<'_>,
+        runtime: &Runtime,
+        app: &Router,
+        endpoint: &FakeIntrospection,
+        tokens: impl Fn(u64) -> Vec<String>,
+        calls_each: u64,
+    ) {
+        b.iter_custom(|iters| {
+            let requests: Vec<_> = tokens(iters)
+                .iter()
+                .map(|token| support::request(PATH, token))
+                .collect();
+            let calls = endpoint.calls();
+            let start = Instant::now();
+            let mut accepted = 0u64;
+            for request in requests {
+                accepted += u64::from(runtime.block_on(send(app, black_box(request))));
+            }
+            let elapsed = start.elapsed();
+            assert_eq!(accepted, iters, "every timed request is accepted");
+            let made = u64::try_from(endpoint.calls() - calls).expect("fits");
+            assert_eq!(made, iters * calls_each, "calls to the endpoint");
+            elapsed
+        });
+    }
+
+    pub(super) fn group(c: &mut Criterion, runtime: &Runtime, issuer: &TestIssuer, kid: &str) {
+        let jwt = support::token(issuer, kid, Size::Entra, 0);
+        let endpoint = FakeIntrospection::start(support::introspection_answer(&jwt));
+        let opaque = support::opaque_token(0);
+        // Fresh opaque tokens for the cold requests: numbers never used.
+        let next = Cell::new(1u64);
+        let fresh = |n: u64| {
+            let first = next.get();
+            next.set(first + n);
+            (first..first + n)
+                .map(support::opaque_token)
+                .collect::<Vec<String>>()
+        };
+        let repeated = |n: u64| {
+            let n = usize::try_from(n).expect("iterations fit memory");
+            vec![jwt.clone(); n]
+        };
+        // Both caches on, and the verified-token cache off.
+        let [on, off] = [true, false].map(|cache| {
+            let layer = support::introspection_layer(issuer, cache, &endpoint.url);
+            runtime.block_on(support::warm(layer.validator(), &jwt));
+            support::app(layer)
+        });
+        // One request of each kind first: the JWT and the opaque token in
+        // their caches (one call), the pooled connection to the endpoint
+        // open, every lazy initialisation done.
+        for (app, token) in [
+            (&on, &jwt),
+            (&on, &opaque),
+            (&off, &jwt),
+            (&off, &fresh(1)[0]),
+        ] {
+            let sent = runtime.block_on(send(app, support::request(PATH, token)));
+            assert!(sent, "the warm-up request passes");
+        }
+        assert_eq!(endpoint.calls(), 2, "one call per opaque token");
+
+        let mut group = c.benchmark_group(INTROSPECTION_GROUP);
+        group.bench_function(INTROSPECTION_FUNCTIONS[0], |b| {
+            cached(b, &on, &endpoint, &jwt)
+        });
+        group.bench_function(INTROSPECTION_FUNCTIONS[1], |b| {
+            cached(b, &on, &endpoint, &opaque)
+        });
+        group.bench_function(INTROSPECTION_FUNCTIONS[2], |b| {
+            cold(b, runtime, &off, &endpoint, repeated, 0)
+        });
+        group.bench_function(INTROSPECTION_FUNCTIONS[3], |b| {
+            cold(b, runtime, &off, &endpoint, fresh, 1)
+        });
+        group.finish();
+        println!(
+            "{INTROSPECTION_GROUP}: {} calls to the fake endpoint over {} connection(s)",
+            endpoint.calls(),
+            endpoint.connections()
+        );
+    }
+}
+
 fn requirements(c: &mut Criterion, runtime: &tokio::runtime::Runtime, issuer: &TestIssuer) {
     let token = issuer
         .token()
@@ -299,11 +460,11 @@ fn main() {
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     // The RSA key, before the algorithm groups add keys of other kinds.
-    #[cfg(feature = "aws-lc-rs")]
     let rsa_kid = issuer.current_kid();
     algorithms(&mut c, &runtime, &issuer);
     #[cfg(feature = "aws-lc-rs")]
     dpop::groups(&mut c, &runtime, &issuer, &rsa_kid);
+    introspection::group(&mut c, &runtime, &issuer, &rsa_kid);
     requirements(&mut c, &runtime, &issuer);
     c.final_summary();
     print_ratios(started);
@@ -400,6 +561,37 @@ fn print_ratios(started: SystemTime) {
             d_cached / proof,
             d_cold / (b_cold + proof),
             d_cached / b_cached
+        );
+    }
+    let m: Vec<Option<f64>> = INTROSPECTION_FUNCTIONS
+        .iter()
+        .map(|f| mean_ns(INTROSPECTION_GROUP, f, started))
+        .collect();
+    if let &[Some(jwt_cached), Some(i_cached), jwt_cold, i_cold] = m.as_slice() {
+        println!("\nIntrospection (issue 16), means of this run (µs) and their ratios:");
+        println!(
+            "{:<20} {:>11} {:>11} {:>11} {:>11} {:>28} {:>24}",
+            "group",
+            "jwt_cached",
+            "i_cached",
+            "jwt_cold",
+            "i_cold",
+            "i_cached/jwt_cached",
+            "i_cold/jwt_cold"
+        );
+        let us = |ns: Option<f64>| ns.map_or("-".to_owned(), |ns| format!("{:.3}", ns / 1000.0));
+        let cold_ratio = match (i_cold, jwt_cold) {
+            (Some(i), Some(j)) => format!("{:.3}", i / j),
+            _ => "-".to_owned(),
+        };
+        println!(
+            "{INTROSPECTION_GROUP:<20} {:>11} {:>11} {:>11} {:>11} {:>28.3} {:>24}",
+            us(Some(jwt_cached)),
+            us(Some(i_cached)),
+            us(jwt_cold),
+            us(i_cold),
+            i_cached / jwt_cached,
+            cold_ratio
         );
     }
 }

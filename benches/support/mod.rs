@@ -1,6 +1,7 @@
 //! What the bench targets share: tokens of two sizes, layers with the token
-//! cache on or off (and with DPoP), the axum app under test, the raw
-//! `jsonwebtoken` key, and DPoP proofs with the raw verify of their signature.
+//! cache on or off (and with DPoP, or with introspection), the axum app under
+//! test, the raw `jsonwebtoken` key, DPoP proofs with the raw verify of their
+//! signature, and a fake introspection endpoint on loopback.
 //! Each bench includes it with `mod support;` (a folder without `main.rs` is
 //! not a bench target of its own).
 #![allow(dead_code)]
@@ -9,10 +10,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::response::IntoResponse as _;
 use axum::routing::get;
 use bearer_guard::testing::{DpopKey, TestIssuer, TokenBuilder};
 use bearer_guard::{
-    BearerAuthLayer, Builder, Claims, Dpop, Requirement, TypPolicy, Validator, require,
+    BearerAuthLayer, Builder, Claims, Dpop, Introspection, Requirement, TypPolicy, Validator,
+    require,
 };
 use http::{Request, header};
 use jsonwebtoken::jwk::JwkSet;
@@ -117,6 +120,31 @@ pub fn dpop_layer(issuer: &TestIssuer, cache: bool) -> BearerAuthLayer {
         .build()
         .expect("valid configuration")
 }
+
+/// [`layer`], also validating opaque tokens by introspection (RFC 7662)
+/// at `endpoint` (`client_secret_basic`). Answers are kept for an hour at
+/// most (the default is five minutes: long enough for a run, but a bench
+/// that asserts "no call" must not depend on how long the run takes); JWTs
+/// are still validated locally, `cache` (the verified-token cache) as in
+/// [`layer`]. The answer cache is on either way (`max_entries` its default,
+/// 100,000).
+pub fn introspection_layer(issuer: &TestIssuer, cache: bool, endpoint: &str) -> BearerAuthLayer {
+    builder(issuer, cache)
+        .introspection(
+            Introspection::client_secret_basic(
+                endpoint,
+                INTROSPECTION_CLIENT,
+                INTROSPECTION_SECRET,
+            )
+            .max_cache_age(Duration::from_secs(3600)),
+        )
+        .build()
+        .expect("valid configuration")
+}
+
+/// The client id the API introspects as, and its secret.
+pub const INTROSPECTION_CLIENT: &str = "bench-api";
+pub const INTROSPECTION_SECRET: &str = "bench-secret";
 
 fn builder(issuer: &TestIssuer, cache: bool) -> Builder {
     let builder = BearerAuthLayer::builder()
@@ -316,4 +344,124 @@ pub fn raw_verify(token: &str, key: &DecodingKey, alg: jsonwebtoken::Algorithm) 
 pub async fn warm(validator: &Validator, token: &str) {
     assert!(validator.warm_up().await, "key set loads");
     validator.validate(token).await.expect("token is valid");
+}
+
+/// What a fake introspection endpoint answers: the claims of `jwt` (its
+/// payload, decoded, not verified) plus `"active": true`, so that an opaque
+/// token introspected with it carries the same claims as that JWT.
+pub fn introspection_answer(jwt: &str) -> String {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).expect("compact JWS");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    let mut claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).expect("a JSON object");
+    claims.insert("active".into(), json!(true));
+    serde_json::Value::Object(claims).to_string()
+}
+
+/// Opaque token number `n`: 43 base64url characters (32 bytes, as
+/// oidc-provider issues them), distinct for each `n`, never a compact JWS.
+pub fn opaque_token(n: u64) -> String {
+    use base64::Engine as _;
+    let mut bytes = [0x5a_u8; 32];
+    bytes[..8].copy_from_slice(&n.to_le_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A fake introspection endpoint (RFC 7662) on loopback: axum on
+/// `127.0.0.1:0`, on a thread and a current-thread runtime of its own (as
+/// an authorization server is another process), answering every call with
+/// one fixed answer, and counting the calls and the connections.
+pub struct FakeIntrospection {
+    /// `http://127.0.0.1:PORT/introspect`.
+    pub url: String,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FakeIntrospection {
+    /// Starts it, answering `answer` (a JSON object's text) to every call
+    /// that names a token and authenticates as [`INTROSPECTION_CLIENT`]
+    /// (anything else: 401).
+    pub fn start(answer: String) -> FakeIntrospection {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let url = format!(
+            "http://{}/introspect",
+            listener.local_addr().expect("address")
+        );
+        let counted = Arc::clone(&calls);
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::clone(&connections);
+        std::thread::Builder::new()
+            .name("fake-introspection".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async move {
+                    use base64::Engine as _;
+                    let answer: Arc<str> = answer.into();
+                    let expected: Arc<str> = format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD
+                            .encode(format!("{INTROSPECTION_CLIENT}:{INTROSPECTION_SECRET}"))
+                    )
+                    .into();
+                    let endpoint =
+                        axum::routing::post(move |headers: http::HeaderMap, form: String| {
+                            let (counted, expected, answer) = (
+                                Arc::clone(&counted),
+                                Arc::clone(&expected),
+                                Arc::clone(&answer),
+                            );
+                            async move {
+                                counted.fetch_add(1, Ordering::SeqCst);
+                                let basic = headers
+                                    .get(header::AUTHORIZATION)
+                                    .is_some_and(|v| v.as_bytes() == expected.as_bytes());
+                                let token = form.starts_with("token=");
+                                if !(basic && token) {
+                                    return http::StatusCode::UNAUTHORIZED.into_response();
+                                }
+                                (
+                                    [(header::CONTENT_TYPE, "application/json")],
+                                    answer.to_string(),
+                                )
+                                    .into_response()
+                            }
+                        });
+                    let app = Router::new().route("/introspect", endpoint);
+                    use axum::serve::ListenerExt as _;
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("tokio listener")
+                        .tap_io(move |_| {
+                            accepted.fetch_add(1, Ordering::SeqCst);
+                        });
+                    axum::serve(listener, app).await.expect("serve");
+                });
+            })
+            .expect("a thread for the fake endpoint");
+        FakeIntrospection {
+            url,
+            calls,
+            connections,
+        }
+    }
+
+    /// Connections accepted so far (the API's client keeps one alive).
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Calls answered so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
