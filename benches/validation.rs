@@ -42,9 +42,14 @@
 //!   polled once like the DPoP groups, and the endpoint must get no call;
 //! - `jwt_cold`: the JWT with the verified-token cache off;
 //! - `introspected_cold`: a fresh opaque token per request, so each includes
-//!   a call to the endpoint over loopback (HTTP/1.1, the pooled keep-alive
-//!   connection): its time is mostly that round trip. The cold pair runs on
-//!   the runtime (`block_on`), as the call needs it.
+//!   a call to the endpoint over loopback (HTTP/1.1; the library's client
+//!   keeps no idle connection, so each call connects anew): its time is
+//!   mostly that round trip. The cold pair runs on the runtime (`block_on`),
+//!   as the call needs it;
+//! - `cached_interleaved`: the two cached paths in alternating batches of 64,
+//!   each batch timed; the time is one request of each kind, and the ratio of
+//!   the two totals is printed after the group (drift on a shared machine
+//!   moves two functions measured one after the other apart; this does not).
 //!
 //! After the run it prints each group's means and their ratios to the raw
 //! verify, read back from criterion's own estimates of this run.
@@ -265,13 +270,14 @@ const INTROSPECTION_FUNCTIONS: &[&str] = &[
     "introspected_cached",
     "jwt_cold",
     "introspected_cold",
+    "cached_interleaved",
 ];
 
 /// Issue 16: a cached introspected token next to a cached JWT, and each cold.
 mod introspection {
     use std::cell::Cell;
     use std::hint::black_box;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     use axum::Router;
     use axum::body::Body;
@@ -313,6 +319,52 @@ mod introspection {
             assert_eq!(accepted, iters, "every timed request is accepted");
             assert_eq!(endpoint.calls(), calls, "no call to the endpoint");
             elapsed
+        });
+    }
+
+    /// Requests per timed batch of [`interleaved`].
+    const BATCH: u64 = 64;
+
+    /// The two cached paths interleaved: `iters` requests with `jwt` and
+    /// `iters` with `opaque`, in alternating batches of [`BATCH`] (which goes
+    /// first alternates too), each batch timed. Criterion's figure is the
+    /// time of one request of each kind; the two totals, added to `totals`,
+    /// give their ratio without the drift of a shared machine between two
+    /// functions measured one after the other.
+    fn interleaved(
+        b: &mut Bencher<'_>,
+        app: &Router,
+        endpoint: &FakeIntrospection,
+        [jwt, opaque]: [&str; 2],
+        totals: &Cell<[Duration; 2]>,
+    ) {
+        b.iter_custom(|iters| {
+            let make = |token: &str| {
+                (0..iters)
+                    .map(|_| support::request(PATH, token))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+            };
+            let mut requests = [make(jwt), make(opaque)];
+            let calls = endpoint.calls();
+            let mut spent = [Duration::ZERO; 2];
+            let mut accepted = 0u64;
+            for batch in 0..iters.div_ceil(BATCH) {
+                let order = if batch % 2 == 0 { [0, 1] } else { [1, 0] };
+                for kind in order {
+                    let start = Instant::now();
+                    for request in requests[kind].by_ref().take(BATCH as usize) {
+                        let sent = send(app, black_box(request)).now_or_never();
+                        accepted += u64::from(sent.expect("a cache hit never waits"));
+                    }
+                    spent[kind] += start.elapsed();
+                }
+            }
+            assert_eq!(accepted, 2 * iters, "every timed request is accepted");
+            assert_eq!(endpoint.calls(), calls, "no call to the endpoint");
+            let [j, o] = totals.get();
+            totals.set([j + spent[0], o + spent[1]]);
+            spent[0] + spent[1]
         });
     }
 
@@ -396,7 +448,20 @@ mod introspection {
         group.bench_function(INTROSPECTION_FUNCTIONS[3], |b| {
             cold(b, runtime, &off, &endpoint, fresh, 1)
         });
+        let totals = Cell::new([Duration::ZERO; 2]);
+        group.bench_function(INTROSPECTION_FUNCTIONS[4], |b| {
+            interleaved(b, &on, &endpoint, [&jwt, &opaque], &totals)
+        });
         group.finish();
+        let [j, o] = totals.get();
+        println!(
+            "{INTROSPECTION_GROUP}/{}: introspected_cached / jwt_cached = {:.3} \
+             (interleaved in batches of {BATCH}, warm-up included: {:.2} s against {:.2} s)",
+            INTROSPECTION_FUNCTIONS[4],
+            o.as_secs_f64() / j.as_secs_f64(),
+            o.as_secs_f64(),
+            j.as_secs_f64()
+        );
         println!(
             "{INTROSPECTION_GROUP}: {} calls to the fake endpoint over {} connection(s)",
             endpoint.calls(),
@@ -567,7 +632,7 @@ fn print_ratios(started: SystemTime) {
         .iter()
         .map(|f| mean_ns(INTROSPECTION_GROUP, f, started))
         .collect();
-    if let &[Some(jwt_cached), Some(i_cached), jwt_cold, i_cold] = m.as_slice() {
+    if let &[Some(jwt_cached), Some(i_cached), jwt_cold, i_cold, _] = m.as_slice() {
         println!("\nIntrospection (issue 16), means of this run (µs) and their ratios:");
         println!(
             "{:<20} {:>11} {:>11} {:>11} {:>11} {:>28} {:>24}",
