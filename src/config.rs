@@ -8,19 +8,19 @@ use std::time::Duration;
 
 use crate::clock::{Clock, Time};
 use crate::dpop::Dpop;
-use crate::error::{ConfigError, HttpClientError};
+use crate::error::ConfigError;
 use crate::introspection::Introspection;
 use crate::issuer::Issuer;
 use crate::issuer::trusted::{CacheSettings, compile};
 use crate::issuer::typ::TypPolicy;
-use crate::keys::fetch::Fetcher;
+use crate::keys::fetch::{ClientChoice, Fetcher};
 use crate::mtls::CertificateBinding;
 use crate::resource::{MetadataSigner, ResourceSettings};
 use crate::token::algorithm::Algorithm;
 use crate::tower::layer::BearerAuthLayer;
 use crate::tower::require::Requirement;
 use crate::validate::token_cache::TokenCache;
-use crate::validate::validator::{Binding, Validator};
+use crate::validate::validator::{Binding, Options, Validator};
 
 impl BearerAuthLayer {
     /// Starts configuring a layer.
@@ -67,6 +67,8 @@ pub struct Builder {
     dpop: Option<Dpop>,
     introspection: Option<Introspection>,
     certificates: Option<CertificateBinding>,
+    http_client: Option<reqwest::Client>,
+    error_descriptions: bool,
 }
 
 impl Default for Builder {
@@ -95,6 +97,8 @@ impl Default for Builder {
             dpop: None,
             introspection: None,
             certificates: None,
+            http_client: None,
+            error_descriptions: false,
         }
     }
 }
@@ -228,6 +232,57 @@ impl Builder {
     /// mint tokens your API accepts. Default: off.
     pub fn dangerously_allow_insecure_http(mut self) -> Self {
         self.allow_insecure_http = true;
+        self
+    }
+
+    /// Fetches (discovery documents, key sets, introspection calls) go through
+    /// this client instead of one of bearer-guard's own: for a corporate
+    /// proxy, extra root certificates, a client certificate towards the
+    /// identity provider, or a custom resolver.
+    ///
+    /// The client is used as it is, so build it as bearer-guard builds its
+    /// own: **without following redirects**
+    /// (`.redirect(reqwest::redirect::Policy::none())`). An answer that came
+    /// through a redirect is refused all the same, but by then an
+    /// introspection request (which carries the token) may have been re-sent
+    /// to the redirect's target. Every other bound still holds: the
+    /// [`fetch_timeout`](Builder::fetch_timeout) of each request, the
+    /// [`max_jwks_bytes`](Builder::max_jwks_bytes) cap on each answer, `https`
+    /// only (except loopback or
+    /// [`dangerously_allow_insecure_http`](Builder::dangerously_allow_insecure_http)).
+    /// [`connect_timeout`](Builder::connect_timeout) is then the client's own.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .proxy(reqwest::Proxy::https("http://proxy.corp.example:3128")?)
+    ///     .build()?;
+    /// let auth = bearer_guard::BearerAuthLayer::builder()
+    ///     .issuer("https://login.example.com")
+    ///     .audience("api://notes")
+    ///     .http_client(client)
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Adds a short `error_description` to every challenge that has an
+    /// `error` code (RFC 6750 §3): `Bearer error="invalid_token",
+    /// error_description="token expired"`, so that a developer sees why a
+    /// token was refused without the server's logs. The text comes from a
+    /// fixed vocabulary, one per reason ([`Error::description`](crate::Error::description)):
+    /// never token content, key material or a configured value. It still
+    /// tells a caller more than RFC 6750's code alone (that the audience is
+    /// wrong, that the key is unknown): meant for development and test
+    /// environments. Default: off.
+    pub fn error_descriptions(mut self, on: bool) -> Self {
+        self.error_descriptions = on;
         self
     }
 
@@ -461,13 +516,20 @@ impl Builder {
                 return Err(ConfigError::ZeroLimit(what));
             }
         }
-        let fetcher = Fetcher::new(
+        let client = match self.http_client {
+            Some(client) => ClientChoice::User(client),
+            None => ClientChoice::Shared {
+                needs_https: issuers.iter().any(Issuer::fetches_https),
+            },
+        };
+        let fetcher = Fetcher::with_client(
             self.connect_timeout,
             self.timeout,
             self.max_jwks_bytes,
             self.allow_insecure_http,
+            client,
         )
-        .map_err(|e| ConfigError::HttpClient(HttpClientError::new(e)))?;
+        .map_err(ConfigError::HttpClient)?;
         let time = self.clock.map(Time::new).unwrap_or_default();
         let settings = CacheSettings {
             fetcher,
@@ -513,12 +575,15 @@ impl Builder {
         let tokens = TokenCache::new(self.token_cache_bytes, self.token_cache_max_age);
         Ok(Validator::new(
             trusted,
-            self.max_token_bytes,
             tokens,
             time,
             resource,
-            leeway_secs,
             Binding { dpop, certificates },
+            Options {
+                max_token_bytes: self.max_token_bytes,
+                leeway_secs,
+                error_descriptions: self.error_descriptions,
+            },
         ))
     }
 }

@@ -29,6 +29,11 @@ pub enum Error {
     /// More than one `Authorization` header (RFC 6750 §2: one method, one token).
     #[error("more than one Authorization header")]
     MultipleAuthorizationHeaders,
+    /// The request carries a token by more than one method (the
+    /// `Authorization` header, the `access_token` query parameter, a
+    /// cookie): RFC 6750 §2 allows one.
+    #[error("token sent by more than one method")]
+    MultipleTokenMethods,
     /// The `Authorization: Bearer` value is not a `b64token` (RFC 6750 §2.1).
     #[error("malformed Bearer credentials: {0}")]
     MalformedAuthorization(&'static str),
@@ -234,6 +239,36 @@ pub(crate) fn log_safe(text: &str, max_chars: usize) -> String {
     format!("{kept:?}{}", if cut { "…" } else { "" })
 }
 
+/// `error` and its whole `source()` chain on one line, `: `-separated, as
+/// logs and `Display` show a cause: "error sending request: client error
+/// (Connect): invalid peer certificate: UnknownIssuer". A cause whose text
+/// its parent's message already ends with is not repeated.
+pub(crate) fn causes<'a>(error: &'a (dyn std::error::Error + 'static)) -> Causes<'a> {
+    Causes(error)
+}
+
+/// See [`causes`].
+pub(crate) struct Causes<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut last = self.0.to_string();
+        f.write_str(&last)?;
+        // Bounded: a cyclic or absurdly deep chain cannot loop forever.
+        let mut next = self.0.source();
+        for _ in 0..16 {
+            let Some(cause) = next else { break };
+            let text = cause.to_string();
+            if !text.is_empty() && !last.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            last = text;
+            next = cause.source();
+        }
+        Ok(())
+    }
+}
+
 /// The RFC 6750 class of a rejection: what the client is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -276,9 +311,9 @@ impl Error {
             Error::ReplayStoreUnavailable { .. } | Error::IntrospectionUnavailable { .. } => {
                 Challenge::Unavailable
             }
-            Error::MultipleAuthorizationHeaders | Error::MalformedAuthorization(_) => {
-                Challenge::InvalidRequest
-            }
+            Error::MultipleAuthorizationHeaders
+            | Error::MultipleTokenMethods
+            | Error::MalformedAuthorization(_) => Challenge::InvalidRequest,
             Error::InsufficientScope { .. } => Challenge::InsufficientScope,
             Error::InsufficientUserAuthentication { .. } => {
                 Challenge::InsufficientUserAuthentication
@@ -317,12 +352,69 @@ impl Error {
         }
     }
 
+    /// A short description of this reason from a fixed vocabulary, for the
+    /// `error_description` challenge parameter (RFC 6750 §3) when
+    /// [`Builder::error_descriptions`](crate::Builder::error_descriptions) is
+    /// on: "token expired", "audience not accepted", … Never token content,
+    /// key material or a configured value: a constant per reason, made of
+    /// the characters RFC 6750 allows there.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Error::MissingToken | Error::NotBearer | Error::Unauthenticated => "no access token",
+            Error::DpopRequired => "the DPoP scheme is required",
+            Error::MultipleAuthorizationHeaders => "more than one Authorization header",
+            Error::MultipleTokenMethods => "token sent by more than one method",
+            Error::MalformedAuthorization(_) => "malformed Authorization header",
+            Error::TokenTooLarge { .. } => "token too large",
+            Error::MalformedToken(_) => "malformed token",
+            Error::DisallowedAlgorithm(_) => "signing algorithm not accepted",
+            Error::UnsupportedHeader(_) => "unsupported token header parameter",
+            Error::WrongType(_) => "token type not accepted",
+            Error::MissingKeyId => "token names no signing key",
+            Error::UnknownKeyId => "signing key not found",
+            Error::AlgorithmMismatch { .. } => "algorithm does not match the signing key",
+            Error::InvalidSignature => "signature invalid",
+            Error::KeyIssuerMismatch => "signing key belongs to another issuer",
+            Error::ClaimsNotObject => "claims are not a JSON object",
+            Error::MissingClaim(_) => "a required claim is missing",
+            Error::InvalidClaim(_) => "a claim has an invalid value",
+            Error::InvalidPermissionClaim(_) => "a permission claim has an invalid type",
+            Error::NoPermissions => "token grants no scope and no role",
+            Error::IssuerMismatch => "issuer not accepted",
+            Error::PolicyNotAccepted => "sign-in policy not accepted",
+            Error::AudienceMismatch => "audience not accepted",
+            Error::Expired => "token expired",
+            Error::NotYetValid => "token not yet valid",
+            Error::ClaimsShape(_) => "claims do not fit this API",
+            Error::KeysUnavailable { .. } => "signing keys unavailable",
+            Error::InsufficientScope { .. } => "insufficient permission",
+            Error::InsufficientUserAuthentication { .. } => {
+                "stronger or more recent authentication required"
+            }
+            Error::InsufficientClaims { .. } => "authentication context required",
+            Error::InvalidDpopProof(_) => "invalid DPoP proof",
+            Error::DpopProofReplayed => "DPoP proof replayed",
+            Error::DpopKeyMismatch => "DPoP proof key does not match the token",
+            Error::BoundTokenAsBearer => "DPoP-bound token sent as a bearer token",
+            Error::TokenNotDpopBound => "token is not DPoP-bound",
+            Error::CertificateRequired => "client certificate required",
+            Error::CertificateMismatch => "client certificate does not match the token",
+            Error::ForwardedCertificate(_) => "client certificate not usable",
+            Error::TokenInactive => "token not active",
+            Error::NotAnAccessToken(_) => "not an access token for this API",
+            Error::IntrospectionUnavailable { .. } => "token introspection unavailable",
+            Error::UseDpopNonce { .. } => "DPoP nonce required",
+            Error::ReplayStoreUnavailable { .. } => "DPoP replay store unavailable",
+        }
+    }
+
     /// A short, stable name for this reason, for logs and metrics.
     pub fn code(&self) -> &'static str {
         match self {
             Error::MissingToken => "missing_token",
             Error::NotBearer => "not_bearer",
             Error::MultipleAuthorizationHeaders => "multiple_authorization_headers",
+            Error::MultipleTokenMethods => "multiple_token_methods",
             Error::MalformedAuthorization(_) => "malformed_authorization",
             Error::TokenTooLarge { .. } => "token_too_large",
             Error::MalformedToken(_) => "malformed_token",
@@ -489,34 +581,33 @@ pub enum ConfigError {
     /// A size or count limit was set to zero.
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),
-    /// The HTTP client could not be built.
+    /// The HTTP client could not be built (for example: no certificate
+    /// store on the machine while an `https` URL is configured). The message
+    /// carries the whole cause chain.
     #[error("HTTP client: {0}")]
-    HttpClient(#[source] HttpClientError),
+    HttpClient(HttpClientError),
 }
 
 /// Why the HTTP client for key fetches could not be built. Opaque: the HTTP
-/// library is not part of this crate's API; its error is the `source`, and
-/// `Display` shows its message.
+/// library's error is not part of this crate's API. `Display` shows its
+/// whole cause chain ("builder error: No CA certificates were loaded from
+/// the system"), so `source()` adds nothing.
 #[derive(Debug)]
-pub struct HttpClientError(Box<dyn std::error::Error + Send + Sync>);
+pub struct HttpClientError(String);
 
 impl HttpClientError {
-    pub(crate) fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        HttpClientError(Box::new(error))
+    pub(crate) fn new(error: impl std::error::Error + 'static) -> Self {
+        HttpClientError(causes(&error).to_string())
     }
 }
 
 impl fmt::Display for HttpClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for HttpClientError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
+impl std::error::Error for HttpClientError {}
 
 #[cfg(test)]
 mod tests {

@@ -140,7 +140,38 @@ async fn token_and_key_set_text_with_newlines_and_ansi_is_logged_escaped() {
         .expect("valid configuration");
     assert!(!second.validator().warm_up().await, "no usable key");
 
+    // 6. Fetch errors name their cause (issue 17.2): a key server whose
+    //    certificate no root vouches for, and a port nobody listens on.
+    let tls = support::serve_tls(Router::new().route("/jwks", get(|| async { "{}" }))).await;
+    // A port that was just free: bound, then released.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    for jwks_uri in [format!("{tls}/jwks"), format!("http://{closed}/jwks")] {
+        let unreachable = BearerAuthLayer::builder()
+            .issuer(issuer.issuer())
+            .audience(bearer_guard::testing::TestIssuer::AUDIENCE)
+            .jwks_uri(jwks_uri)
+            .build()
+            .expect("valid configuration");
+        assert!(!unreachable.validator().warm_up().await, "nothing to load");
+    }
+
     let log = captured.text();
+    for needle in [
+        // rustls's reason, three causes below reqwest's "error sending request"
+        "invalid peer certificate: UnknownIssuer",
+        // the operating system's
+        "Connection refused",
+    ] {
+        assert!(
+            log.lines()
+                .any(|line| line.contains(needle) && line.contains("error sending request")),
+            "no fetch failure naming {needle:?} in the log:\n{log}"
+        );
+    }
     // Every rejection and every dropped key was logged...
     for needle in [
         "claims do not deserialize",

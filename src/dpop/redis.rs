@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::replay::{ReplayFuture, ReplayStore, ReplayStoreError};
-use crate::error::log_safe;
+use crate::error::{causes, log_safe};
 
 /// What every key starts with, by default.
 const DEFAULT_KEY_PREFIX: &str = "bearer-guard:dpop:";
@@ -159,7 +159,7 @@ impl RedisReplayStore {
         ReplayStoreError(format!(
             "Redis at {}: {}",
             self.server,
-            log_safe(&error.to_string(), MAX_REASON_CHARS)
+            log_safe(&causes(error).to_string(), MAX_REASON_CHARS)
         ))
     }
 }
@@ -207,7 +207,7 @@ impl RedisReplayStoreBuilder {
             .map_err(|e| {
                 ReplayStoreError(format!(
                     "cannot connect to Redis at {server}: {}",
-                    log_safe(&e.to_string(), MAX_REASON_CHARS)
+                    log_safe(&causes(&e).to_string(), MAX_REASON_CHARS)
                 ))
             })?;
         Ok(RedisReplayStore {

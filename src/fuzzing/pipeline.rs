@@ -12,7 +12,7 @@ use crate::token::algorithm::DEFAULT_ALGORITHMS;
 use crate::token::claim_map::{ClaimMap, Form, Source};
 use crate::token::claims::ClaimRules;
 use crate::tower::response::rejection_parts;
-use crate::validate::validator::{Binding, Validator};
+use crate::validate::validator::{Binding, Options, Validator};
 
 /// Any bytes as a token, validated offline against a fixed key
 /// set (RS256 and EdDSA). A token the pipeline accepts must also verify through
@@ -70,12 +70,15 @@ fn accepts(data: &[u8]) -> bool {
                 .expect("runtime"),
             validator: Validator::new(
                 vec![issuer],
-                16 * 1024,
                 None,
                 Time::default(),
                 None,
-                60,
                 Binding::default(),
+                Options {
+                    max_token_bytes: 16 * 1024,
+                    leeway_secs: 60,
+                    error_descriptions: false,
+                },
             ),
             keys: copies,
         }

@@ -186,6 +186,14 @@ impl fmt::Debug for Introspection {
 }
 
 impl Introspection {
+    /// The endpoint's URL when it is configured (not discovered).
+    pub(crate) fn endpoint_url(&self) -> Option<&str> {
+        match &self.endpoint {
+            IntrospectionEndpoint::Url(url) => Some(url),
+            IntrospectionEndpoint::Discovered => None,
+        }
+    }
+
     fn new(
         endpoint: impl Into<IntrospectionEndpoint>,
         client_id: impl Into<String>,

@@ -256,6 +256,28 @@ impl Issuer {
     pub(crate) fn is_template(&self) -> bool {
         self.issuer.contains(TENANT_PLACEHOLDER)
     }
+
+    /// Whether anything this issuer is configured to fetch from is an
+    /// `https` URL: its discovery document or key set (the issuer's own
+    /// discovery when neither is named), each policy's, its introspection
+    /// endpoint.
+    pub(crate) fn fetches_https(&self) -> bool {
+        let https = |url: &str| {
+            url.get(..6)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https:"))
+        };
+        let keys = |at: &KeysAt| match at {
+            KeysAt::Discovery(url) | KeysAt::Jwks(url) => https(url),
+        };
+        let own_discovery = self.keys.is_none() && self.policies.is_empty();
+        (own_discovery && https(&self.issuer))
+            || self.keys.as_ref().is_some_and(keys)
+            || self.policies.iter().any(|(_, at)| keys(at))
+            || self
+                .introspection
+                .as_ref()
+                .is_some_and(|i| https(i.endpoint_url().unwrap_or(&self.issuer)))
+    }
 }
 
 #[cfg(test)]

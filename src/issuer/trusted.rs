@@ -189,11 +189,15 @@ pub(crate) fn compile(
                 IssuerKeys::Single(cache) => Some(Arc::clone(cache)),
                 IssuerKeys::PerPolicy(_) => None,
             };
+            let fetcher = settings
+                .fetcher
+                .for_calls()
+                .map_err(ConfigError::HttpClient)?;
             let mut introspector = introspection.compile(
                 &name,
                 rules.clone(),
                 single,
-                settings.fetcher.clone(),
+                fetcher,
                 settings.time.clone(),
             )?;
             introspector.accept_algorithms(&issuer.algorithms);

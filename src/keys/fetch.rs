@@ -8,7 +8,11 @@
 //!   says it is, and a redirect could lead anywhere;
 //! - only `https`, except to loopback hosts or with the explicit opt-in;
 //! - one HTTP client per connect timeout for the whole process, shared by
-//!   every validator ([`shared_client`]).
+//!   every validator ([`shared_client`]), unless the user gives their own
+//!   ([`Builder::http_client`](crate::Builder::http_client)); introspection,
+//!   which calls per request, gets a pooled client ([`Fetcher::for_calls`]);
+//! - every error prints its whole cause chain (the TLS, DNS or connection
+//!   reason), in its `Display` and so in every log line.
 
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
@@ -17,20 +21,27 @@ use std::time::{Duration, SystemTime};
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::error::{ConfigError, log_safe};
+use crate::error::{ConfigError, HttpClientError, causes, log_safe};
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum FetchError {
-    /// Connection, TLS, timeout or protocol failure.
-    #[error("request to {url} failed: {source}")]
+    /// Connection, TLS, timeout or protocol failure, with its whole cause
+    /// chain (reqwest's own message says only "error sending request").
+    #[error("request to {url} failed: {}", causes(error))]
     Transport {
         /// The URL fetched.
         url: String,
-        /// The underlying error.
-        #[source]
-        source: reqwest::Error,
+        /// The underlying error, its URL left out (the message names it).
+        error: reqwest::Error,
+    },
+    /// The answer came from another URL: the user's HTTP client followed a
+    /// redirect. A key set is served where discovery says it is.
+    #[error("{url} redirected to another URL; redirects are not followed")]
+    Redirected {
+        /// The URL fetched.
+        url: String,
     },
     /// A status other than 200.
     #[error("{url} answered HTTP {status}")]
@@ -78,10 +89,29 @@ pub(crate) enum FetchError {
     },
 }
 
+/// Which HTTP client fetches go through.
+#[derive(Debug, Clone)]
+pub(crate) enum ClientChoice {
+    /// The process's shared client for the connect timeout. `needs_https`:
+    /// some configured URL is `https`, so a client without root
+    /// certificates is no fallback when the certificate store cannot be read.
+    Shared {
+        /// Whether some configured URL is `https`.
+        needs_https: bool,
+    },
+    /// The user's own client, used as it is.
+    User(reqwest::Client),
+}
+
 /// Limits and client for key fetches.
 #[derive(Debug, Clone)]
 pub(crate) struct Fetcher {
     client: reqwest::Client,
+    /// Where `client` came from: the user's client serves every call; ours
+    /// make way for a pooled one for introspection.
+    user_client: bool,
+    connect_timeout: Duration,
+    roots: Roots,
     /// The whole request, connecting to the last byte of the body.
     timeout: Duration,
     max_body_bytes: usize,
@@ -89,17 +119,64 @@ pub(crate) struct Fetcher {
 }
 
 impl Fetcher {
+    /// A fetcher on the shared client, for configurations with `https`
+    /// URLs (a certificate store is needed).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn new(
         connect_timeout: Duration,
         timeout: Duration,
         max_body_bytes: usize,
         allow_insecure_http: bool,
-    ) -> Result<Self, reqwest::Error> {
-        Ok(Fetcher {
-            client: shared_client(connect_timeout)?,
+    ) -> Result<Self, HttpClientError> {
+        Self::with_client(
+            connect_timeout,
             timeout,
             max_body_bytes,
             allow_insecure_http,
+            ClientChoice::Shared { needs_https: true },
+        )
+    }
+
+    /// A fetcher with these limits on the client `choice` names.
+    pub(crate) fn with_client(
+        connect_timeout: Duration,
+        timeout: Duration,
+        max_body_bytes: usize,
+        allow_insecure_http: bool,
+        choice: ClientChoice,
+    ) -> Result<Self, HttpClientError> {
+        let (client, user_client, roots) = match choice {
+            ClientChoice::User(client) => (client, true, Roots::DEFAULT),
+            ClientChoice::Shared { needs_https } => {
+                let (client, roots) = shared_client(connect_timeout, needs_https)?;
+                (client, false, roots)
+            }
+        };
+        Ok(Fetcher {
+            client,
+            user_client,
+            connect_timeout,
+            roots,
+            timeout,
+            max_body_bytes,
+            allow_insecure_http,
+        })
+    }
+
+    /// The fetcher for calls made per request (token introspection): the
+    /// same limits, on a client that keeps idle connections, so that calls
+    /// do not each open a TCP and TLS connection. The user's own client is
+    /// used as it is. A client of its own (not the shared one): pooled
+    /// connections belong to the tokio runtime that opened them, and a
+    /// validator serves one runtime.
+    pub(crate) fn for_calls(&self) -> Result<Fetcher, HttpClientError> {
+        if self.user_client {
+            return Ok(self.clone());
+        }
+        Ok(Fetcher {
+            client: build_client(self.connect_timeout, true, self.roots)
+                .map_err(HttpClientError::new)?,
+            ..self.clone()
         })
     }
 
@@ -183,9 +260,9 @@ impl Fetcher {
     /// how long the server says it stays fresh (from `now`, when it sends an
     /// `Expires` without a `Date`).
     pub(crate) async fn get(&self, url: &Url, now: SystemTime) -> Result<Fetched, FetchError> {
-        let transport = |source| FetchError::Transport {
+        let transport = |error: reqwest::Error| FetchError::Transport {
             url: url.to_string(),
-            source,
+            error: error.without_url(),
         };
         let mut response = self
             .client
@@ -195,6 +272,7 @@ impl Fetcher {
             .send()
             .await
             .map_err(transport)?;
+        self.not_redirected(url, &response)?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(FetchError::Status {
                 url: url.to_string(),
@@ -218,9 +296,9 @@ impl Fetcher {
         basic: Option<(&str, &str)>,
         accept: &'static str,
     ) -> Result<Vec<u8>, FetchError> {
-        let transport = |source| FetchError::Transport {
+        let transport = |error: reqwest::Error| FetchError::Transport {
             url: url.to_string(),
-            source,
+            error: error.without_url(),
         };
         let mut request = self
             .client
@@ -236,6 +314,7 @@ impl Fetcher {
             request = request.basic_auth(user, Some(password));
         }
         let mut response = request.send().await.map_err(transport)?;
+        self.not_redirected(url, &response)?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(FetchError::Status {
                 url: url.to_string(),
@@ -266,9 +345,9 @@ impl Fetcher {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|source| FetchError::Transport {
+            .map_err(|error| FetchError::Transport {
                 url: url.to_string(),
-                source,
+                error: error.without_url(),
             })?
         {
             if body.len() + chunk.len() > self.max_body_bytes {
@@ -277,6 +356,19 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         Ok(body)
+    }
+
+    /// Refuses an answer from another URL than `url`: only a user's client
+    /// can follow redirects (ours never does), and a key set or an
+    /// introspection answer counts only from where it was asked for.
+    fn not_redirected(&self, url: &Url, response: &reqwest::Response) -> Result<(), FetchError> {
+        if response.url() == url {
+            Ok(())
+        } else {
+            Err(FetchError::Redirected {
+                url: url.to_string(),
+            })
+        }
     }
 
     /// Whether plain `http` URLs (beyond loopback) are allowed.
@@ -343,14 +435,43 @@ pub(crate) fn discovery_url(issuer: &str) -> Option<Url> {
     .ok()
 }
 
+/// The root certificates a client of ours trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Roots {
+    /// The platform's store (rustls-platform-verifier).
+    #[cfg(not(feature = "webpki-roots"))]
+    Platform,
+    /// Mozilla's roots, bundled (feature `webpki-roots`): no store needed.
+    #[cfg(feature = "webpki-roots")]
+    Bundled,
+    /// None: every `https` connection fails. Only when the platform's store
+    /// cannot be read and no configured URL is `https`.
+    #[cfg(not(feature = "webpki-roots"))]
+    Nothing,
+}
+
+impl Roots {
+    #[cfg(not(feature = "webpki-roots"))]
+    const DEFAULT: Roots = Roots::Platform;
+    #[cfg(feature = "webpki-roots")]
+    const DEFAULT: Roots = Roots::Bundled;
+}
+
 /// The process's HTTP client for `connect_timeout`: built once and shared by
 /// every validator (every layer) with that setting, at most
-/// [`MAX_SHARED_CLIENTS`] of them; past that, a client of its own.
+/// [`MAX_SHARED_CLIENTS`] of them; past that, a client of its own. With the
+/// roots it trusts.
 ///
 /// reqwest builds its TLS set-up with each client: the platform verifier
 /// reads and parses every root certificate of the system store, about
 /// 200 kB of heap and milliseconds per client (`benches/rss.sh` measured
 /// 416 kB for two). One per process is enough.
+///
+/// When the platform's store cannot be read (a slim container without
+/// `ca-certificates`) and no configured URL is `https` (`needs_https`), the
+/// client trusts no root instead of failing the build: every URL it will be
+/// asked for is plain `http`, and one named by discovery that is not fails
+/// with the TLS reason in the log.
 ///
 /// Its connection pool is off: a client outlives the tokio runtime it was
 /// first used on (tests make one runtime each, and so may applications), and
@@ -359,25 +480,90 @@ pub(crate) fn discovery_url(issuer: &str) -> Option<Url> {
 /// racing that would fail; and fetches are minutes or hours apart, past any
 /// idle connection's life, so the pool saves at most one handshake when a
 /// discovery document and its key set are fetched back to back.
-fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+fn shared_client(
+    connect_timeout: Duration,
+    needs_https: bool,
+) -> Result<(reqwest::Client, Roots), HttpClientError> {
     let mut clients = CLIENTS.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, client)) = clients.iter().find(|(t, _)| *t == connect_timeout) {
-        return Ok(client.clone());
+    // A client without roots serves only configurations without https.
+    if let Some((_, roots, client)) = clients
+        .iter()
+        .find(|(t, roots, _)| *t == connect_timeout && (*roots == Roots::DEFAULT || !needs_https))
+    {
+        return Ok((client.clone(), *roots));
     }
-    let client = reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .pool_max_idle_per_host(0)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("bearer-guard/", env!("CARGO_PKG_VERSION")))
-        .build()?;
+    let (client, roots) = match build_client(connect_timeout, false, Roots::DEFAULT) {
+        Ok(client) => (client, Roots::DEFAULT),
+        Err(error) => fallback(connect_timeout, needs_https, error)?,
+    };
     if clients.len() < MAX_SHARED_CLIENTS {
-        clients.push((connect_timeout, client.clone()));
+        clients.push((connect_timeout, roots, client.clone()));
     }
-    Ok(client)
+    Ok((client, roots))
 }
 
-/// The shared clients, by connect timeout.
-static CLIENTS: Mutex<Vec<(Duration, reqwest::Client)>> = Mutex::new(Vec::new());
+/// When the default roots cannot be loaded: a client without roots if no
+/// configured URL needs one, else the error.
+#[cfg(not(feature = "webpki-roots"))]
+fn fallback(
+    connect_timeout: Duration,
+    needs_https: bool,
+    error: reqwest::Error,
+) -> Result<(reqwest::Client, Roots), HttpClientError> {
+    if needs_https {
+        return Err(HttpClientError::new(error));
+    }
+    tracing::info!(
+        reason = %causes(&error),
+        "bearer-guard: no usable certificate store, and no configured URL is https: \
+         fetching without trusted roots (any https URL a discovery document names will fail)"
+    );
+    build_client(connect_timeout, false, Roots::Nothing)
+        .map(|client| (client, Roots::Nothing))
+        .map_err(HttpClientError::new)
+}
+
+/// With bundled roots, nothing is read from the machine: no fallback.
+#[cfg(feature = "webpki-roots")]
+fn fallback(
+    _connect_timeout: Duration,
+    _needs_https: bool,
+    error: reqwest::Error,
+) -> Result<(reqwest::Client, Roots), HttpClientError> {
+    Err(HttpClientError::new(error))
+}
+
+/// A client of ours: no redirects, our user agent, the connect timeout,
+/// `roots`; its pool off unless `pooled`.
+fn build_client(
+    connect_timeout: Duration,
+    pooled: bool,
+    roots: Roots,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("bearer-guard/", env!("CARGO_PKG_VERSION")));
+    if !pooled {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    builder = match roots {
+        #[cfg(not(feature = "webpki-roots"))]
+        Roots::Platform => builder,
+        #[cfg(not(feature = "webpki-roots"))]
+        Roots::Nothing => builder.tls_certs_only(std::iter::empty()),
+        #[cfg(feature = "webpki-roots")]
+        Roots::Bundled => builder.tls_certs_only(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .filter_map(|der| reqwest::Certificate::from_der(der).ok()),
+        ),
+    };
+    builder.build()
+}
+
+/// The shared clients, by connect timeout, with their roots.
+static CLIENTS: Mutex<Vec<(Duration, Roots, reqwest::Client)>> = Mutex::new(Vec::new());
 
 /// How many distinct connect timeouts get a shared client.
 const MAX_SHARED_CLIENTS: usize = 8;
@@ -530,7 +716,7 @@ mod tests {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .iter()
-                .filter(|(t, _)| *t == timeout)
+                .filter(|(t, _, _)| *t == timeout)
                 .count()
         };
         assert_eq!(kept(), 0);

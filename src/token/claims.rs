@@ -92,6 +92,9 @@ pub(crate) struct Context {
     pub leeway_secs: i64,
     /// How challenges offer DPoP, when the API accepts it.
     pub dpop: Option<DpopChallenge>,
+    /// Whether challenges carry `error_description`
+    /// ([`Builder::error_descriptions`](crate::Builder::error_descriptions)).
+    pub error_descriptions: bool,
 }
 
 /// What challenges say of DPoP (RFC 9449 §7.1), fixed when the layer is built.

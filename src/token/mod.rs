@@ -14,4 +14,5 @@ pub(crate) mod extract;
 pub(crate) mod json;
 pub(crate) mod jws;
 pub(crate) mod permissions;
+pub(crate) mod sources;
 pub(crate) mod typed;

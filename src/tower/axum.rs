@@ -168,7 +168,7 @@ impl IntoResponse for ExtractRejection {
         log_rejection(&self.error);
         let mut response: Response = DefaultRejection.on_rejection(&self.error);
         if let Some(context) = &self.context {
-            complete_challenges(&mut response, context, self.used);
+            complete_challenges(&mut response, context, self.used, &self.error);
         }
         response
     }

@@ -4,6 +4,7 @@ use tower::Layer;
 
 use super::response::DefaultRejection;
 use super::service::BearerAuth;
+use crate::token::sources::TokenSources;
 use crate::validate::validator::Validator;
 
 /// A tower [`Layer`] that validates the bearer token of every request and puts
@@ -34,6 +35,7 @@ use crate::validate::validator::Validator;
 pub struct BearerAuthLayer<R = DefaultRejection> {
     validator: Validator,
     optional: bool,
+    sources: TokenSources,
     on_rejection: R,
 }
 
@@ -43,6 +45,7 @@ impl BearerAuthLayer {
         BearerAuthLayer {
             validator,
             optional: false,
+            sources: TokenSources::default(),
             on_rejection: DefaultRejection,
         }
     }
@@ -66,12 +69,76 @@ impl<R> BearerAuthLayer<R> {
         self
     }
 
+    /// Also takes the token from the `access_token` query parameter
+    /// (RFC 6750 §2.3), for the routes this layer wraps: browsers cannot set
+    /// an `Authorization` header on a WebSocket or EventSource request.
+    /// Default: off.
+    ///
+    /// A URI is logged and kept where a header is not (proxy and access
+    /// logs, browser history, `Referer`), so RFC 6750 advises against it:
+    /// turn it on only for the routes that need it, as a second layer from
+    /// the same validator (below), and prefer short-lived tokens there.
+    /// bearer-guard itself never logs the token, and removes the parameter
+    /// from the request URI before the inner service (and any logging layer
+    /// inside this one) sees it; a layer *outside* this one still sees the
+    /// original URI. Responses to such requests get
+    /// `Cache-Control: private` unless the handler sets it (RFC 6750 §2.3).
+    ///
+    /// A request that carries a token by more than one method (the header,
+    /// the query, the [cookie](Self::token_from_cookie)) gets 400
+    /// `invalid_request` (RFC 6750 §2).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use bearer_guard::BearerAuthLayer;
+    ///
+    /// # fn main() -> Result<(), bearer_guard::ConfigError> {
+    /// let auth = BearerAuthLayer::builder()
+    ///     .issuer("https://idp.example.com")
+    ///     .audience("api://notes")
+    ///     .build()?;
+    /// let app: Router = Router::new()
+    ///     .route("/notes", get(|| async { "header only" }).route_layer(auth.clone()))
+    ///     .route(
+    ///         "/events",
+    ///         get(|| async { "header or ?access_token=" }).route_layer(auth.token_from_query()),
+    ///     );
+    /// # let _ = app;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn token_from_query(mut self) -> Self {
+        self.sources.query = true;
+        self
+    }
+
+    /// Also takes the token from the cookie `name`, for the routes this layer
+    /// wraps. Default: off.
+    ///
+    /// A browser sends cookies with every request to the site, including
+    /// requests another site makes it send: a cookie-authenticated route is
+    /// open to cross-site request forgery. Use it for safe (read-only)
+    /// routes or WebSocket handshakes that check `Origin`, set the cookie
+    /// `SameSite=Strict` (or `Lax`), `Secure` and `HttpOnly`, and keep
+    /// header-only routes for anything that changes state.
+    ///
+    /// A request carrying the cookie and an `Authorization` header (or the
+    /// query parameter) gets 400 `invalid_request` (RFC 6750 §2), as does one
+    /// with the cookie twice.
+    #[must_use]
+    pub fn token_from_cookie(mut self, name: impl Into<String>) -> Self {
+        self.sources.cookie = Some(name.into().into());
+        self
+    }
+
     /// Builds rejection responses with `handler` instead of the default empty
     /// RFC 6750 response. The precise reason is logged either way.
     pub fn on_rejection<R2>(self, handler: R2) -> BearerAuthLayer<R2> {
         BearerAuthLayer {
             validator: self.validator,
             optional: self.optional,
+            sources: self.sources,
             on_rejection: handler,
         }
     }
@@ -85,6 +152,7 @@ impl<S, R: Clone> Layer<S> for BearerAuthLayer<R> {
             inner,
             self.validator.clone(),
             self.optional,
+            self.sources.clone(),
             self.on_rejection.clone(),
         )
     }

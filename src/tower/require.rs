@@ -340,7 +340,7 @@ where
             Err(error) => {
                 let mut response = reject(&self.on_rejection, &error);
                 if let Some(context) = context {
-                    complete_challenges(&mut response, context, used);
+                    complete_challenges(&mut response, context, used, &error);
                 }
                 RequireFuture::ready(response)
             }

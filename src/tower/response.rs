@@ -146,6 +146,9 @@ pub(crate) struct ChallengeContext(pub(crate) Arc<Context>);
 ///   the `DPoP` scheme, or any challenge when DPoP is required, is a `DPoP`
 ///   challenge; a bare challenge (no credentials) offers both schemes unless
 ///   DPoP is required; every `DPoP` challenge names the accepted `algs`.
+/// - Every challenge with an `error` code gains `error_description="…"`,
+///   from `error`'s fixed vocabulary ([`Error::description`]), when
+///   configured.
 /// - Every challenge gains `resource_metadata="…"` (RFC 9728 §5.1) when
 ///   configured.
 ///
@@ -154,10 +157,16 @@ pub(crate) fn complete_challenges<B>(
     response: &mut Response<B>,
     context: &Context,
     used: Option<Scheme>,
+    error: &Error,
 ) {
-    if context.resource_challenge.is_none() && context.dpop.is_none() {
+    if context.resource_challenge.is_none() && context.dpop.is_none() && !context.error_descriptions
+    {
         return;
     }
+    // RFC 6750 §3: only beside an `error` code (never on a bare challenge).
+    let description = context
+        .error_descriptions
+        .then(|| format!("error_description=\"{}\"", error.description()));
     let headers = response.headers_mut();
     let values: Vec<HeaderValue> = headers.get_all(WWW_AUTHENTICATE).iter().cloned().collect();
     if values.is_empty() {
@@ -193,6 +202,12 @@ pub(crate) fn complete_challenges<B>(
                 }
             };
             add(params);
+            if let Some(description) = &description
+                && has_error_code(params)
+                && !params.contains("error_description=")
+            {
+                add(description);
+            }
             if name == "DPoP"
                 && let Some(dpop) = &context.dpop
             {
@@ -207,6 +222,12 @@ pub(crate) fn complete_challenges<B>(
             };
         }
     }
+}
+
+/// Whether challenge parameters carry an `error` code (not only a
+/// parameter whose name ends in `error`).
+fn has_error_code(params: &str) -> bool {
+    params.starts_with("error=") || params.contains(" error=") || params.contains(",error=")
 }
 
 /// The schemes a challenge of ours can have.
@@ -463,7 +484,7 @@ mod tests {
                     .headers_mut()
                     .append(WWW_AUTHENTICATE, HeaderValue::from_static(value));
             }
-            complete_challenges(&mut response, context, used);
+            complete_challenges(&mut response, context, used, &Error::Expired);
             let values: Vec<String> = response
                 .headers()
                 .get_all(WWW_AUTHENTICATE)
@@ -546,5 +567,120 @@ mod tests {
             with(&both, None, &["Bearer"]),
             [format!("Bearer {AT}"), format!("DPoP {algs}, {AT}")]
         );
+    }
+
+    /// Issue 17.3: with descriptions on, a challenge with an `error` code
+    /// gains the error's fixed description; a bare one, a custom one that
+    /// has its own, and a 503 do not.
+    #[test]
+    fn error_descriptions_join_challenges_with_an_error_code_when_on() {
+        let on = Context {
+            error_descriptions: true,
+            ..Context::default()
+        };
+        let answer = |context: &Context, error: &Error| {
+            let (status, headers) = rejection_parts(error);
+            let mut response = Response::new(());
+            *response.status_mut() = status;
+            response.headers_mut().extend(headers);
+            complete_challenges(&mut response, context, Some(Scheme::Bearer), error);
+            let values: Vec<String> = response
+                .headers()
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .map(|v| v.to_str().expect("ascii").to_owned())
+                .collect();
+            values
+        };
+        assert_eq!(
+            answer(&on, &Error::Expired),
+            ["Bearer error=\"invalid_token\", error_description=\"token expired\""]
+        );
+        assert_eq!(
+            answer(&on, &Error::AudienceMismatch),
+            ["Bearer error=\"invalid_token\", error_description=\"audience not accepted\""]
+        );
+        assert_eq!(
+            answer(
+                &on,
+                &Error::InsufficientScope {
+                    required: "notes.write".into(),
+                    requirement: "scope notes.write".into(),
+                }
+            ),
+            [
+                "Bearer error=\"insufficient_scope\", scope=\"notes.write\", \
+              error_description=\"insufficient permission\""
+            ]
+        );
+        assert_eq!(
+            answer(&on, &Error::MultipleAuthorizationHeaders),
+            ["Bearer error=\"invalid_request\", \
+              error_description=\"more than one Authorization header\""]
+        );
+        // No error code, no description (RFC 6750 §3.1).
+        assert_eq!(answer(&on, &Error::MissingToken), ["Bearer"]);
+        // 503: no challenge to describe.
+        assert!(
+            answer(
+                &on,
+                &Error::KeysUnavailable {
+                    retry_after_secs: 3
+                }
+            )
+            .is_empty()
+        );
+        // Off (the default): nothing is added.
+        assert_eq!(
+            answer(&Context::default(), &Error::Expired),
+            ["Bearer error=\"invalid_token\""]
+        );
+        // A handler's own description is kept, not doubled.
+        let mut own = Response::new(());
+        own.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\", error_description=\"mine\""),
+        );
+        complete_challenges(&mut own, &on, None, &Error::Expired);
+        assert_eq!(
+            own.headers()[WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\", error_description=\"mine\""
+        );
+    }
+
+    /// Every description is a valid `error_description` (RFC 6750 §3:
+    /// %x20-21 / %x23-5B / %x5D-7E), short, and the same for every value a
+    /// variant carries: nothing of the token or the configuration.
+    #[test]
+    fn descriptions_are_fixed_short_and_of_the_allowed_characters() {
+        let errors = [
+            Error::MalformedToken("a"),
+            Error::MalformedToken("b"),
+            Error::DisallowedAlgorithm("HS256".into()),
+            Error::WrongType("evil\"type".into()),
+            Error::InvalidPermissionClaim("x\ny".into()),
+            Error::ClaimsShape("\u{1b}[31m".into()),
+            Error::InsufficientClaims {
+                context: "c1".into(),
+            },
+            Error::IntrospectionUnavailable {
+                reason: "secret=hunter2".into(),
+            },
+            Error::Expired,
+            Error::MultipleTokenMethods,
+        ];
+        for error in &errors {
+            let text = error.description();
+            assert!(!text.is_empty() && text.len() <= 60, "{text:?}");
+            assert!(
+                text.bytes()
+                    .all(|b| matches!(b, 0x20 | 0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+                "{text:?}"
+            );
+            for secret in ["HS256", "evil", "hunter2", "c1", "\u{1b}"] {
+                assert!(!text.contains(secret), "{text:?} repeats {secret:?}");
+            }
+        }
+        assert_eq!(errors[0].description(), errors[1].description());
     }
 }

@@ -5,7 +5,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::header::CACHE_CONTROL;
+use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
@@ -14,6 +15,7 @@ use crate::dpop::check::RequestTarget;
 use crate::error::Error;
 use crate::token::claims::Authenticated;
 use crate::token::extract::scheme_of;
+use crate::token::sources::{self, Found, TokenSources};
 use crate::validate::validator::{Start, Validator};
 
 /// The middleware made by [`BearerAuthLayer`](crate::BearerAuthLayer).
@@ -22,15 +24,23 @@ pub struct BearerAuth<S, R> {
     inner: S,
     validator: Validator,
     optional: bool,
+    sources: TokenSources,
     on_rejection: R,
 }
 
 impl<S, R> BearerAuth<S, R> {
-    pub(crate) fn new(inner: S, validator: Validator, optional: bool, on_rejection: R) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        validator: Validator,
+        optional: bool,
+        sources: TokenSources,
+        on_rejection: R,
+    ) -> Self {
         BearerAuth {
             inner,
             validator,
             optional,
+            sources,
             on_rejection,
         }
     }
@@ -55,7 +65,7 @@ impl<S, R> BearerAuth<S, R> {
     {
         let mut response = reject(&self.on_rejection, error);
         let used = scheme_of(headers, self.validator.dpop().is_some());
-        complete_challenges(&mut response, self.validator.context(), used);
+        complete_challenges(&mut response, self.validator.context(), used, error);
         response
     }
 
@@ -136,6 +146,77 @@ impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
     }
 }
 
+impl<S, R: Clone> BearerAuth<S, R> {
+    /// What a validating future needs of the service: all but the inner one.
+    fn detached(&self) -> BearerAuth<(), R> {
+        BearerAuth {
+            inner: (),
+            validator: self.validator.clone(),
+            optional: self.optional,
+            sources: TokenSources::default(),
+            on_rejection: self.on_rejection.clone(),
+        }
+    }
+
+    /// A request whose token came from the query or a cookie
+    /// (`token::sources`): its URI handed on without the token, the
+    /// pipeline run on the token it owns, and, for a query token, the
+    /// response kept out of shared caches (RFC 6750 §2.3).
+    fn call_found<ReqBody, ResBody>(
+        &mut self,
+        mut request: Request<ReqBody>,
+        found: Found,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        R: OnRejection<ResBody> + Send + Sync + 'static,
+        ReqBody: Send + 'static,
+        ResBody: 'static,
+    {
+        let Found { token, stripped } = found;
+        let from_query = stripped.is_some();
+        if let Some(uri) = stripped {
+            *request.uri_mut() = uri;
+        }
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let this = self.detached();
+        let future = Box::pin(async move {
+            let target = RequestTarget {
+                method: request.method(),
+                uri: request.uri(),
+            };
+            let result = this
+                .validator
+                .finish_found(Some(target), request.headers(), token.as_bytes())
+                .await
+                .and_then(|token| {
+                    this.validator
+                        .check_certificate(&token, request.extensions(), request.headers())
+                        .map(|()| token)
+                });
+            match this.verdict(result) {
+                Verdict::Pass(token) => {
+                    vouch(&mut request, token, &this.validator);
+                    let mut response = inner.call(request).await?;
+                    if from_query {
+                        response
+                            .headers_mut()
+                            .entry(CACHE_CONTROL)
+                            .or_insert(HeaderValue::from_static("private"));
+                    }
+                    Ok(response)
+                }
+                Verdict::Reject(error) => Ok(this.reject(&error, request.headers())),
+            }
+        });
+        ResponseFuture {
+            state: State::Validating { future },
+        }
+    }
+}
+
 impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -153,6 +234,21 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        if self.sources.any() {
+            let max = self.validator.max_token_bytes();
+            match sources::find(&self.sources, request.uri(), request.headers(), max) {
+                Ok(None) => {}
+                Ok(Some(found)) => return self.call_found(request, found),
+                Err(error) => {
+                    let response = self.reject(&error, request.headers());
+                    return ResponseFuture {
+                        state: State::Rejected {
+                            response: Some(response),
+                        },
+                    };
+                }
+            }
+        }
         let state = match self.validator.start(request.headers()) {
             // Decided at once (a cached token, or a header that is missing or
             // malformed): no future of ours to allocate.
@@ -176,12 +272,7 @@ where
                 // must be called; a clone stays behind for the next request.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
-                let this = BearerAuth {
-                    inner: (),
-                    validator: self.validator.clone(),
-                    optional: self.optional,
-                    on_rejection: self.on_rejection.clone(),
-                };
+                let this = self.detached();
                 State::Validating {
                     future: Box::pin(async move {
                         let target = RequestTarget {

@@ -158,6 +158,7 @@ mod tests {
             time: Time::new(Arc::new(clock)),
             leeway_secs: 10,
             dpop: None,
+            error_descriptions: false,
         });
         let claims = format!(r#"{{"iss":"i","aud":"api","exp":{}{extra}}}"#, NOW + 600);
         check_claims_in(&claims, &rules, NOW, context).expect("valid claims")

@@ -40,6 +40,17 @@ pub(crate) struct Binding {
     pub(crate) certificates: Option<CertificatePolicy>,
 }
 
+/// The validator's own settings, beside its issuers.
+#[derive(Debug)]
+pub(crate) struct Options {
+    /// The largest token taken, in bytes.
+    pub(crate) max_token_bytes: usize,
+    /// The clock skew allowed, in seconds.
+    pub(crate) leeway_secs: i64,
+    /// Whether challenges carry `error_description`.
+    pub(crate) error_descriptions: bool,
+}
+
 /// Validates bearer tokens for the trusted issuers. Cheap to clone (one `Arc`);
 /// every clone shares the same key caches and verified-token cache.
 ///
@@ -82,13 +93,17 @@ struct Inner {
 impl Validator {
     pub(crate) fn new(
         issuers: Vec<TrustedIssuer>,
-        max_token_bytes: usize,
         tokens: Option<TokenCache>,
         time: Time,
         resource: Option<ResourceMetadata>,
-        leeway_secs: i64,
         binding: Binding,
+        options: Options,
     ) -> Self {
+        let Options {
+            max_token_bytes,
+            leeway_secs,
+            error_descriptions,
+        } = options;
         let Binding { dpop, certificates } = binding;
         let introspector = issuers.iter().find_map(|i| i.introspection.clone());
         let mut algorithms: Vec<Algorithm> = Vec::new();
@@ -110,6 +125,7 @@ impl Validator {
             time,
             leeway_secs,
             dpop: dpop.as_ref().map(DpopPolicy::challenge),
+            error_descriptions,
         });
         Validator {
             inner: Arc::new(Inner {
@@ -198,6 +214,11 @@ impl Validator {
         self.inner.dpop.as_ref()
     }
 
+    /// The largest token taken, in bytes.
+    pub(crate) fn max_token_bytes(&self) -> usize {
+        self.inner.max_token_bytes
+    }
+
     /// The context this validator shares with its tokens and challenges.
     pub(crate) fn context(&self) -> &Arc<Context> {
         &self.inner.context
@@ -255,6 +276,38 @@ impl Validator {
             (Some(tokens), Scheme::Bearer) => Lookup::Miss(tokens),
             (None, Scheme::Bearer) => Lookup::Off,
         };
+        self.finish_with(target, headers, scheme, token, lookup)
+            .await
+    }
+
+    /// The pipeline for a token from a source beside the `Authorization`
+    /// header (the query, a cookie: `token::sources`), which the layer found
+    /// (within the size cap) and owns: a bearer token in every respect,
+    /// cache and DPoP binding included (a DPoP-bound token is refused).
+    pub(crate) async fn finish_found(
+        &self,
+        target: Option<RequestTarget<'_>>,
+        headers: &HeaderMap,
+        token: &[u8],
+    ) -> Result<Authenticated, Error> {
+        if self.inner.dpop.as_ref().is_some_and(|d| d.required) {
+            return Err(Error::DpopRequired);
+        }
+        let lookup = self.cached(token);
+        self.finish_with(target, headers, Scheme::Bearer, token, lookup)
+            .await
+    }
+
+    /// [`finish`](Self::finish) from the credentials on: `lookup` is what
+    /// the verified-token cache said of `token`.
+    async fn finish_with(
+        &self,
+        target: Option<RequestTarget<'_>>,
+        headers: &HeaderMap,
+        scheme: Scheme,
+        token: &[u8],
+        lookup: Lookup<'_>,
+    ) -> Result<Authenticated, Error> {
         let authenticated = match lookup {
             Lookup::Hit(verdict) => verdict?,
             lookup => self.finish_token(token, lookup).await?,

@@ -44,7 +44,11 @@ struct Server {
 
 impl Server {
     async fn start(args: &[&str]) -> Server {
-        let mut child = notes_api(args)
+        Server::spawn(notes_api(args)).await
+    }
+
+    async fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -850,4 +854,92 @@ async fn introspection_flags_validate_opaque_tokens_at_the_endpoint() {
         (StatusCode::OK, None, "[]".to_owned())
     );
     assert_eq!(endpoint.calls(), calls, "a JWT is validated locally");
+}
+
+/// Environment that hides the platform's certificate store from
+/// rustls-platform-verifier (through rustls-native-certs, which then reads
+/// only these paths): a slim container without `ca-certificates`.
+const NO_CERTIFICATE_STORE: [(&str, &str); 2] = [
+    ("SSL_CERT_FILE", "/nonexistent/bearer-guard-test/cert.pem"),
+    ("SSL_CERT_DIR", "/nonexistent/bearer-guard-test/certs"),
+];
+
+/// notes_api run as its built binary, not through `cargo run`: cargo
+/// replaces `SSL_CERT_FILE` and `SSL_CERT_DIR` that name no file with the
+/// system's (openssl-probe), which would undo [`NO_CERTIFICATE_STORE`].
+async fn notes_api_binary(args: &[&str]) -> Command {
+    let built = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "notes_api"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .await
+        .expect("cargo build");
+    assert!(built.success(), "notes_api builds");
+    // This test binary is target/…/deps/it-HASH; examples sit beside deps.
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let mut command = Command::new(dir.join("examples").join("notes_api"));
+    command.args(args).env("RUST_LOG", "info");
+    command
+}
+
+/// Issue 17.2: without a certificate store, an API whose every URL is plain
+/// `http` (loopback) still starts and serves; one with an `https` issuer
+/// does not, and says why (the cause chain, not just "builder error").
+#[tokio::test]
+async fn without_a_certificate_store_http_only_starts_and_https_says_why() {
+    let issuer = start().await;
+    let mut command = notes_api_binary(&against(&issuer)).await;
+    command.envs(NO_CERTIFICATE_STORE);
+    let server = Server::spawn(command).await;
+    let token = issuer.token().scope("notes.read").sign();
+    let got = outcome(
+        reqwest::Client::new()
+            .get(server.url("/notes"))
+            .header(AUTHORIZATION, format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", server.stderr());
+    if !cfg!(feature = "webpki-roots") {
+        // The store was really unreadable: the verifier said so.
+        assert!(
+            server.stderr().contains("no usable certificate store"),
+            "{}",
+            server.stderr()
+        );
+    }
+
+    let mut command = notes_api_binary(&[
+        "--issuer",
+        "https://login.example.com/tenant/v2.0",
+        "--audience",
+        "api://notes",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .await;
+    command.envs(NO_CERTIFICATE_STORE);
+    if cfg!(feature = "webpki-roots") {
+        // Bundled roots: nothing is read from the machine, so it starts.
+        let _started = Server::spawn(command).await;
+        return;
+    }
+    command.kill_on_drop(true);
+    let output = tokio::time::timeout(STARTUP_DEADLINE, command.output())
+        .await
+        .expect("notes_api exits instead of serving")
+        .expect("run notes_api");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    // rustls's reason, under reqwest's "builder error".
+    assert!(
+        stderr.contains(
+            "notes_api: invalid configuration: HTTP client: builder error: \
+             unexpected error: No CA certificates were loaded from the system"
+        ),
+        "{stderr}"
+    );
 }

@@ -266,3 +266,58 @@ fn rejected(status: StatusCode, challenge: &str) -> Outcome {
         body: String::new(),
     }
 }
+
+/// Serves `router` over TLS on a free loopback port, with the test server
+/// certificate of `tests/data/mtls` (for `localhost` and `127.0.0.1`, issued
+/// by the test CA there, which no machine trusts); returns its base URL,
+/// `https://localhost:PORT`.
+pub async fn serve_tls(router: Router) -> String {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mtls/");
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(format!("{dir}server.pem"))
+            .expect("server.pem")
+            .collect::<Result<_, _>>()
+            .expect("server certificate");
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}server-key.pem")).expect("server key");
+    let config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("TLS configuration");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let service = TowerToHyperService::new(router.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake.
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    format!("https://localhost:{port}")
+}
+
+/// The test CA of `tests/data/mtls`, which issued [`serve_tls`]'s certificate.
+pub fn test_ca() -> reqwest::Certificate {
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/mtls/ca.pem"
+    ))
+    .expect("ca.pem");
+    reqwest::Certificate::from_pem(&pem).expect("the test CA")
+}
