@@ -134,8 +134,14 @@ pub enum Error {
         /// What is missing (space-separated scopes, else roles), for the
         /// `scope` attribute; may be empty.
         required: String,
-        /// The route's whole requirement, readable, for the log.
+        /// The route's whole requirement, readable, for the log (claim
+        /// values included).
         requirement: String,
+        /// The requirement as a challenge's `error_description` may name it
+        /// (when [descriptions](crate::Builder::error_descriptions) are on):
+        /// scopes, roles, clients, policies, claim paths and custom names,
+        /// never a claim value.
+        needs: String,
     },
     /// A valid token with the permission a route requires, but signed in
     /// with another authentication context (`acr`) or too long ago

@@ -151,7 +151,10 @@ pub use token::permissions::Permissions;
 pub use tower::axum::{Claims, ExtractRejection};
 pub use tower::layer::BearerAuthLayer;
 pub use tower::metadata::{ResourceMetadataLayer, ServeResourceMetadata};
-pub use tower::require::{Require, RequireFuture, RequireLayer, Requirement, require};
+pub use tower::require::{
+    ClaimPath, ClaimRequirement, ClaimValue, Predicate, Require, RequireFuture, RequireLayer,
+    Requirement, require,
+};
 pub use tower::response::{DefaultRejection, OnRejection, rejection_parts};
 pub use tower::service::{BearerAuth, ResponseFuture};
 pub use tower::step_up::StepUp;

@@ -20,7 +20,9 @@ use super::response::{
 };
 use super::step_up::StepUp;
 use crate::error::Error;
+use crate::token::claim_map::lookup;
 use crate::token::claims::Authenticated;
+use crate::token::json::{self, Kind, Object};
 
 /// What a route needs from a validated token.
 ///
@@ -55,7 +57,207 @@ pub enum Requirement {
     All(Vec<Requirement>),
     /// At least one requirement holds. An empty list never holds.
     Any(Vec<Requirement>),
+    /// The claim at a path equals a value, or, for an array claim, holds it
+    /// ([`Requirement::claim`]).
+    Claim(ClaimRequirement),
+    /// A predicate of the user's, with a name for logs and challenges
+    /// ([`Requirement::custom`]).
+    Custom(Predicate),
 }
+
+/// A claim's required value: a string, a boolean or an integer
+/// ([`Requirement::claim`]). Made with `From`: `"tenant"`, `true`, `42`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimValue {
+    /// A JSON string, compared exactly (case-sensitive).
+    String(String),
+    /// `true` or `false`.
+    Bool(bool),
+    /// A JSON number with this integer value (`1` and `1.0` alike).
+    Integer(i64),
+}
+
+impl From<&str> for ClaimValue {
+    fn from(value: &str) -> Self {
+        ClaimValue::String(value.to_owned())
+    }
+}
+
+impl From<String> for ClaimValue {
+    fn from(value: String) -> Self {
+        ClaimValue::String(value)
+    }
+}
+
+impl From<bool> for ClaimValue {
+    fn from(value: bool) -> Self {
+        ClaimValue::Bool(value)
+    }
+}
+
+impl From<i64> for ClaimValue {
+    fn from(value: i64) -> Self {
+        ClaimValue::Integer(value)
+    }
+}
+
+impl From<i32> for ClaimValue {
+    fn from(value: i32) -> Self {
+        ClaimValue::Integer(value.into())
+    }
+}
+
+impl From<u32> for ClaimValue {
+    fn from(value: u32) -> Self {
+        ClaimValue::Integer(value.into())
+    }
+}
+
+impl std::fmt::Display for ClaimValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClaimValue::String(s) => write!(f, "{s:?}"),
+            ClaimValue::Bool(b) => write!(f, "{b}"),
+            ClaimValue::Integer(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl ClaimValue {
+    /// Whether the JSON value `raw` is this value.
+    fn matches(&self, raw: &serde_json::value::RawValue) -> bool {
+        match (self, json::kind(raw)) {
+            (ClaimValue::String(want), Kind::String) => {
+                json::string(raw).is_some_and(|got| got == want.as_str())
+            }
+            (ClaimValue::Bool(want), Kind::Literal) => {
+                raw.get() == if *want { "true" } else { "false" }
+            }
+            (ClaimValue::Integer(want), Kind::Number) => json::number(raw).is_some_and(|n| {
+                n.as_i64() == Some(*want)
+                    || n.as_f64().is_some_and(|f| {
+                        f.fract() == 0.0 && f == *want as f64 && want.unsigned_abs() < (1 << 53)
+                    })
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// Where a claim is, for [`Requirement::claim`]: a top-level name (`"tid"`,
+/// or a namespaced one such as `"https://example.com/tenant"`: dots and
+/// slashes are part of a name), or a path of names into nested objects
+/// (`["realm_access", "roles"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimPath(Vec<String>);
+
+impl From<&str> for ClaimPath {
+    fn from(name: &str) -> Self {
+        ClaimPath(vec![name.to_owned()])
+    }
+}
+
+impl From<String> for ClaimPath {
+    fn from(name: String) -> Self {
+        ClaimPath(vec![name])
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for ClaimPath {
+    fn from(path: [&str; N]) -> Self {
+        ClaimPath(path.iter().map(|s| (*s).to_owned()).collect())
+    }
+}
+
+impl From<Vec<String>> for ClaimPath {
+    fn from(path: Vec<String>) -> Self {
+        ClaimPath(path)
+    }
+}
+
+impl std::fmt::Display for ClaimPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, name) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(name)?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Requirement::Claim`]: the claim at `path` must be `value`, or an array
+/// holding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequirement {
+    path: ClaimPath,
+    value: ClaimValue,
+}
+
+impl ClaimRequirement {
+    /// Where the claim is.
+    pub fn path(&self) -> &ClaimPath {
+        &self.path
+    }
+
+    /// The value required.
+    pub fn value(&self) -> &ClaimValue {
+        &self.value
+    }
+
+    fn is_satisfied_by(&self, token: &Authenticated) -> bool {
+        // The claims were checked as JSON with unique names when the token
+        // was validated; parsed again here, only for routes that ask.
+        let Ok(claims) = Object::parse(token.claims_json()) else {
+            return false;
+        };
+        let Some(raw) = lookup(&claims, &self.path.0) else {
+            return false;
+        };
+        if json::kind(raw) == Kind::Array {
+            serde_json::from_str::<Vec<&serde_json::value::RawValue>>(raw.get())
+                .is_ok_and(|items| items.iter().any(|item| self.value.matches(item)))
+        } else {
+            self.value.matches(raw)
+        }
+    }
+}
+
+/// The function of a [`Requirement::custom`].
+type Check = dyn Fn(&Authenticated) -> bool + Send + Sync;
+
+/// [`Requirement::Custom`]: a named predicate. Two are equal when they are
+/// clones of one `Requirement::custom` (the same function).
+#[derive(Clone)]
+pub struct Predicate {
+    name: String,
+    check: Arc<Check>,
+}
+
+impl Predicate {
+    /// The name given, for logs and challenges.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Debug for Predicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Predicate")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Predicate {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.check, &other.check)
+    }
+}
+
+impl Eq for Predicate {}
 
 impl Requirement {
     /// The token must carry the delegated scope `name`.
@@ -82,6 +284,57 @@ impl Requirement {
     /// The token must come from the sign-in policy `name` (B2C `tfp`/`acr`).
     pub fn policy(name: impl Into<String>) -> Self {
         Requirement::Policy(name.into())
+    }
+
+    /// The claim at `path` must equal `value` (a string, a boolean or an
+    /// integer), or, when the claim is an array, hold it: a tenant
+    /// (`claim("tid", "…")`), a group (`claim("groups", "…")`),
+    /// `claim("email_verified", true)`, a nested value
+    /// (`claim(["realm_access", "roles"], "admin")`). A claim that is
+    /// missing or of another type does not hold. Compared exactly; names in
+    /// logs and (with [`error_descriptions`](crate::Builder::error_descriptions))
+    /// in the 403 as `claim(path)`, its value only in logs.
+    ///
+    /// ```
+    /// use bearer_guard::Requirement;
+    ///
+    /// let staff = Requirement::claim("email_verified", true)
+    ///     .and(Requirement::claim(["realm_access", "roles"], "staff"));
+    /// # let _ = staff;
+    /// ```
+    pub fn claim(path: impl Into<ClaimPath>, value: impl Into<ClaimValue>) -> Self {
+        Requirement::Claim(ClaimRequirement {
+            path: path.into(),
+            value: value.into(),
+        })
+    }
+
+    /// A predicate of your own over the validated token, named `name` in logs
+    /// and (with [`error_descriptions`](crate::Builder::error_descriptions))
+    /// in the 403. It runs on every request the guard sees: keep it cheap
+    /// and free of I/O. Combines with `and`/`or` like any requirement.
+    ///
+    /// ```
+    /// use bearer_guard::Requirement;
+    ///
+    /// let company = Requirement::custom("company-account", |token| {
+    ///     token
+    ///         .registered()
+    ///         .sub
+    ///         .as_deref()
+    ///         .is_some_and(|sub| sub.starts_with("corp-"))
+    /// });
+    /// let read = Requirement::scope("notes.read").and(company);
+    /// # let _ = read;
+    /// ```
+    pub fn custom(
+        name: impl Into<String>,
+        check: impl Fn(&Authenticated) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        Requirement::Custom(Predicate {
+            name: name.into(),
+            check: Arc::new(check),
+        })
     }
 
     /// Every one of `requirements` must hold (an empty list always holds).
@@ -118,7 +371,9 @@ impl Requirement {
             Requirement::Authenticated
             | Requirement::Role(_)
             | Requirement::Client(_)
-            | Requirement::Policy(_) => {}
+            | Requirement::Policy(_)
+            | Requirement::Claim(_)
+            | Requirement::Custom(_) => {}
         }
     }
 
@@ -146,6 +401,8 @@ impl Requirement {
             }
             Requirement::All(list) => list.iter().all(|r| r.is_satisfied_by(token)),
             Requirement::Any(list) => list.iter().any(|r| r.is_satisfied_by(token)),
+            Requirement::Claim(claim) => claim.is_satisfied_by(token),
+            Requirement::Custom(predicate) => (predicate.check)(token),
         }
     }
 
@@ -169,6 +426,7 @@ impl Requirement {
         Err(Error::InsufficientScope {
             required: names.join(" "),
             requirement: self.to_string(),
+            needs: Named(self).to_string(),
         })
     }
 
@@ -188,33 +446,58 @@ impl Requirement {
 }
 
 impl std::fmt::Display for Requirement {
-    /// A readable form for logs: `scope(a) and (role(B) or client(c))`.
+    /// A readable form for logs: `scope(a) and (role(B) or client(c))`,
+    /// `claim(tid = "t1")`, `custom(name)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list =
-            |f: &mut std::fmt::Formatter<'_>, items: &[Requirement], op: &str, empty: &str| {
-                if items.is_empty() {
-                    return f.write_str(empty);
-                }
-                for (i, r) in items.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, " {op} ")?;
-                    }
-                    match r {
-                        Requirement::All(_) | Requirement::Any(_) => write!(f, "({r})")?,
-                        _ => write!(f, "{r}")?,
-                    }
-                }
-                Ok(())
-            };
-        match self {
-            Requirement::Authenticated => f.write_str("authenticated"),
-            Requirement::Scope(n) => write!(f, "scope({n})"),
-            Requirement::Role(n) => write!(f, "role({n})"),
-            Requirement::Client(n) => write!(f, "client({n})"),
-            Requirement::Policy(n) => write!(f, "policy({n})"),
-            Requirement::All(items) => list(f, items, "and", "nothing"),
-            Requirement::Any(items) => list(f, items, "or", "never"),
+        write_requirement(self, f, true)
+    }
+}
+
+/// A requirement as a challenge may name it: claim values left out.
+struct Named<'a>(&'a Requirement);
+
+impl std::fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_requirement(self.0, f, false)
+    }
+}
+
+/// Writes `requirement`; claim values only when `values`.
+fn write_requirement(
+    requirement: &Requirement,
+    f: &mut std::fmt::Formatter<'_>,
+    values: bool,
+) -> std::fmt::Result {
+    let list = |f: &mut std::fmt::Formatter<'_>, items: &[Requirement], op: &str, empty: &str| {
+        if items.is_empty() {
+            return f.write_str(empty);
         }
+        for (i, r) in items.iter().enumerate() {
+            if i > 0 {
+                write!(f, " {op} ")?;
+            }
+            match r {
+                Requirement::All(_) | Requirement::Any(_) => {
+                    f.write_str("(")?;
+                    write_requirement(r, f, values)?;
+                    f.write_str(")")?;
+                }
+                _ => write_requirement(r, f, values)?,
+            }
+        }
+        Ok(())
+    };
+    match requirement {
+        Requirement::Authenticated => f.write_str("authenticated"),
+        Requirement::Scope(n) => write!(f, "scope({n})"),
+        Requirement::Role(n) => write!(f, "role({n})"),
+        Requirement::Client(n) => write!(f, "client({n})"),
+        Requirement::Policy(n) => write!(f, "policy({n})"),
+        Requirement::Claim(c) if values => write!(f, "claim({} = {})", c.path, c.value),
+        Requirement::Claim(c) => write!(f, "claim({})", c.path),
+        Requirement::Custom(p) => write!(f, "custom({})", p.name),
+        Requirement::All(items) => list(f, items, "and", "nothing"),
+        Requirement::Any(items) => list(f, items, "or", "never"),
     }
 }
 

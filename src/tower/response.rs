@@ -166,7 +166,7 @@ pub(crate) fn complete_challenges<B>(
     // RFC 6750 §3: only beside an `error` code (never on a bare challenge).
     let description = context
         .error_descriptions
-        .then(|| format!("error_description=\"{}\"", error.description()));
+        .then(|| format!("error_description=\"{}\"", describe(error)));
     let headers = response.headers_mut();
     let values: Vec<HeaderValue> = headers.get_all(WWW_AUTHENTICATE).iter().cloned().collect();
     if values.is_empty() {
@@ -222,6 +222,26 @@ pub(crate) fn complete_challenges<B>(
             };
         }
     }
+}
+
+/// The `error_description` of `error`: its fixed description; for a missing
+/// permission, also what the route needs as the requirement names it
+/// (scopes, roles, clients, policies, claim paths, custom names: no claim
+/// value), kept to RFC 6750's characters and 200 of them.
+fn describe(error: &Error) -> String {
+    let mut text = error.description().to_owned();
+    if let Error::InsufficientScope { needs, .. } = error
+        && !needs.is_empty()
+    {
+        text.push_str(": needs ");
+        text.extend(
+            needs
+                .chars()
+                .filter(|c| matches!(*c as u32, 0x20 | 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+                .take(200),
+        );
+    }
+    text
 }
 
 /// Whether challenge parameters carry an `error` code (not only a
@@ -393,6 +413,7 @@ mod tests {
             header(&Error::InsufficientScope {
                 required: "notes.read notes.write".into(),
                 requirement: String::new(),
+                needs: String::new(),
             }),
             (
                 StatusCode::FORBIDDEN,
@@ -455,6 +476,7 @@ mod tests {
             header(&Error::InsufficientScope {
                 required: "ok \"evil\\ bad\u{7f} also.ok".into(),
                 requirement: String::new(),
+                needs: String::new(),
             })
             .1,
             Some("Bearer error=\"insufficient_scope\", scope=\"ok also.ok\"".into())
@@ -463,6 +485,7 @@ mod tests {
             header(&Error::InsufficientScope {
                 required: String::new(),
                 requirement: String::new(),
+                needs: String::new(),
             })
             .1,
             Some("Bearer error=\"insufficient_scope\"".into())
@@ -605,12 +628,14 @@ mod tests {
                 &on,
                 &Error::InsufficientScope {
                     required: "notes.write".into(),
-                    requirement: "scope notes.write".into(),
+                    requirement: "scope(notes.write) and claim(tid = \"t1\")".into(),
+                    needs: "scope(notes.write) and claim(tid) and custom(\"odd\\)".into(),
                 }
             ),
             [
                 "Bearer error=\"insufficient_scope\", scope=\"notes.write\", \
-              error_description=\"insufficient permission\""
+                 error_description=\"insufficient permission: needs \
+                 scope(notes.write) and claim(tid) and custom(odd)\""
             ]
         );
         assert_eq!(

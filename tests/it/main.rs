@@ -25,6 +25,7 @@ mod keys;
 mod mtls;
 mod notes_api_cli;
 mod providers;
+mod requirements;
 mod resource_metadata;
 mod step_up;
 mod token_cache;
