@@ -89,6 +89,10 @@
 //! - `metrics`: counters and gauges through the `metrics` facade ([`metrics`]).
 //! - `redis`: `RedisReplayStore`, a DPoP replay store in Redis shared by the
 //!   replicas of an API.
+//! - `webpki-roots`: trust Mozilla's roots compiled into the binary instead
+//!   of the platform's certificate store (slim containers).
+//! - `system-proxy`: also the operating system's proxy settings (the
+//!   environment's `HTTPS_PROXY`/`NO_PROXY` are honoured without it).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
