@@ -69,6 +69,7 @@ pub struct Builder {
     certificates: Option<CertificateBinding>,
     http_client: Option<reqwest::Client>,
     error_descriptions: bool,
+    accept_unchecked_binding: bool,
 }
 
 impl Default for Builder {
@@ -99,6 +100,7 @@ impl Default for Builder {
             certificates: None,
             http_client: None,
             error_descriptions: false,
+            accept_unchecked_binding: false,
         }
     }
 }
@@ -269,6 +271,23 @@ impl Builder {
     /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
+        self
+    }
+
+    /// Accepts sender-constrained tokens as bearer tokens when this API does
+    /// not check their binding: a token bound to a DPoP key (`cnf.jkt`,
+    /// RFC 9449) without [`dpop`](Builder::dpop), one bound to a client
+    /// certificate (`cnf.x5t#S256`, RFC 8705) without
+    /// [`certificate_bound_tokens`](Builder::certificate_bound_tokens).
+    ///
+    /// By default such a token is refused (401 `invalid_token`): its issuer
+    /// meant only the holder of the key or certificate to use it, so a thief
+    /// could use it here and nowhere that checks. This is what a resource
+    /// server unaware of those RFCs does; turn it on only while migrating an
+    /// API whose clients already receive bound tokens. **Dangerous**; default:
+    /// off.
+    pub fn dangerously_accept_bound_tokens_as_bearer(mut self) -> Self {
+        self.accept_unchecked_binding = true;
         self
     }
 
@@ -578,7 +597,11 @@ impl Builder {
             tokens,
             time,
             resource,
-            Binding { dpop, certificates },
+            Binding {
+                dpop,
+                certificates,
+                accept_unchecked: self.accept_unchecked_binding,
+            },
             Options {
                 max_token_bytes: self.max_token_bytes,
                 leeway_secs,

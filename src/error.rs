@@ -185,6 +185,14 @@ pub enum Error {
     /// A token without `cnf.jkt` presented with the `DPoP` scheme.
     #[error("token presented with the DPoP scheme is not DPoP-bound")]
     TokenNotDpopBound,
+    /// A sender-constrained token (bound to a DPoP key by `cnf.jkt`, or to a
+    /// client certificate by `cnf.x5t#S256`) reached an API that does not
+    /// check that binding ([`Builder::dpop`](crate::Builder::dpop),
+    /// [`Builder::certificate_bound_tokens`](crate::Builder::certificate_bound_tokens)):
+    /// refused, unless the builder
+    /// [accepts such tokens as bearer tokens](crate::Builder::dangerously_accept_bound_tokens_as_bearer).
+    #[error("token is sender-constrained ({0}) and this API does not check that binding")]
+    BindingNotChecked(&'static str),
     /// The API accepts only DPoP-bound tokens, and the request used another
     /// scheme.
     #[error("this API requires the DPoP scheme")]
@@ -350,6 +358,7 @@ impl Error {
             | Error::DpopKeyMismatch
             | Error::BoundTokenAsBearer
             | Error::TokenNotDpopBound
+            | Error::BindingNotChecked(_)
             | Error::CertificateRequired
             | Error::CertificateMismatch
             | Error::ForwardedCertificate(_)
@@ -403,6 +412,7 @@ impl Error {
             Error::DpopKeyMismatch => "DPoP proof key does not match the token",
             Error::BoundTokenAsBearer => "DPoP-bound token sent as a bearer token",
             Error::TokenNotDpopBound => "token is not DPoP-bound",
+            Error::BindingNotChecked(_) => "sender-constrained token not accepted here",
             Error::CertificateRequired => "client certificate required",
             Error::CertificateMismatch => "client certificate does not match the token",
             Error::ForwardedCertificate(_) => "client certificate not usable",
@@ -452,6 +462,7 @@ impl Error {
             Error::DpopKeyMismatch => "dpop_key_mismatch",
             Error::BoundTokenAsBearer => "bound_token_as_bearer",
             Error::TokenNotDpopBound => "token_not_dpop_bound",
+            Error::BindingNotChecked(_) => "binding_not_checked",
             Error::DpopRequired => "dpop_required",
             Error::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
             Error::UseDpopNonce { .. } => "use_dpop_nonce",

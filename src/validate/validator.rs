@@ -38,6 +38,10 @@ pub(crate) struct Binding {
     pub(crate) dpop: Option<DpopPolicy>,
     /// Certificate-bound tokens (RFC 8705).
     pub(crate) certificates: Option<CertificatePolicy>,
+    /// Whether a token bound in a way the API does not check (`cnf.jkt`
+    /// without DPoP, `cnf.x5t#S256` without certificate binding) passes as
+    /// a bearer token; refused by default.
+    pub(crate) accept_unchecked: bool,
 }
 
 /// The validator's own settings, beside its issuers.
@@ -86,6 +90,8 @@ struct Inner {
     dpop: Option<DpopPolicy>,
     /// Certificate-bound tokens (RFC 8705), if the API accepts them.
     certificates: Option<CertificatePolicy>,
+    /// Whether bound tokens whose binding is not checked pass.
+    accept_unchecked_binding: bool,
     /// The one issuer's introspection (RFC 7662), if configured.
     introspector: Option<Arc<Introspector>>,
 }
@@ -104,7 +110,11 @@ impl Validator {
             leeway_secs,
             error_descriptions,
         } = options;
-        let Binding { dpop, certificates } = binding;
+        let Binding {
+            dpop,
+            certificates,
+            accept_unchecked,
+        } = binding;
         let introspector = issuers.iter().find_map(|i| i.introspection.clone());
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for alg in issuers.iter().flat_map(|i| i.algorithms.iter()) {
@@ -138,6 +148,7 @@ impl Validator {
                 context,
                 dpop,
                 certificates,
+                accept_unchecked_binding: accept_unchecked,
                 introspector,
             }),
         }
@@ -197,6 +208,12 @@ impl Validator {
     ) -> Result<(), Error> {
         match &self.inner.certificates {
             Some(policy) => policy.check(token, extensions, headers),
+            // As for DPoP: a binding nothing here checks is refused.
+            None if token.certificate_thumbprint().is_some()
+                && !self.inner.accept_unchecked_binding =>
+            {
+                Err(Error::BindingNotChecked("cnf.x5t#S256"))
+            }
             None => Ok(()),
         }
     }
@@ -252,7 +269,7 @@ impl Validator {
         match self.cached(token) {
             Lookup::Hit(Ok(token)) => match &self.inner.dpop {
                 Some(policy) => Start::Done(needs_proof(policy, scheme, &token).map(|_| token)),
-                None => Start::Done(Ok(token)),
+                None => Start::Done(self.binding_unchecked(&token).map(|()| token)),
             },
             Lookup::Hit(verdict) => Start::Done(verdict),
             Lookup::Off | Lookup::Miss(_) => Start::Cold,
@@ -321,12 +338,26 @@ impl Validator {
                 std::str::from_utf8(token).map_err(|_| Error::MalformedToken("not UTF-8"))?;
             introspector.authenticate(text, &self.inner.context).await?;
         }
-        if let Some(policy) = &self.inner.dpop
-            && needs_proof(policy, scheme, &authenticated)?
-        {
-            confirm(policy, target, headers, token, &authenticated).await?;
+        match &self.inner.dpop {
+            Some(policy) => {
+                if needs_proof(policy, scheme, &authenticated)? {
+                    confirm(policy, target, headers, token, &authenticated).await?;
+                }
+            }
+            None => self.binding_unchecked(&authenticated)?,
         }
         Ok(authenticated)
+    }
+
+    /// Without DPoP: a token bound to a DPoP key (`cnf.jkt`) is refused,
+    /// unless the builder accepts such tokens as bearer tokens. Its issuer
+    /// meant only the key's holder to use it, and nothing here can check
+    /// that: fail closed.
+    fn binding_unchecked(&self, token: &Authenticated) -> Result<(), Error> {
+        if token.dpop_jkt().is_some() && !self.inner.accept_unchecked_binding {
+            return Err(Error::BindingNotChecked("cnf.jkt"));
+        }
+        Ok(())
     }
 
     /// The pipeline for a token the cache does not hold.

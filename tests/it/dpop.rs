@@ -774,19 +774,35 @@ async fn challenges_offer_the_schemes_the_api_accepts() {
     );
 }
 
-/// Without DPoP configured nothing changes: the `DPoP` scheme is a scheme
-/// the layer does not take (401 `Bearer`), and `cnf` is not looked at.
+/// Without DPoP configured the `DPoP` scheme is a scheme the layer does not
+/// take (401 `Bearer`), and a DPoP-bound token sent as a bearer token is
+/// refused (nothing here can check its binding: fail closed), cold and
+/// cached, unless the builder accepts bound tokens as bearer tokens.
 #[tokio::test]
-async fn without_dpop_the_scheme_is_unknown_as_before() {
+async fn without_dpop_the_scheme_is_unknown_and_bound_tokens_are_refused() {
     let s = Setup::new().await;
-    let app = app(builder(&s.issuer).build().expect("valid configuration"));
+    let strict = app(builder(&s.issuer).build().expect("valid configuration"));
     assert_eq!(
-        call(&app, s.get(&[&s.proof().sign()])).await,
+        call(&strict, s.get(&[&s.proof().sign()])).await,
         answer(StatusCode::UNAUTHORIZED, &["Bearer"], "")
     );
-    let bearer = request("GET", "/notes", Some(&format!("Bearer {}", s.token)), &[]);
+    let bearer = || request("GET", "/notes", Some(&format!("Bearer {}", s.token)), &[]);
+    for _ in 0..2 {
+        assert_eq!(
+            call(&strict, bearer()).await,
+            answer(
+                StatusCode::UNAUTHORIZED,
+                &["Bearer error=\"invalid_token\""],
+                ""
+            )
+        );
+    }
+    let lenient = app(builder(&s.issuer)
+        .dangerously_accept_bound_tokens_as_bearer()
+        .build()
+        .expect("valid configuration"));
     assert_eq!(
-        call(&app, bearer).await,
+        call(&lenient, bearer()).await,
         answer(StatusCode::OK, &[], "notes")
     );
     assert!(

@@ -235,15 +235,38 @@ async fn a_trusted_proxys_header_carries_the_certificate_only_when_configured() 
     );
 }
 
-/// Without the setting, `cnf.x5t#S256` is not read: a bound token passes
-/// as any bearer token does (as by a resource server unaware of RFC 8705).
+/// Without the setting, a certificate-bound token is refused (fail closed:
+/// nothing here can check the binding), cold and cached; the opt-out
+/// accepts it as a bearer token, as a resource server unaware of RFC 8705
+/// would.
 #[tokio::test]
-async fn without_the_setting_the_binding_is_not_read() {
+async fn without_the_setting_a_bound_token_is_refused_unless_accepted_as_bearer() {
     let issuer = start().await;
-    let app = app(builder(&issuer).build().expect("valid configuration"));
     let token = bound_token(&issuer, CERT);
+    let strict = builder(&issuer).build().expect("valid configuration");
+    let app_strict = app(strict.clone());
+    for _ in 0..2 {
+        assert_eq!(
+            send_request(&app_strict, get(&token, None, &[])).await,
+            refused()
+        );
+    }
+    let request: Request<Body> = get(&token, None, &[]);
     assert_eq!(
-        send_request(&app, get(&token, None, &[])).await,
+        strict
+            .validator()
+            .authenticate_request(&request)
+            .await
+            .expect_err("refused")
+            .code(),
+        "binding_not_checked"
+    );
+    let lenient = app(builder(&issuer)
+        .dangerously_accept_bound_tokens_as_bearer()
+        .build()
+        .expect("valid configuration"));
+    assert_eq!(
+        send_request(&lenient, get(&token, None, &[])).await,
         ok("notes")
     );
 }
