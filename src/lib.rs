@@ -149,6 +149,7 @@ pub use token::extract::{bearer_token, parse_credentials};
 pub use token::permissions::Permissions;
 #[cfg(feature = "axum")]
 pub use tower::axum::{Claims, ExtractRejection};
+pub use tower::grpc::GrpcRejection;
 pub use tower::layer::BearerAuthLayer;
 pub use tower::metadata::{ResourceMetadataLayer, ServeResourceMetadata};
 pub use tower::require::{Require, RequireFuture, RequireLayer, Requirement, require};
