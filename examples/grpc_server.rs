@@ -323,7 +323,6 @@ struct Case {
     challenge: Option<&'static str>,
 }
 
-#[allow(dead_code)] // Only `main` is dead where tests/it/grpc.rs includes this file.
 #[tokio::main]
 async fn main() -> Result<(), StdError> {
     // The layer logs the precise reason for every rejection (never the token).
