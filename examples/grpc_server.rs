@@ -388,7 +388,13 @@ async fn main() -> Result<(), StdError> {
         Case {
             method: "Delete",
             what: "user token, scp notes.write",
-            token: Some(issuer.token().claim("sub", "alice").scope("notes.write").sign()),
+            token: Some(
+                issuer
+                    .token()
+                    .claim("sub", "alice")
+                    .scope("notes.write")
+                    .sign(),
+            ),
             code: Code::Ok,
             challenge: None,
         },

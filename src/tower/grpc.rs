@@ -148,7 +148,12 @@ mod tests {
         let mut headers: Vec<(String, String)> = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<non-ascii>").to_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    v.to_str().unwrap_or("<non-ascii>").to_owned(),
+                )
+            })
             .collect();
         headers.sort();
         (response.status(), headers)

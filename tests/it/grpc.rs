@@ -368,7 +368,9 @@ async fn with_a_resource_identifier_every_challenge_names_the_metadata() {
         Err(failure(
             Code::PermissionDenied,
             "insufficient scope",
-            &format!("Bearer error=\"insufficient_scope\", scope=\"notes.write\", {RESOURCE_METADATA}")
+            &format!(
+                "Bearer error=\"insufficient_scope\", scope=\"notes.write\", {RESOURCE_METADATA}"
+            )
         ))
     );
     let misfit = s
@@ -392,10 +394,9 @@ async fn with_a_resource_identifier_every_challenge_names_the_metadata() {
 /// fetch may start (one 30 s cooldown: the clock does not move).
 #[tokio::test]
 async fn keys_that_cannot_be_had_are_unavailable_with_retry_after() {
-    let down = serve(axum::Router::new().fallback(|| async {
-        http::StatusCode::SERVICE_UNAVAILABLE
-    }))
-    .await;
+    let down =
+        serve(axum::Router::new().fallback(|| async { http::StatusCode::SERVICE_UNAVAILABLE }))
+            .await;
     let issuer = start().await;
     let clock = ManualClock::new();
     let layer = BearerAuthLayer::builder()
@@ -405,11 +406,19 @@ async fn keys_that_cannot_be_had_are_unavailable_with_retry_after() {
         .build()
         .expect("valid configuration");
     let (mut client, _) = start_server(layer).await;
-    let token = issuer.token().claim("iss", &down).scope("notes.read").sign();
+    let token = issuer
+        .token()
+        .claim("iss", &down)
+        .scope("notes.read")
+        .sign();
     let authorization = bearer(&token);
     let request = with_authorization(ListRequest {}, authorization.as_deref()).expect("ASCII");
     assert_eq!(
-        client.list(request).await.map(|_| ()).map_err(Failure::from),
+        client
+            .list(request)
+            .await
+            .map(|_| ())
+            .map_err(Failure::from),
         Err(Failure {
             code: Code::Unavailable,
             message: "authorization temporarily unavailable".into(),
