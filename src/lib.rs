@@ -71,7 +71,8 @@
 //!    guards (`tower::require`, [`Requirement`]) and extractors
 //!    (`tower::axum`, [`Claims`]) read it there.
 //! 9. `tower::response`: every rejection is an [`Error`], logged once with its
-//!    precise reason and answered as RFC 6750 says.
+//!    precise reason and answered as RFC 6750 says (for gRPC, `tower::grpc`'s
+//!    [`GrpcRejection`] answers it as a gRPC status).
 //!
 //! Beside the flow: `error` (the bottom: every stage's error type), `clock`
 //! (the one clock every check reads), `metrics`, `resource` (what the API
@@ -153,6 +154,7 @@ pub use token::extract::{bearer_token, parse_credentials};
 pub use token::permissions::Permissions;
 #[cfg(feature = "axum")]
 pub use tower::axum::{Claims, ExtractRejection};
+pub use tower::grpc::GrpcRejection;
 pub use tower::layer::BearerAuthLayer;
 pub use tower::metadata::{ResourceMetadataLayer, ServeResourceMetadata};
 pub use tower::require::{

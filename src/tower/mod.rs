@@ -3,14 +3,15 @@
 //! in the request extensions), per-route guards ([`require`], with
 //! [`step_up`] for RFC 9470), axum
 //! extractors (`axum`), the RFC 9728 document for any tower stack
-//! ([`metadata`]), and the one place a rejection becomes a response
-//! ([`response`]).
+//! ([`metadata`]), the one place a rejection becomes a response
+//! ([`response`]), and its gRPC form ([`grpc`]).
 //!
 //! The top of the import graph: only `crate::config` (the builder) and the
 //! crate root import from here.
 
 #[cfg(feature = "axum")]
 pub(crate) mod axum;
+pub(crate) mod grpc;
 pub(crate) mod layer;
 pub(crate) mod metadata;
 pub(crate) mod require;

@@ -19,6 +19,7 @@ mod attacks;
 mod authorization;
 mod dpop;
 mod fault_injection;
+mod grpc;
 mod http_client;
 mod introspection;
 mod keys;
