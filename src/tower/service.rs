@@ -158,15 +158,16 @@ impl<S, R: Clone> BearerAuth<S, R> {
         }
     }
 
-    /// A request whose token came from the query or a cookie
-    /// (`token::sources`): its URI handed on without the token, the
-    /// pipeline run on the token it owns, and, for a query token, the
-    /// response kept out of shared caches (RFC 6750 §2.3).
-    fn call_found<ReqBody, ResBody>(
+    /// The future for a request whose verdict needs the whole pipeline:
+    /// the token of its `Authorization` header, or `found` in the query or
+    /// a cookie (`token::sources`: its URI then handed on without the
+    /// token, and, for a query token, the response kept out of shared
+    /// caches, RFC 6750 §2.3).
+    fn validating<ReqBody, ResBody>(
         &mut self,
         mut request: Request<ReqBody>,
-        found: Found,
-    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+        found: Option<Found>,
+    ) -> State<S::Future, ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
         S::Future: Send + 'static,
@@ -174,28 +175,38 @@ impl<S, R: Clone> BearerAuth<S, R> {
         ReqBody: Send + 'static,
         ResBody: 'static,
     {
-        let Found { token, stripped } = found;
-        let from_query = stripped.is_some();
-        if let Some(uri) = stripped {
-            *request.uri_mut() = uri;
-        }
+        let mut from_query = false;
+        let token = found.map(|Found { token, stripped }| {
+            if let Some(uri) = stripped {
+                *request.uri_mut() = uri;
+                from_query = true;
+            }
+            token
+        });
+        // The service that was driven to readiness is the one that must be
+        // called; a clone stays behind for the next request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let this = self.detached();
         let future = Box::pin(async move {
-            let target = RequestTarget {
+            let target = Some(RequestTarget {
                 method: request.method(),
                 uri: request.uri(),
-            };
-            let result = this
-                .validator
-                .finish_found(Some(target), request.headers(), token.as_bytes())
-                .await
-                .and_then(|token| {
-                    this.validator
-                        .check_certificate(&token, request.extensions(), request.headers())
-                        .map(|()| token)
-                });
+            });
+            let headers = request.headers();
+            let result = match &token {
+                None => this.validator.finish(target, headers).await,
+                Some(token) => {
+                    (this.validator)
+                        .finish_found(target, headers, token.as_bytes())
+                        .await
+                }
+            }
+            .and_then(|token| {
+                this.validator
+                    .check_certificate(&token, request.extensions(), headers)
+                    .map(|()| token)
+            });
             match this.verdict(result) {
                 Verdict::Pass(token) => {
                     vouch(&mut request, token, &this.validator);
@@ -211,9 +222,7 @@ impl<S, R: Clone> BearerAuth<S, R> {
                 Verdict::Reject(error) => Ok(this.reject(&error, request.headers())),
             }
         });
-        ResponseFuture {
-            state: State::Validating { future },
-        }
+        State::Validating { future }
     }
 }
 
@@ -238,7 +247,11 @@ where
             let max = self.validator.max_token_bytes();
             match sources::find(&self.sources, request.uri(), request.headers(), max) {
                 Ok(None) => {}
-                Ok(Some(found)) => return self.call_found(request, found),
+                Ok(Some(found)) => {
+                    return ResponseFuture {
+                        state: self.validating(request, Some(found)),
+                    };
+                }
                 Err(error) => {
                     let response = self.reject(&error, request.headers());
                     return ResponseFuture {
@@ -267,41 +280,7 @@ where
                     response: Some(self.reject(&error, request.headers())),
                 },
             },
-            Start::Cold => {
-                // The service that was driven to readiness is the one that
-                // must be called; a clone stays behind for the next request.
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                let this = self.detached();
-                State::Validating {
-                    future: Box::pin(async move {
-                        let target = RequestTarget {
-                            method: request.method(),
-                            uri: request.uri(),
-                        };
-                        let result = this
-                            .validator
-                            .finish(Some(target), request.headers())
-                            .await
-                            .and_then(|token| {
-                                this.validator
-                                    .check_certificate(
-                                        &token,
-                                        request.extensions(),
-                                        request.headers(),
-                                    )
-                                    .map(|()| token)
-                            });
-                        match this.verdict(result) {
-                            Verdict::Pass(token) => {
-                                vouch(&mut request, token, &this.validator);
-                                inner.call(request).await
-                            }
-                            Verdict::Reject(error) => Ok(this.reject(&error, request.headers())),
-                        }
-                    }),
-                }
-            }
+            Start::Cold => self.validating(request, None),
         };
         ResponseFuture { state }
     }
