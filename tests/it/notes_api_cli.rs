@@ -868,12 +868,15 @@ const NO_CERTIFICATE_STORE: [(&str, &str); 2] = [
 /// replaces `SSL_CERT_FILE` and `SSL_CERT_DIR` that name no file with the
 /// system's (openssl-probe), which would undo [`NO_CERTIFICATE_STORE`].
 async fn notes_api_binary(args: &[&str]) -> Command {
-    let built = Command::new(env!("CARGO"))
+    let mut build = Command::new(env!("CARGO"));
+    build
         .args(["build", "--quiet", "--example", "notes_api"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .await
-        .expect("cargo build");
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // The example with the roots this test was built with.
+    if cfg!(feature = "webpki-roots") {
+        build.args(["--features", "webpki-roots"]);
+    }
+    let built = build.status().await.expect("cargo build");
     assert!(built.success(), "notes_api builds");
     // This test binary is target/…/deps/it-HASH; examples sit beside deps.
     let exe = std::env::current_exe().expect("test binary path");
