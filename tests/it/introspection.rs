@@ -52,6 +52,8 @@ pub(crate) struct Endpoint {
     /// The discovery document it serves (`None`: 500), and how often.
     discovery: Mutex<Option<Value>>,
     discoveries: AtomicUsize,
+    /// TCP connections accepted.
+    connections: AtomicUsize,
 }
 
 impl Endpoint {
@@ -139,17 +141,24 @@ async fn discovery(State(endpoint): State<Arc<Endpoint>>) -> Response {
 
 /// A running endpoint and its URL.
 pub(crate) async fn endpoint() -> (Arc<Endpoint>, String) {
+    use axum::serve::ListenerExt as _;
     let endpoint = Arc::new(Endpoint::default());
-    let base = serve(
-        Router::new()
-            .route("/introspect", post(introspect))
-            .route(
-                "/.well-known/openid-configuration",
-                axum::routing::get(discovery),
-            )
-            .with_state(Arc::clone(&endpoint)),
-    )
-    .await;
+    let router = Router::new()
+        .route("/introspect", post(introspect))
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(discovery),
+        )
+        .with_state(Arc::clone(&endpoint));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let counted = Arc::clone(&endpoint);
+    let listener = listener.tap_io(move |_| {
+        counted.connections.fetch_add(1, Ordering::SeqCst);
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
     (endpoint, format!("{base}/introspect"))
 }
 
@@ -973,4 +982,20 @@ async fn an_answers_cnf_binds_the_opaque_token() {
         "no certificate"
     );
     assert_eq!(s.endpoint.calls(), 2);
+}
+
+/// Introspection calls share connections (a pooled client of their own,
+/// not the key fetches' client, which keeps none): three tokens, three
+/// calls, one TCP connection.
+#[tokio::test]
+async fn introspection_calls_reuse_one_connection() {
+    let s = Setup::new().await;
+    let app = app(s.layer(|i| i));
+    for token in ["opaque-one", "opaque-two", "opaque-three"] {
+        s.endpoint
+            .answer(token, Reply::Json(s.active("notes.read", 300)));
+        assert_eq!(get(&app, "/notes", token).await, ok("notes"));
+    }
+    assert_eq!(s.endpoint.calls(), 3);
+    assert_eq!(s.endpoint.connections.load(Ordering::SeqCst), 1);
 }
