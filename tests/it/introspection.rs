@@ -23,7 +23,7 @@ use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::support::{INVALID_TOKEN, Outcome, app, now_on, ok, send, send_request, serve, start};
+use crate::support::{INVALID_TOKEN, Outcome, app, now_on, ok, send, send_request, start};
 
 pub(crate) const CLIENT_ID: &str = "notes api";
 /// Characters that must be form-urlencoded before Basic (RFC 6749 §2.3.1).
