@@ -25,6 +25,7 @@ mod mtls;
 mod notes_api_cli;
 mod providers;
 mod resource_metadata;
+mod settings;
 mod step_up;
 mod token_cache;
 mod tower_hyper;

@@ -1,0 +1,344 @@
+//! Configuration from files and the environment (issue 17, point 1;
+//! feature `config`): `Settings` read from TOML and JSON files and from
+//! environment variables with a prefix, layered, turned into a layer that
+//! accepts the local test issuer's tokens; a pasted `appsettings.json`
+//! `AzureAd` section (comments, web-app keys and all) trusting an Entra
+//! tenant whose `Instance` is the local issuer; and each class of mistake a
+//! `ConfigError` naming the key, where it was read, and the problem.
+//!
+//! Environment variables are process-wide, and setting one needs `unsafe`
+//! (edition 2024), which the crate forbids: the environment cases run this
+//! test binary again as a child process given its own variables
+//! (`env_child`, ignored unless called so), and read its verdict line.
+
+use std::path::PathBuf;
+
+use bearer_guard::testing::TestIssuer;
+use bearer_guard::{ConfigError, Settings};
+
+use crate::support::start;
+
+/// A file in the system's temporary directory, named for this process and
+/// test, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!(
+            "bearer-guard-settings-{}-{name}",
+            std::process::id()
+        ));
+        std::fs::write(&path, text).expect("write the temporary file");
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The error's `Display`: what an operator reads.
+fn message(result: Result<Settings, ConfigError>) -> String {
+    match result {
+        Ok(_) => "loaded".to_owned(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The verdict of the layer `settings` make on `token`: `ok`, or the
+/// rejection's code.
+async fn verdict(settings: Settings, token: &str) -> String {
+    let validator = settings
+        .into_builder()
+        .expect("usable settings")
+        .build_validator()
+        .expect("a valid configuration");
+    match validator.validate(token).await {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.code().to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Files
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_toml_file_configures_a_layer_that_accepts_the_issuers_tokens() {
+    let ti = start().await;
+    let file = TempFile::new(
+        "layer.toml",
+        &format!(
+            r#"
+            issuer = "{issuer}"
+            audiences = ["api://other", "{audience}"]
+            typ = "access_token"
+            algorithms = ["RS256", "ES256"]
+            leeway = "30s"
+            refresh_cooldown = "1m"
+            key_set_max_age = "10m"
+            key_set_max_staleness = "6h"
+            fetch_timeout = "5s"
+            max_keys = 16
+            token_cache_max_age = "2m"
+            "#,
+            issuer = ti.issuer(),
+            audience = TestIssuer::AUDIENCE,
+        ),
+    );
+    let settings = Settings::from_file(file.path()).expect("the file loads");
+    let good = ti.token().sign();
+    assert_eq!(verdict(settings.clone(), &good).await, "ok");
+    let id_token = ti.token().typ(Some("JWT")).sign();
+    assert_eq!(verdict(settings.clone(), &id_token).await, "wrong_type");
+    let stranger = ti.token().audience("api://stranger").sign();
+    assert_eq!(verdict(settings, &stranger).await, "audience_mismatch");
+}
+
+#[tokio::test]
+async fn a_json_file_with_comments_and_issuers_entries_configures_the_same_layer() {
+    let ti = start().await;
+    let file = TempFile::new(
+        "layer.json",
+        &format!(
+            r#"{{
+              // bearer-guard, as JSON: comments and trailing commas as .NET allows
+              "leeway": "45s",
+              "issuers": [
+                {{
+                  "issuer": "{issuer}",
+                  "audiences": "{audience}",
+                  "jwks_uri": "{jwks}",
+                  "typ": "access_token_or_jwt",
+                  "scopes_claims": [["permissions"]],
+                }},
+              ],
+            }}"#,
+            issuer = ti.issuer(),
+            audience = TestIssuer::AUDIENCE,
+            jwks = ti.jwks_uri(),
+        ),
+    );
+    let settings = Settings::from_file(file.path()).expect("the file loads");
+    let token = ti.token().typ(Some("JWT")).sign();
+    assert_eq!(verdict(settings, &token).await, "ok");
+    // jwks_uri, not discovery.
+    assert_eq!(ti.discovery_requests(), 0);
+    assert_eq!(ti.jwks_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_later_source_overrides_an_earlier_one_key_by_key() {
+    let ti = start().await;
+    let file = TempFile::new(
+        "base.toml",
+        &format!(
+            "issuer = \"{}\"\naudiences = \"api://staging\"\nleeway = \"10s\"\n",
+            ti.issuer()
+        ),
+    );
+    let token = ti.token().sign();
+    let base = Settings::from_file(file.path()).expect("loads");
+    assert_eq!(verdict(base, &token).await, "audience_mismatch");
+    let layered = Settings::loader()
+        .file(file.path())
+        .toml(&format!("audiences = \"{}\"", TestIssuer::AUDIENCE))
+        .load()
+        .expect("loads");
+    assert_eq!(verdict(layered, &token).await, "ok");
+}
+
+// ---------------------------------------------------------------------------
+// Microsoft Entra ID: a pasted appsettings.json
+// ---------------------------------------------------------------------------
+
+const TENANT_ID: &str = "b5f0c3a9-2d4e-4f6a-8b1c-9e7d3a5f2c10";
+const CLIENT_ID: &str = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
+
+/// An `appsettings.json` as `dotnet new webapi --auth SingleOrg` writes it
+/// and a team fills it in, with the local issuer as its `Instance`.
+fn appsettings(instance: &str) -> String {
+    format!(
+        r#"{{
+/*
+The following identity settings need to be configured
+before the project can be successfully executed.
+For more info see https://aka.ms/dotnet-template-ms-identity-platform
+*/
+  "AzureAd": {{
+    "Instance": "{instance}/",
+    "Domain": "contoso.onmicrosoft.com",
+    "TenantId": "{TENANT_ID}",
+    "ClientId": "{CLIENT_ID}",
+    "Scopes": "access_as_user",
+    "CallbackPath": "/signin-oidc",
+    "ClientSecret": "not-a-real-secret-but-never-logged",
+    "ClientCredentials": [ {{ "SourceType": "ClientSecret", "ClientSecret": "x" }} ],
+  }},
+  "Logging": {{
+    "LogLevel": {{ "Default": "Information", "Microsoft.AspNetCore": "Warning" }}
+  }},
+  "AllowedHosts": "*"
+}}"#
+    )
+}
+
+/// An Entra v2.0 delegated access token of `TENANT_ID` for `aud`.
+fn entra_token(ti: &TestIssuer, iss: &str, aud: &str, ver: &str) -> String {
+    ti.token()
+        .typ(Some("JWT"))
+        .claim("iss", iss)
+        .audience(aud)
+        .claim("tid", TENANT_ID)
+        .claim("ver", ver)
+        .claim("azp", "e8a1b2c3-4d5e-4f60-a718-293a4b5c6d7e")
+        .claim("scp", "access_as_user")
+        .sign()
+}
+
+#[tokio::test]
+async fn a_pasted_appsettings_azuread_section_trusts_that_tenant_as_microsoft_identity_web_does() {
+    let ti = start().await;
+    let base = ti.issuer().to_owned();
+    let v2 = format!("{base}/{TENANT_ID}/v2.0");
+    ti.serve_discovery(&format!("/{TENANT_ID}/v2.0"), &v2);
+    let v1 = format!("https://sts.windows.net/{TENANT_ID}/");
+    ti.serve_discovery(&format!("/{TENANT_ID}"), &v1);
+    let file = TempFile::new("appsettings.json", &appsettings(&base));
+    let settings = Settings::loader()
+        .appsettings(file.path(), "AzureAd")
+        .load()
+        .expect("the section loads, web-app keys and all");
+
+    // The default audiences: ClientId and api://{ClientId}.
+    for aud in [CLIENT_ID.to_owned(), format!("api://{CLIENT_ID}")] {
+        let token = entra_token(&ti, &v2, &aud, "2.0");
+        assert_eq!(verdict(settings.clone(), &token).await, "ok", "aud {aud}");
+    }
+    // v1.0 tokens too, as Microsoft.Identity.Web accepts them.
+    let token = entra_token(&ti, &v1, &format!("api://{CLIENT_ID}"), "1.0");
+    assert_eq!(verdict(settings.clone(), &token).await, "ok");
+    // Another audience, another tenant, no scope and no role.
+    let token = entra_token(&ti, &v2, "api://graph", "2.0");
+    assert_eq!(verdict(settings.clone(), &token).await, "audience_mismatch");
+    let other = format!("{base}/f47ac10b-58cc-4372-a567-0e02b2c3d479/v2.0");
+    let token = entra_token(&ti, &other, CLIENT_ID, "2.0");
+    assert_eq!(verdict(settings.clone(), &token).await, "issuer_mismatch");
+    let id_token = ti
+        .token()
+        .typ(Some("JWT"))
+        .claim("iss", &v2)
+        .audience(CLIENT_ID)
+        .claim("tid", TENANT_ID)
+        .sign();
+    assert_eq!(verdict(settings, &id_token).await, "no_permissions");
+}
+
+#[tokio::test]
+async fn the_entra_section_takes_audience_acl_and_versions_as_given() {
+    let ti = start().await;
+    let base = ti.issuer().to_owned();
+    let v2 = format!("{base}/{TENANT_ID}/v2.0");
+    ti.serve_discovery(&format!("/{TENANT_ID}/v2.0"), &v2);
+    // Keys in camelCase and lower case: .NET compares them ignoring case.
+    let settings = Settings::loader()
+        .toml(&format!(
+            r#"
+            [entra]
+            instance = "{base}"
+            tenantId = "{TENANT_ID}"
+            ClientId = "{CLIENT_ID}"
+            Audience = "https://notes.contoso.com"
+            AllowWebApiToBeAuthorizedByACL = true
+            AccessTokenVersions = ["2.0"]
+            "#
+        ))
+        .load()
+        .expect("loads");
+    let token = entra_token(&ti, &v2, "https://notes.contoso.com", "2.0");
+    assert_eq!(verdict(settings.clone(), &token).await, "ok");
+    // Audience given: ClientId is no longer one.
+    let token = entra_token(&ti, &v2, CLIENT_ID, "2.0");
+    assert_eq!(verdict(settings.clone(), &token).await, "audience_mismatch");
+    // ACL: a token with neither scope nor role passes authentication.
+    let acl = ti
+        .token()
+        .typ(Some("JWT"))
+        .claim("iss", &v2)
+        .audience("https://notes.contoso.com")
+        .claim("tid", TENANT_ID)
+        .sign();
+    assert_eq!(verdict(settings.clone(), &acl).await, "ok");
+    // Only 2.0: a v1.0 issuer is not trusted.
+    let v1 = entra_token(
+        &ti,
+        &format!("https://sts.windows.net/{TENANT_ID}/"),
+        "https://notes.contoso.com",
+        "1.0",
+    );
+    assert_eq!(verdict(settings, &v1).await, "issuer_mismatch");
+}
+
+#[tokio::test]
+async fn a_multi_tenant_entra_section_needs_its_tenants_named() {
+    let ti = start().await;
+    let base = ti.issuer().to_owned();
+    let section = |extra: &str| {
+        format!(
+            "[entra]\nInstance = \"{base}/\"\nTenantId = \"organizations\"\nClientId = \"{CLIENT_ID}\"\n{extra}"
+        )
+    };
+    assert_eq!(
+        message(Settings::loader().toml(&section("")).load()),
+        "setting `entra.TenantId` (in inline TOML): organizations trusts tokens from every \
+         Entra tenant, an attacker's own included: list the tenants you serve in \
+         AllowedTenants, or set DangerouslyAcceptAnyTenant = true if every organisation may \
+         call this API"
+    );
+    let settings = Settings::loader()
+        .toml(&section(&format!("AllowedTenants = [\"{TENANT_ID}\"]\nAccessTokenVersions = [2]")))
+        .load()
+        .expect("loads");
+    // The common discovery document names the {tenantid} template.
+    ti.serve_discovery(
+        "/common/v2.0",
+        &format!("{base}/{{tenantid}}/v2.0"),
+    );
+    let allowed = entra_token(&ti, &format!("{base}/{TENANT_ID}/v2.0"), CLIENT_ID, "2.0");
+    assert_eq!(verdict(settings.clone(), &allowed).await, "ok");
+    let stranger_tid = "f47ac10b-58cc-4372-a567-0e02b2c3d479";
+    let stranger = ti
+        .token()
+        .typ(Some("JWT"))
+        .claim("iss", format!("{base}/{stranger_tid}/v2.0"))
+        .audience(CLIENT_ID)
+        .claim("tid", stranger_tid)
+        .claim("scp", "access_as_user")
+        .sign();
+    assert_eq!(verdict(settings, &stranger).await, "issuer_mismatch");
+}
+
+// ---------------------------------------------------------------------------
+// Each class of mistake names its key
+// ---------------------------------------------------------------------------
+
+#[test]
+fn each_mistake_is_a_config_error_naming_the_key_where_it_was_read_and_the_problem() {
+    let toml = |text: &str| message(Settings::loader().toml(text).load());
+    let cases: &[(&str, &str)] = &[
+        // An unknown key, at the top and in a table.
+        (
+            "isuer = \"https://idp.example\"",
+            "setting `isuer` (in inline TOML): unknown key; the keys here are …",
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(&toml(text), want, "{text}");
+    }
+}
