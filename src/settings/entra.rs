@@ -160,7 +160,10 @@ fn required<'a>(value: &'a Option<String>, name: &str, why: &str) -> Result<&'a 
     match value.as_deref().map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v),
         Some(_) => Err(Invalid::new(key(name), "must not be empty")),
-        None => Err(Invalid::new(key(name), format!("required key is missing: {why}"))),
+        None => Err(Invalid::new(
+            key(name),
+            format!("required key is missing: {why}"),
+        )),
     }
 }
 
@@ -183,7 +186,10 @@ fn authority_url(name: &str, value: &str) -> Result<url::Url, Invalid> {
         return Err(Invalid::new(key(name), "not an https URL with a host"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Invalid::new(key(name), "must have no query and no fragment"));
+        return Err(Invalid::new(
+            key(name),
+            "must have no query and no fragment",
+        ));
     }
     Ok(url)
 }
@@ -200,30 +206,98 @@ impl EntraSettings {
         const CLIENT: &str = "it configures calling other APIs; this layer only validates tokens";
         let keys = [
             ("CallbackPath", self.callback_path.is_some(), WEB_APP),
-            ("SignedOutCallbackPath", self.signed_out_callback_path.is_some(), WEB_APP),
-            ("SignedOutRedirectUri", self.signed_out_redirect_uri.is_some(), WEB_APP),
-            ("RemoteSignOutPath", self.remote_sign_out_path.is_some(), WEB_APP),
-            ("ResetPasswordPath", self.reset_password_path.is_some(), WEB_APP),
+            (
+                "SignedOutCallbackPath",
+                self.signed_out_callback_path.is_some(),
+                WEB_APP,
+            ),
+            (
+                "SignedOutRedirectUri",
+                self.signed_out_redirect_uri.is_some(),
+                WEB_APP,
+            ),
+            (
+                "RemoteSignOutPath",
+                self.remote_sign_out_path.is_some(),
+                WEB_APP,
+            ),
+            (
+                "ResetPasswordPath",
+                self.reset_password_path.is_some(),
+                WEB_APP,
+            ),
             ("ErrorPath", self.error_path.is_some(), WEB_APP),
             ("ResponseType", self.response_type.is_some(), WEB_APP),
             ("SaveTokens", self.save_tokens.is_some(), WEB_APP),
-            ("WithSpaAuthCode", self.with_spa_auth_code.is_some(), WEB_APP),
-            ("ExtraQueryParameters", self.extra_query_parameters.is_some(), WEB_APP),
+            (
+                "WithSpaAuthCode",
+                self.with_spa_auth_code.is_some(),
+                WEB_APP,
+            ),
+            (
+                "ExtraQueryParameters",
+                self.extra_query_parameters.is_some(),
+                WEB_APP,
+            ),
             ("ClientSecret", self.client_secret.is_some(), CLIENT),
-            ("ClientCertificates", self.client_certificates.is_some(), CLIENT),
-            ("ClientCredentials", self.client_credentials.is_some(), CLIENT),
+            (
+                "ClientCertificates",
+                self.client_certificates.is_some(),
+                CLIENT,
+            ),
+            (
+                "ClientCredentials",
+                self.client_credentials.is_some(),
+                CLIENT,
+            ),
             ("SendX5C", self.send_x5c.is_some(), CLIENT),
-            ("LegacyCacheCompatibilityEnabled", self.legacy_cache_compatibility_enabled.is_some(), CLIENT),
-            ("UserAssignedManagedIdentityClientId", self.user_assigned_managed_identity_client_id.is_some(), CLIENT),
-            ("ClientCredentialsUsingManagedIdentity", self.client_credentials_using_managed_identity.is_some(), CLIENT),
+            (
+                "LegacyCacheCompatibilityEnabled",
+                self.legacy_cache_compatibility_enabled.is_some(),
+                CLIENT,
+            ),
+            (
+                "UserAssignedManagedIdentityClientId",
+                self.user_assigned_managed_identity_client_id.is_some(),
+                CLIENT,
+            ),
+            (
+                "ClientCredentialsUsingManagedIdentity",
+                self.client_credentials_using_managed_identity.is_some(),
+                CLIENT,
+            ),
             ("AzureRegion", self.azure_region.is_some(), CLIENT),
-            ("ClientCapabilities", self.client_capabilities.is_some(), CLIENT),
+            (
+                "ClientCapabilities",
+                self.client_capabilities.is_some(),
+                CLIENT,
+            ),
             ("AppHomeTenantId", self.app_home_tenant_id.is_some(), CLIENT),
-            ("EnablePiiLogging", self.enable_pii_logging.is_some(), "this layer never logs tokens or personal data"),
-            ("Name", self.name.is_some(), "it names an options instance in .NET"),
-            ("TokenDecryptionCertificates", self.token_decryption_certificates.is_some(), "encrypted tokens (JWE) are refused"),
-            ("TokenDecryptionCredentials", self.token_decryption_credentials.is_some(), "encrypted tokens (JWE) are refused"),
-            ("Scopes", self.scopes.is_some(), "routes state the scopes they need in code (Requirement::scope)"),
+            (
+                "EnablePiiLogging",
+                self.enable_pii_logging.is_some(),
+                "this layer never logs tokens or personal data",
+            ),
+            (
+                "Name",
+                self.name.is_some(),
+                "it names an options instance in .NET",
+            ),
+            (
+                "TokenDecryptionCertificates",
+                self.token_decryption_certificates.is_some(),
+                "encrypted tokens (JWE) are refused",
+            ),
+            (
+                "TokenDecryptionCredentials",
+                self.token_decryption_credentials.is_some(),
+                "encrypted tokens (JWE) are refused",
+            ),
+            (
+                "Scopes",
+                self.scopes.is_some(),
+                "routes state the scopes they need in code (Requirement::scope)",
+            ),
         ];
         keys.into_iter()
             .filter(|(_, set, _)| *set)
@@ -239,7 +313,11 @@ impl EntraSettings {
                 tracing::info!(key = %key(name), "configuration key accepted and ignored: {why}");
             }
         }
-        let client_id = required(&self.client_id, "ClientId", "the API's application (client) id")?;
+        let client_id = required(
+            &self.client_id,
+            "ClientId",
+            "the API's application (client) id",
+        )?;
         let audiences = self.audiences()?;
         let b2c = self
             .sign_up_sign_in_policy_id
@@ -272,7 +350,13 @@ impl EntraSettings {
         }
         if let Some(OneOrMany(audiences)) = &self.audiences {
             super::check_nonempty(&key("Audiences"), audiences)?;
-            all.extend(audiences.iter().filter(|a| !all.contains(a)).cloned().collect::<Vec<_>>());
+            all.extend(
+                audiences
+                    .iter()
+                    .filter(|a| !all.contains(a))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
         }
         Ok((self.audience.is_some() || self.audiences.is_some()).then_some(all))
     }
@@ -284,7 +368,10 @@ impl EntraSettings {
                 key("AccessTokenVersions"),
                 "the list is empty: no token could pass",
             )),
-            Some(list) => Ok((list.contains(&TokenVersion::V1), list.contains(&TokenVersion::V2))),
+            Some(list) => Ok((
+                list.contains(&TokenVersion::V1),
+                list.contains(&TokenVersion::V2),
+            )),
         }
     }
 
@@ -302,7 +389,10 @@ impl EntraSettings {
                 "TenantId",
                 "the tenant's id (a GUID), or common or organizations for several tenants",
             )?;
-            return Ok((without_slash(&authority_url("Instance", instance)?), tenant.to_owned()));
+            return Ok((
+                without_slash(&authority_url("Instance", instance)?),
+                tenant.to_owned(),
+            ));
         };
         if self.instance.is_some() || self.tenant_id.is_some() {
             return Err(Invalid::new(
@@ -328,9 +418,14 @@ impl EntraSettings {
     fn entra_id(&self, client_id: &str, notes: bool) -> Result<Vec<Issuer>, Invalid> {
         let (instance, tenant) = self.instance_and_tenant()?;
         let (v1, v2) = self.versions()?;
-        let multi = tenant.eq_ignore_ascii_case("common") || tenant.eq_ignore_ascii_case("organizations");
+        let multi =
+            tenant.eq_ignore_ascii_case("common") || tenant.eq_ignore_ascii_case("organizations");
         let any = self.dangerously_accept_any_tenant == Some(true);
-        let tenant_key = if self.authority.is_some() { "Authority" } else { "TenantId" };
+        let tenant_key = if self.authority.is_some() {
+            "Authority"
+        } else {
+            "TenantId"
+        };
         if tenant.eq_ignore_ascii_case("consumers") {
             return Err(Invalid::new(
                 key(tenant_key),
@@ -386,7 +481,10 @@ impl EntraSettings {
         } else {
             for (name, set) in [
                 ("AllowedTenants", self.allowed_tenants.is_some()),
-                ("DangerouslyAcceptAnyTenant", self.dangerously_accept_any_tenant.is_some()),
+                (
+                    "DangerouslyAcceptAnyTenant",
+                    self.dangerously_accept_any_tenant.is_some(),
+                ),
             ] {
                 if set {
                     return Err(Invalid::new(
@@ -424,10 +522,16 @@ impl EntraSettings {
         }
         for (name, set) in [
             ("AllowedTenants", self.allowed_tenants.is_some()),
-            ("DangerouslyAcceptAnyTenant", self.dangerously_accept_any_tenant.is_some()),
+            (
+                "DangerouslyAcceptAnyTenant",
+                self.dangerously_accept_any_tenant.is_some(),
+            ),
         ] {
             if set {
-                return Err(Invalid::new(key(name), "Azure AD B2C has one tenant: remove it"));
+                return Err(Invalid::new(
+                    key(name),
+                    "Azure AD B2C has one tenant: remove it",
+                ));
             }
         }
         let (v1, _) = self.versions()?;
@@ -443,14 +547,28 @@ impl EntraSettings {
             "the B2C address, such as https://contoso.b2clogin.com/",
         )?;
         let instance = without_slash(&authority_url("Instance", instance)?);
-        let domain = required(&self.domain, "Domain", "the B2C tenant's domain, such as contoso.onmicrosoft.com")?;
+        let domain = required(
+            &self.domain,
+            "Domain",
+            "the B2C tenant's domain, such as contoso.onmicrosoft.com",
+        )?;
         let tenant = domain
             .len()
             .checked_sub(".onmicrosoft.com".len())
-            .and_then(|at| domain.get(at..).filter(|s| s.eq_ignore_ascii_case(".onmicrosoft.com")).map(|_| at))
+            .and_then(|at| {
+                domain
+                    .get(at..)
+                    .filter(|s| s.eq_ignore_ascii_case(".onmicrosoft.com"))
+                    .map(|_| at)
+            })
             .and_then(|at| domain.get(..at))
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| Invalid::new(key("Domain"), "must be the tenant's {name}.onmicrosoft.com domain"))?;
+            .ok_or_else(|| {
+                Invalid::new(
+                    key("Domain"),
+                    "must be the tenant's {name}.onmicrosoft.com domain",
+                )
+            })?;
         let tenant_id = required(
             &self.tenant_id,
             "TenantId",

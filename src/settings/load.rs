@@ -231,7 +231,10 @@ fn problem(kind: &Kind) -> String {
             format!("expected {expected}, found {}", what(actual))
         }
         Kind::InvalidValue(actual, expected) => {
-            format!("expected {expected}, found another value ({})", what(actual))
+            format!(
+                "expected {expected}, found another value ({})",
+                what(actual)
+            )
         }
         Kind::InvalidLength(len, expected) => format!("expected {expected}, found {len} items"),
         Kind::UnknownVariant(value, expected) => format!(

@@ -467,7 +467,9 @@ impl IssuerSettings {
                     Some(Preset::Auth0) => Issuer::auth0(&self.issuer, first),
                     Some(Preset::Okta) => Issuer::okta(&self.issuer, first),
                     Some(Preset::Rfc9068) => Issuer::rfc9068(&self.issuer, first),
-                    Some(Preset::Keycloak) | None => Issuer::new(self.issuer.clone()).audience(first),
+                    Some(Preset::Keycloak) | None => {
+                        Issuer::new(self.issuer.clone()).audience(first)
+                    }
                 }
             }
         };
@@ -497,7 +499,10 @@ impl IssuerSettings {
         if let Some(names) = &self.algorithms {
             issuer = issuer.algorithms(algorithms(&key("algorithms"), names)?);
         }
-        for (what, paths) in [("scopes_claims", &self.scopes_claims), ("roles_claims", &self.roles_claims)] {
+        for (what, paths) in [
+            ("scopes_claims", &self.scopes_claims),
+            ("roles_claims", &self.roles_claims),
+        ] {
             for (i, path) in paths.iter().enumerate() {
                 if path.is_empty() || path.iter().any(|k| k.is_empty()) {
                     return Err(Invalid::new(

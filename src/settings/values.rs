@@ -7,8 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use crate::error::log_safe;
 use crate::token::algorithm::{Algorithm, DEFAULT_ALGORITHMS};

@@ -302,14 +302,13 @@ async fn a_multi_tenant_entra_section_needs_its_tenants_named() {
          call this API"
     );
     let settings = Settings::loader()
-        .toml(&section(&format!("AllowedTenants = [\"{TENANT_ID}\"]\nAccessTokenVersions = [2]")))
+        .toml(&section(&format!(
+            "AllowedTenants = [\"{TENANT_ID}\"]\nAccessTokenVersions = [2]"
+        )))
         .load()
         .expect("loads");
     // The common discovery document names the {tenantid} template.
-    ti.serve_discovery(
-        "/common/v2.0",
-        &format!("{base}/{{tenantid}}/v2.0"),
-    );
+    ti.serve_discovery("/common/v2.0", &format!("{base}/{{tenantid}}/v2.0"));
     let allowed = entra_token(&ti, &format!("{base}/{TENANT_ID}/v2.0"), CLIENT_ID, "2.0");
     assert_eq!(verdict(settings.clone(), &allowed).await, "ok");
     let stranger_tid = "f47ac10b-58cc-4372-a567-0e02b2c3d479";
@@ -331,14 +330,53 @@ async fn a_multi_tenant_entra_section_needs_its_tenants_named() {
 #[test]
 fn each_mistake_is_a_config_error_naming_the_key_where_it_was_read_and_the_problem() {
     let toml = |text: &str| message(Settings::loader().toml(text).load());
-    let cases: &[(&str, &str)] = &[
-        // An unknown key, at the top and in a table.
-        (
-            "isuer = \"https://idp.example\"",
-            "setting `isuer` (in inline TOML): unknown key; the keys here are …",
-        ),
+    let issuer = "issuer = \"https://idp.example\"\naudiences = \"api://notes\"\n";
+    let entra = format!(
+        "[entra]\nInstance = \"https://login.microsoftonline.com/\"\nClientId = \"{CLIENT_ID}\"\n"
+    );
+    let cases: Vec<(String, &str)> = vec![
+        // Unknown keys: at the top, in an [[issuers]] entry, in the entra section.
+        ("isuer = \"https://idp.example\"".into(), "setting `isuer` (in inline TOML): unknown key; the keys here are issuer, audiences, jwks_uri, typ, algorithms, leeway, max_token_bytes, refresh_cooldown, key_set_max_age, key_set_max_staleness, connect_timeout, fetch_timeout, max_jwks_bytes, max_keys, token_cache_bytes, token_cache_max_age, dangerously_allow_insecure_http, resource, resource_scopes, resource_name, resource_documentation, dpop, issuers, entra"),
+        ("[[issuers]]\nissuer = \"https://a.example\"\naudiences = \"x\"\n[[issuers]]\nissuer = \"https://b.example\"\naudience = \"y\"".into(), "setting `issuers.1.audience` (in inline TOML): unknown key; the keys here are issuer, preset, audiences, client_id, discovery_url, jwks_uri, typ, algorithms, scopes_claims, roles_claims, client_id_claims, require_permissions, allowed_tenants, dangerously_accept_any_tenant"),
+        (format!("{entra}TenantId = \"{TENANT_ID}\"\nTokenValidationParameters = {{ ValidateIssuer = false }}"), "setting `entra.TokenValidationParameters` (in inline TOML): unknown key; the keys here are Instance, TenantId, ClientId, Authority, Domain, Audience, Audiences, SignUpSignInPolicyId, EditProfilePolicyId, ResetPasswordPolicyId, AllowWebApiToBeAuthorizedByACL, AllowedTenants, DangerouslyAcceptAnyTenant, AccessTokenVersions, CallbackPath, SignedOutCallbackPath, SignedOutRedirectUri, RemoteSignOutPath, ClientSecret, ClientCertificates, ClientCredentials, TokenDecryptionCertificates, TokenDecryptionCredentials, SendX5C, WithSpaAuthCode, LegacyCacheCompatibilityEnabled, UserAssignedManagedIdentityClientId, ClientCredentialsUsingManagedIdentity, ResetPasswordPath, ErrorPath, ExtraQueryParameters, EnablePiiLogging, AzureRegion, ClientCapabilities, AppHomeTenantId, Name, Scopes, ResponseType, SaveTokens"),
+        // Wrong types.
+        (format!("{issuer}max_keys = \"many\""), "setting `max_keys` (in inline TOML): expected usize, found a string"),
+        (format!("{issuer}dangerously_allow_insecure_http = \"yes\""), "setting `dangerously_allow_insecure_http` (in inline TOML): expected a boolean, found a string"),
+        (format!("{issuer}[dpop]\npublic_base_url = 443"), "setting `dpop.public_base_url` (in inline TOML): expected a string, found an integer"),
+        // Durations, algorithms, enumerations.
+        (format!("{issuer}leeway = \"soon\""), "setting `leeway` (in inline TOML): \"soon\" is not a duration such as \"30s\", \"5m\" or \"12h\" (expected number at 0)"),
+        (format!("{issuer}token_cache_max_age = 300"), "setting `token_cache_max_age` (in inline TOML): expected a duration such as \"30s\", \"5m\" or \"12h\", found an integer"),
+        (format!("{issuer}algorithms = [\"RS256\", \"HS256\"]"), "setting `algorithms.1` (in inline TOML): \"HS256\" is not an algorithm this crate verifies (one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA; symmetric algorithms and `none` are never accepted)"),
+        (format!("{issuer}typ = \"at+jwt\""), "setting `typ` (in inline TOML): \"at+jwt\" is not one of access_token, jwt, access_token_or_jwt"),
+        // URLs.
+        ("issuer = \"idp.example\"\naudiences = \"x\"".into(), "setting `issuer` (in inline TOML): not a URL (relative URL without a base)"),
+        ("[[issuers]]\nissuer = \"https://a.example\"\naudiences = \"x\"\njwks_uri = \"ftp://a.example/keys\"".into(), "setting `issuers.0.jwks_uri` (in inline TOML): not an https URL with a host"),
+        (format!("[entra]\nInstance = \"login.microsoftonline.com\"\nTenantId = \"{TENANT_ID}\"\nClientId = \"{CLIENT_ID}\""), "setting `entra.Instance` (in inline TOML): not a URL (relative URL without a base)"),
+        // Required keys.
+        ("[[issuers]]\naudiences = \"x\"".into(), "setting `issuers.0.issuer` (in inline TOML): required key is missing"),
+        ("[[issuers]]\nissuer = \"https://a.example\"".into(), "setting `issuers.0.audiences` (in inline TOML): required: at least one audience (accepting any is never the default)"),
+        ("[[issuers]]\nissuer = \"https://kc.example/realms/r\"\npreset = \"keycloak\"".into(), "setting `issuers.0.client_id` (in inline TOML): the keycloak preset needs the client id whose roles it reads"),
+        (format!("[entra]\nInstance = \"https://login.microsoftonline.com/\"\nTenantId = \"{TENANT_ID}\""), "setting `entra.ClientId` (in inline TOML): required key is missing: the API's application (client) id"),
+        (entra.clone(), "setting `entra.TenantId` (in inline TOML): required key is missing: the tenant's id (a GUID), or common or organizations for several tenants"),
+        ("[dpop]\nrequired = true".into(), "setting `dpop.public_base_url` (in inline TOML): required key is missing"),
+        // What the entra section cannot mean.
+        (format!("{entra}TenantId = \"contoso.onmicrosoft.com\""), "setting `entra.TenantId` (in inline TOML): must be the tenant's id, a GUID (Entra names the tenant by its id in every token's issuer, never by a domain name), or common or organizations"),
+        (format!("{entra}TenantId = \"{TENANT_ID}\"\nAllowedTenants = [\"{TENANT_ID}\"]"), "setting `entra.AllowedTenants` (in inline TOML): only for a multi-tenant TenantId (common or organizations)"),
+        (format!("{entra}TenantId = \"common\"\nAllowedTenants = [\"{TENANT_ID}\"]\nDangerouslyAcceptAnyTenant = true"), "setting `entra.DangerouslyAcceptAnyTenant` (in inline TOML): set beside AllowedTenants, it would be ignored: give one of them"),
+        (format!("{entra}TenantId = \"{TENANT_ID}\"\nclientid = \"{CLIENT_ID}\""), "inline TOML has the key entra.ClientId twice (keys are compared ignoring case)"),
+        (format!("{entra}TenantId = \"{TENANT_ID}\"\nAccessTokenVersions = [3]"), "setting `entra.AccessTokenVersions.0` (in inline TOML): expected a token version, \"1.0\" or \"2.0\", found another value (an integer)"),
+        (format!("[entra]\nInstance = \"https://contoso.b2clogin.com/\"\nClientId = \"{CLIENT_ID}\"\nDomain = \"contoso.onmicrosoft.com\"\nSignUpSignInPolicyId = \"B2C_1_susi\""), "setting `entra.TenantId` (in inline TOML): required key is missing: Azure AD B2C names its tenant by id in every token's issuer; copy the GUID from the `issuer` of your policy's discovery document"),
+        // Shorthand settings without the issuer they belong to.
+        ("audiences = \"api://notes\"".into(), "setting `audiences` (in inline TOML): set without `issuer`, it would apply to no issuer: set it in an [[issuers]] entry instead"),
+        // A value that cannot be used at all.
+        ("issuer = \"https://idp.example\"\naudiences = [\"api://notes\", \"\"]".into(), "setting `audiences.1` (in inline TOML): must not be empty"),
     ];
-    for (text, want) in cases {
-        assert_eq!(&toml(text), want, "{text}");
+    let mut failed = Vec::new();
+    for (text, want) in &cases {
+        let got = toml(text);
+        if &got != want {
+            failed.push(format!("{text}\n  got:  {got:?}\n  want: {want:?}"));
+        }
     }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
