@@ -423,16 +423,19 @@ struct EnvSource {
 
 impl EnvSource {
     fn env(&self) -> Env {
-        Env::prefixed(&self.prefix).lowercase(false).map(|key| {
-            let key = key.as_str().to_ascii_lowercase().replace("__", ".");
-            match key.split_once('.') {
-                Some(("entra", name)) => match entra::canonical_key(name) {
-                    Some(name) => format!("entra.{name}").into(),
-                    None => key.into(),
-                },
-                _ => key.into(),
-            }
-        })
+        Env::prefixed(&self.prefix)
+            .map(|key| {
+                let key = key.as_str().to_ascii_lowercase().replace("__", ".");
+                match key.split_once('.') {
+                    Some(("entra", name)) => match entra::canonical_key(name) {
+                        Some(name) => format!("entra.{name}").into(),
+                        None => key.into(),
+                    },
+                    _ => key.into(),
+                }
+            })
+            // After `map`: figment's `map` turns lowercasing back on.
+            .lowercase(false)
     }
 }
 

@@ -380,3 +380,188 @@ fn each_mistake_is_a_config_error_naming_the_key_where_it_was_read_and_the_probl
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+#[test]
+fn a_source_that_cannot_be_read_is_named_with_its_line_and_never_its_text() {
+    // A TOML syntax error on a line holding a secret: line and column only.
+    let broken = "[entra]\nClientSecret = \"s3cr3t-value\nClientId = \"x\"\n";
+    let got = message(Settings::loader().toml(broken).load());
+    assert!(
+        got.starts_with("inline TOML is not valid TOML (line 2, column "),
+        "{got}"
+    );
+    assert!(!got.contains("s3cr3t"), "{got}");
+
+    let json = TempFile::new(
+        "broken.json",
+        "{\n  \"leeway\": \"30s\",\n  \"max_keys\": ,\n}",
+    );
+    assert_eq!(
+        message(Settings::from_file(json.path())),
+        format!(
+            "file {} is not valid JSON (Unexpected comma) (line 3, column 15)",
+            json.path()
+        )
+    );
+    let typed = TempFile::new("typed.json", "{ \"max_keys\": \"many\" }");
+    assert_eq!(
+        message(Settings::from_file(typed.path())),
+        format!(
+            "setting `max_keys` (in file {}): expected usize, found a string",
+            typed.path()
+        )
+    );
+    let missing = std::env::temp_dir().join("bearer-guard-settings-no-such-file.toml");
+    let missing = missing.to_str().expect("UTF-8");
+    assert_eq!(
+        message(Settings::from_file(missing)),
+        format!("file {missing} cannot be read: No such file or directory (os error 2)")
+    );
+    let yaml = TempFile::new("layer.yaml", "leeway: 30s");
+    assert_eq!(
+        message(Settings::from_file(yaml.path())),
+        format!(
+            "file {} is neither .toml nor .json: the format is chosen by the file name",
+            yaml.path()
+        )
+    );
+    let no_section = TempFile::new("no-section.json", "{ \"Logging\": {} }");
+    assert_eq!(
+        message(
+            Settings::loader()
+                .appsettings(no_section.path(), "AzureAd")
+                .load()
+        ),
+        format!("file {} has no AzureAd section", no_section.path())
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Environment variables, in a child process
+// ---------------------------------------------------------------------------
+
+/// Runs `env_child` in a child process of this test binary with `vars` as
+/// its extra environment, and returns its verdict line. The file at
+/// `BG_CHILD_FILE`, if any, is read before the `BG_CHILD_PREFIX` variables;
+/// `BG_CHILD_TOKEN` is validated by the layer made.
+async fn child(vars: &[(&str, &str)]) -> String {
+    let mut command = tokio::process::Command::new(std::env::current_exe().expect("test binary"));
+    command
+        .args([
+            "settings::env_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(vars.iter().copied())
+        .kill_on_drop(true);
+    // Waits on a child process while the test issuer keeps serving on this
+    // runtime: the child fetches its keys from it.
+    let out = command.output().await.expect("the child runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.split_once("verdict: ").map(|(_, v)| v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            panic!(
+                "no verdict from the child: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+#[tokio::test]
+#[ignore = "run by the environment tests, in a child process given its variables"]
+async fn env_child() {
+    let var = |name: &str| std::env::var(name).ok();
+    let mut loader = Settings::loader();
+    if let Some(file) = var("BG_CHILD_FILE") {
+        loader = loader.file(file);
+    }
+    let prefix = var("BG_CHILD_PREFIX").expect("BG_CHILD_PREFIX");
+    let verdict_line = match loader.env(&prefix).load() {
+        Err(e) => format!("error: {e}"),
+        Ok(settings) => verdict(settings, &var("BG_CHILD_TOKEN").expect("BG_CHILD_TOKEN")).await,
+    };
+    println!("verdict: {verdict_line}");
+}
+
+#[tokio::test]
+async fn environment_variables_with_a_prefix_override_the_file() {
+    let ti = start().await;
+    let file = TempFile::new(
+        "env-base.toml",
+        &format!(
+            "issuer = \"{}\"\naudiences = \"api://staging\"\n",
+            ti.issuer()
+        ),
+    );
+    let token = ti.token().sign();
+    let base = [
+        ("BG_CHILD_FILE", file.path()),
+        ("BG_CHILD_PREFIX", "BGT_"),
+        ("BG_CHILD_TOKEN", token.as_str()),
+    ];
+    assert_eq!(child(&base).await, "audience_mismatch");
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut vars: Vec<(&str, &str)> = base.to_vec();
+        vars.extend_from_slice(extra);
+        vars
+    };
+    let audience = TestIssuer::AUDIENCE;
+    assert_eq!(
+        child(&with(&[("BGT_AUDIENCES", audience), ("BGT_LEEWAY", "30s")])).await,
+        "ok"
+    );
+    // Another prefix is not read.
+    assert_eq!(
+        child(&with(&[("OTHER_AUDIENCES", audience)])).await,
+        "audience_mismatch"
+    );
+    // A bad value names its variable.
+    assert_eq!(
+        child(&with(&[("BGT_LEEWAY", "soon")])).await,
+        "error: setting `leeway` (in environment variable BGT_LEEWAY): \"soon\" is not a duration such as \"30s\", \"5m\" or \"12h\" (expected number at 0)"
+    );
+    assert_eq!(
+        child(&with(&[("BGT_MAX_KEYS", "many")])).await,
+        "error: setting `max_keys` (in environment variable BGT_MAX_KEYS): expected usize, found a string"
+    );
+    assert_eq!(
+        child(&with(&[("BGT_ISUER", "https://idp.example")])).await,
+        "error: setting `isuer` (in environment variable BGT_ISUER): unknown key; the keys here are issuer, audiences, jwks_uri, typ, algorithms, leeway, max_token_bytes, refresh_cooldown, key_set_max_age, key_set_max_staleness, connect_timeout, fetch_timeout, max_jwks_bytes, max_keys, token_cache_bytes, token_cache_max_age, dangerously_allow_insecure_http, resource, resource_scopes, resource_name, resource_documentation, dpop, issuers, entra"
+    );
+}
+
+#[tokio::test]
+async fn environment_variables_reach_the_entra_section_ignoring_case() {
+    let ti = start().await;
+    let base = ti.issuer().to_owned();
+    let v2 = format!("{base}/{TENANT_ID}/v2.0");
+    ti.serve_discovery(&format!("/{TENANT_ID}/v2.0"), &v2);
+    // The file names another client; the environment corrects it.
+    let file = TempFile::new(
+        "env-entra.json",
+        &format!(
+            r#"{{ "entra": {{ "Instance": "{base}/", "TenantId": "{TENANT_ID}", "ClientId": "00000000-0000-0000-0000-000000000000" }} }}"#
+        ),
+    );
+    let token = entra_token(&ti, &v2, CLIENT_ID, "2.0");
+    let vars = [
+        ("BG_CHILD_FILE", file.path()),
+        ("BG_CHILD_PREFIX", "BGE_"),
+        ("BG_CHILD_TOKEN", token.as_str()),
+    ];
+    assert_eq!(child(&vars).await, "audience_mismatch");
+    let mut fixed = vars.to_vec();
+    fixed.push(("BGE_ENTRA__CLIENTID", CLIENT_ID));
+    assert_eq!(child(&fixed).await, "ok");
+    let mut bad = vars.to_vec();
+    bad.push(("BGE_ENTRA__TENANTID", "contoso.onmicrosoft.com"));
+    assert_eq!(
+        child(&bad).await,
+        "error: setting `entra.TenantId` (in environment variable BGE_ENTRA__TENANTID): must be the tenant's id, a GUID (Entra names the tenant by its id in every token's issuer, never by a domain name), or common or organizations"
+    );
+}
