@@ -595,3 +595,130 @@ impl EntraSettings {
         Ok(vec![issuer.authority(instance)])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::issuer::KeysAt;
+
+    fn section(toml: &str) -> EntraSettings {
+        use figment::providers::{Format, Toml};
+        figment::Figment::from(Toml::string(toml))
+            .extract()
+            .expect("a valid section")
+    }
+
+    const TID: &str = "775527ff-9a37-4307-8b3d-cc311f58d925";
+
+    /// `KEYS`, by which keys are matched ignoring case, is exactly the list
+    /// serde knows (its unknown-key error lists them).
+    #[test]
+    fn the_keys_matched_ignoring_case_are_the_fields_serde_knows() {
+        let error = figment::Figment::from(
+            <figment::providers::Toml as figment::providers::Format>::string("Nope = 1"),
+        )
+        .extract::<EntraSettings>()
+        .expect_err("unknown key");
+        match error.kind {
+            figment::error::Kind::UnknownField(_, expected) => assert_eq!(expected, KEYS),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(canonical_key("clientid"), Some("ClientId"));
+        assert_eq!(
+            canonical_key("ALLOWWEBAPITOBEAUTHORIZEDBYACL"),
+            Some("AllowWebApiToBeAuthorizedByACL")
+        );
+        assert_eq!(canonical_key("ClientSecrets"), None);
+    }
+
+    #[test]
+    fn keys_a_web_app_uses_are_listed_as_ignored_and_nothing_else() {
+        let s = section(
+            "Instance = \"https://login.microsoftonline.com/\"\nClientId = \"c\"\n\
+             CallbackPath = \"/signin-oidc\"\nClientSecret = \"x\"\nScopes = \"access_as_user\"\n\
+             ClientCredentials = [{ SourceType = \"ClientSecret\" }]",
+        );
+        let names: Vec<&str> = s.ignored().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(
+            names,
+            [
+                "CallbackPath",
+                "ClientSecret",
+                "ClientCredentials",
+                "Scopes"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_b2c_section_compiles_to_the_b2c_preset_with_every_policy_named() {
+        let s = section(&format!(
+            "Instance = \"https://contoso.b2clogin.com/\"\nClientId = \"cid\"\n\
+             Domain = \"contoso.onmicrosoft.com\"\nTenantId = \"{TID}\"\n\
+             SignUpSignInPolicyId = \"B2C_1_susi\"\nEditProfilePolicyId = \"B2C_1_edit\"\n\
+             ResetPasswordPolicyId = \"B2C_1_reset\""
+        ));
+        let issuers = s.compile(false).expect("compiles");
+        assert_eq!(issuers.len(), 1);
+        let b2c = issuers.first().expect("one");
+        assert_eq!(
+            *b2c,
+            Issuer::azure_ad_b2c(
+                "contoso",
+                TID,
+                "cid",
+                ["B2C_1_susi", "B2C_1_edit", "B2C_1_reset"]
+            )
+        );
+        assert_eq!(
+            b2c.issuer(),
+            format!("https://contoso.b2clogin.com/{TID}/v2.0/")
+        );
+        assert_eq!(b2c.audiences, ["cid"]);
+        // A custom domain replaces the b2clogin.com authority.
+        let s = section(&format!(
+            "Instance = \"https://login.contoso.com\"\nClientId = \"cid\"\n\
+             Domain = \"contoso.onmicrosoft.com\"\nTenantId = \"{TID}\"\n\
+             SignUpSignInPolicyId = \"B2C_1_susi\""
+        ));
+        let issuers = s.compile(false).expect("compiles");
+        let b2c = issuers.first().expect("one");
+        assert_eq!(
+            b2c.issuer(),
+            format!("https://login.contoso.com/{TID}/v2.0/")
+        );
+        assert_eq!(
+            b2c.policies.first().map(|(_, keys)| keys.clone()),
+            Some(KeysAt::Discovery(
+                "https://login.contoso.com/contoso.onmicrosoft.com/B2C_1_susi/v2.0/.well-known/openid-configuration".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn an_authority_names_the_instance_and_the_tenant() {
+        let s = section(&format!(
+            "Authority = \"https://login.microsoftonline.us/{TID}/v2.0\"\nClientId = \"cid\"\n\
+             AccessTokenVersions = [\"2.0\"]"
+        ));
+        let issuers = s.compile(false).expect("compiles");
+        let names: Vec<&str> = issuers.iter().map(Issuer::issuer).collect();
+        assert_eq!(
+            names,
+            [format!("https://login.microsoftonline.us/{TID}/v2.0")]
+        );
+        let s = section(
+            "Authority = \"https://login.microsoftonline.com/common\"\nClientId = \"cid\"\nDangerouslyAcceptAnyTenant = true",
+        );
+        let issuers = s.compile(false).expect("compiles");
+        let names: Vec<&str> = issuers.iter().map(Issuer::issuer).collect();
+        assert_eq!(
+            names,
+            [
+                "https://login.microsoftonline.com/{tenantid}/v2.0",
+                "https://sts.windows.net/{tenantid}/"
+            ]
+        );
+        assert!(issuers.iter().all(|i| i.any_tenant));
+    }
+}
