@@ -11,7 +11,7 @@
 # the API: only our own types, the standard library, and http, tower, axum
 # and serde, where users plug in (DESIGN.md, "Public API").
 #
-# Features listed: the defaults plus `testing`, `metrics` and `redis`; `fuzzing` is not
+# Features listed: the defaults plus `testing`, `metrics`, `redis` and `config`; `fuzzing` is not
 # a stable API and is left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,7 @@ listing=$(mktemp)
 trap 'rm -f "$listing"' EXIT
 # -s: leave out blanket impls (`impl<T> From<T> for T` and the like), which
 # say nothing about this crate.
-cargo public-api --features testing,metrics,redis -s >"$listing" 2>/dev/null
+cargo public-api --features testing,metrics,redis,config -s >"$listing" 2>/dev/null
 
 if [ "${1:-}" = "--bless" ]; then
   cp "$listing" api/public-api.txt

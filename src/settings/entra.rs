@@ -695,6 +695,23 @@ mod tests {
         );
     }
 
+    /// The README's claim: a pasted single-tenant section is the two
+    /// presets, v2.0 and v1.0, exactly.
+    #[test]
+    fn a_single_tenant_section_is_the_v2_and_v1_presets() {
+        let s = section(&format!(
+            "Instance = \"https://login.microsoftonline.com/\"\nTenantId = \"{TID}\"\n\
+             ClientId = \"cid\"\nDomain = \"contoso.onmicrosoft.com\"\nScopes = \"access_as_user\""
+        ));
+        assert_eq!(
+            s.compile(false).expect("compiles"),
+            [
+                Issuer::entra_id(TID, "cid"),
+                Issuer::entra_id_v1(TID, "cid")
+            ]
+        );
+    }
+
     #[test]
     fn an_authority_names_the_instance_and_the_tenant() {
         let s = section(&format!(
