@@ -14,7 +14,7 @@
 # client; reqwest 0.13 is then a public dependency, and a reqwest major
 # version is a bearer-guard breaking change).
 #
-# Features listed: the defaults plus `testing`, `metrics` and `redis`; `fuzzing` is not
+# Features listed: the defaults plus `testing`, `metrics`, `redis` and `config`; `fuzzing` is not
 # a stable API and is left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ listing=$(mktemp)
 trap 'rm -f "$listing"' EXIT
 # -s: leave out blanket impls (`impl<T> From<T> for T` and the like), which
 # say nothing about this crate.
-cargo public-api --features testing,metrics,redis -s >"$listing" 2>/dev/null
+cargo public-api --features testing,metrics,redis,config -s >"$listing" 2>/dev/null
 
 if [ "${1:-}" = "--bless" ]; then
   cp "$listing" api/public-api.txt

@@ -603,6 +603,40 @@ pub enum ConfigError {
     /// carries the whole cause chain.
     #[error("HTTP client: {0}")]
     HttpClient(HttpClientError),
+    /// A setting read from a file or the environment (`Settings`, feature
+    /// `config`) is unknown, of the wrong type, or cannot be used. The
+    /// message names the key, where it was read, and what is wrong; never
+    /// a value that could be a secret.
+    #[error("setting `{key}`{}: {problem}", in_origin(.origin))]
+    Setting {
+        /// The key's path, tables and list positions joined by `.`:
+        /// `leeway`, `issuers.1.jwks_uri`, `entra.TenantId`.
+        key: String,
+        /// Where it was read: `file /etc/notes/auth.toml`, `environment
+        /// variable BEARER_GUARD_LEEWAY`, `inline TOML`; empty when not known.
+        origin: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A configuration source (`Settings`, feature `config`) cannot be read
+    /// as a whole: a file that is missing, too large, or not valid TOML or
+    /// JSON (its line and column, never its text).
+    #[error("{origin} {problem}")]
+    SettingsSource {
+        /// Which source: `file /etc/notes/auth.toml`, `inline JSON`.
+        origin: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// ` (in {origin})`, or nothing when the origin is not known.
+fn in_origin(origin: &str) -> String {
+    if origin.is_empty() {
+        String::new()
+    } else {
+        format!(" (in {origin})")
+    }
 }
 
 /// Why the HTTP client for key fetches could not be built. Opaque: the HTTP

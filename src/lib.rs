@@ -77,9 +77,11 @@
 //! Beside the flow: `error` (the bottom: every stage's error type), `clock`
 //! (the one clock every check reads), `metrics`, `resource` (what the API
 //! tells clients about itself, RFC 9728: the metadata document and the
-//! `resource_metadata` challenge parameter), and `config` (the
+//! `resource_metadata` challenge parameter), `config` (the
 //! [`Builder`], at the top: it compiles issuers and builds the validator and
-//! the layer; nothing in the request path imports it).
+//! the layer; nothing in the request path imports it), and `settings` (feature
+//! `config`, above `config`: the configuration read from files and the
+//! environment, turned into a `Builder`).
 //!
 //! ## Features
 //! - `axum` (default): the extractors and `IntoResponse` for [`Error`].
@@ -94,6 +96,9 @@
 //!   of the platform's certificate store (slim containers).
 //! - `system-proxy`: also the operating system's proxy settings (the
 //!   environment's `HTTPS_PROXY`/`NO_PROXY` are honoured without it).
+//! - `config`: `Settings`, the layer's configuration from TOML or JSON files
+//!   (a .NET `appsettings.json` `AzureAd` section included) and environment
+//!   variables.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -130,6 +135,8 @@ mod keys;
 pub mod metrics;
 mod mtls;
 mod resource;
+#[cfg(feature = "config")]
+mod settings;
 mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -148,6 +155,8 @@ pub use issuer::typ::TypPolicy;
 pub use issuer::{Issuer, TENANT_PLACEHOLDER};
 pub use mtls::{CertificateBinding, ClientCertificate, ProxyHeader};
 pub use resource::{MetadataSigner, ResourceMetadata};
+#[cfg(feature = "config")]
+pub use settings::{Settings, SettingsLoader};
 pub use token::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
 pub use token::claims::{Authenticated, RegisteredClaims};
 pub use token::extract::{bearer_token, parse_credentials};

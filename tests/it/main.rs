@@ -28,6 +28,7 @@ mod notes_api_cli;
 mod providers;
 mod requirements;
 mod resource_metadata;
+mod settings;
 mod step_up;
 mod token_cache;
 mod token_sources;
