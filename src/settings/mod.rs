@@ -67,6 +67,8 @@ use values::{AlgorithmName, HumanDuration, OneOrMany};
 /// token_cache_bytes = 16777216   # 0 turns the verified-token cache off
 /// token_cache_max_age = "5m"
 /// dangerously_allow_insecure_http = false
+/// error_descriptions = false     # development only
+/// dangerously_accept_bound_tokens_as_bearer = false
 /// resource = "https://api.example.com/notes"  # RFC 9728 metadata (default: none)
 /// resource_scopes = ["notes.read"]
 /// resource_name = "Notes"
@@ -160,6 +162,10 @@ pub struct Settings {
     token_cache_max_age: Option<HumanDuration>,
     #[serde(default)]
     dangerously_allow_insecure_http: bool,
+    #[serde(default)]
+    error_descriptions: bool,
+    #[serde(default)]
+    dangerously_accept_bound_tokens_as_bearer: bool,
     resource: Option<String>,
     resource_scopes: Option<OneOrMany>,
     resource_name: Option<String>,
@@ -407,6 +413,10 @@ impl Settings {
         }
         if self.dangerously_allow_insecure_http {
             b = b.dangerously_allow_insecure_http();
+        }
+        b = b.error_descriptions(self.error_descriptions);
+        if self.dangerously_accept_bound_tokens_as_bearer {
+            b = b.dangerously_accept_bound_tokens_as_bearer();
         }
         if let Some(resource) = &self.resource {
             check_url("resource", resource)?;

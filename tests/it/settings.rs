@@ -336,7 +336,7 @@ fn each_mistake_is_a_config_error_naming_the_key_where_it_was_read_and_the_probl
     );
     let cases: Vec<(String, &str)> = vec![
         // Unknown keys: at the top, in an [[issuers]] entry, in the entra section.
-        ("isuer = \"https://idp.example\"".into(), "setting `isuer` (in inline TOML): unknown key; the keys here are issuer, audiences, jwks_uri, typ, algorithms, leeway, max_token_bytes, refresh_cooldown, key_set_max_age, key_set_max_staleness, connect_timeout, fetch_timeout, max_jwks_bytes, max_keys, token_cache_bytes, token_cache_max_age, dangerously_allow_insecure_http, resource, resource_scopes, resource_name, resource_documentation, dpop, issuers, entra"),
+        ("isuer = \"https://idp.example\"".into(), "setting `isuer` (in inline TOML): unknown key; the keys here are issuer, audiences, jwks_uri, typ, algorithms, leeway, max_token_bytes, refresh_cooldown, key_set_max_age, key_set_max_staleness, connect_timeout, fetch_timeout, max_jwks_bytes, max_keys, token_cache_bytes, token_cache_max_age, dangerously_allow_insecure_http, error_descriptions, dangerously_accept_bound_tokens_as_bearer, resource, resource_scopes, resource_name, resource_documentation, dpop, issuers, entra"),
         ("[[issuers]]\nissuer = \"https://a.example\"\naudiences = \"x\"\n[[issuers]]\nissuer = \"https://b.example\"\naudience = \"y\"".into(), "setting `issuers.1.audience` (in inline TOML): unknown key; the keys here are issuer, preset, audiences, client_id, discovery_url, jwks_uri, typ, algorithms, scopes_claims, roles_claims, client_id_claims, require_permissions, allowed_tenants, dangerously_accept_any_tenant"),
         (format!("{entra}TenantId = \"{TENANT_ID}\"\nTokenValidationParameters = {{ ValidateIssuer = false }}"), "setting `entra.TokenValidationParameters` (in inline TOML): unknown key; the keys here are Instance, TenantId, ClientId, Authority, Domain, Audience, Audiences, SignUpSignInPolicyId, EditProfilePolicyId, ResetPasswordPolicyId, AllowWebApiToBeAuthorizedByACL, AllowedTenants, DangerouslyAcceptAnyTenant, AccessTokenVersions, CallbackPath, SignedOutCallbackPath, SignedOutRedirectUri, RemoteSignOutPath, ClientSecret, ClientCertificates, ClientCredentials, TokenDecryptionCertificates, TokenDecryptionCredentials, SendX5C, WithSpaAuthCode, LegacyCacheCompatibilityEnabled, UserAssignedManagedIdentityClientId, ClientCredentialsUsingManagedIdentity, ResetPasswordPath, ErrorPath, ExtraQueryParameters, EnablePiiLogging, AzureRegion, ClientCapabilities, AppHomeTenantId, Name, Scopes, ResponseType, SaveTokens"),
         // Wrong types.
@@ -531,7 +531,7 @@ async fn environment_variables_with_a_prefix_override_the_file() {
     );
     assert_eq!(
         child(&with(&[("BGT_ISUER", "https://idp.example")])).await,
-        "error: setting `isuer` (in environment variable BGT_ISUER): unknown key; the keys here are issuer, audiences, jwks_uri, typ, algorithms, leeway, max_token_bytes, refresh_cooldown, key_set_max_age, key_set_max_staleness, connect_timeout, fetch_timeout, max_jwks_bytes, max_keys, token_cache_bytes, token_cache_max_age, dangerously_allow_insecure_http, resource, resource_scopes, resource_name, resource_documentation, dpop, issuers, entra"
+        "error: setting `isuer` (in environment variable BGT_ISUER): unknown key; the keys here are issuer, audiences, jwks_uri, typ, algorithms, leeway, max_token_bytes, refresh_cooldown, key_set_max_age, key_set_max_staleness, connect_timeout, fetch_timeout, max_jwks_bytes, max_keys, token_cache_bytes, token_cache_max_age, dangerously_allow_insecure_http, error_descriptions, dangerously_accept_bound_tokens_as_bearer, resource, resource_scopes, resource_name, resource_documentation, dpop, issuers, entra"
     );
 }
 
@@ -564,4 +564,55 @@ async fn environment_variables_reach_the_entra_section_ignoring_case() {
         child(&bad).await,
         "error: setting `entra.TenantId` (in environment variable BGE_ENTRA__TENANTID): must be the tenant's id, a GUID (Entra names the tenant by its id in every token's issuer, never by a domain name), or common or organizations"
     );
+}
+
+/// The settings of issue 17.3 and of issue 15's binding default are keys
+/// too: `error_descriptions` reaches the challenge, and a DPoP-bound token
+/// passes as a bearer token only with the opt-out.
+#[tokio::test]
+async fn error_descriptions_and_the_binding_opt_out_are_settings() {
+    use crate::support::{app, get_with};
+    let issuer = start().await;
+    let expired = issuer.token().expires_in(-3_600).sign();
+    let bound = issuer
+        .token()
+        .claim(
+            "cnf",
+            serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        )
+        .sign();
+    let base = format!(
+        "issuer = \"{}\"\naudiences = \"{}\"\ntyp = \"access_token_or_jwt\"\n",
+        issuer.issuer(),
+        TestIssuer::AUDIENCE
+    );
+    let app = |extra: &str| {
+        app(Settings::loader()
+            .toml(&format!("{base}{extra}"))
+            .load()
+            .expect("settings")
+            .into_builder()
+            .expect("builder")
+            .build()
+            .expect("layer"))
+    };
+    let described = get_with(&app("error_descriptions = true\n"), "/me", &expired).await;
+    assert_eq!(
+        described.www_authenticate.as_deref(),
+        Some("Bearer error=\"invalid_token\", error_description=\"token expired\"")
+    );
+    let plain = get_with(&app(""), "/me", &expired).await;
+    assert_eq!(
+        plain.www_authenticate.as_deref(),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    let refused = get_with(&app(""), "/me", &bound).await;
+    assert_eq!(refused.status, http::StatusCode::UNAUTHORIZED);
+    let accepted = get_with(
+        &app("dangerously_accept_bound_tokens_as_bearer = true\n"),
+        "/me",
+        &bound,
+    )
+    .await;
+    assert_eq!(accepted.status, http::StatusCode::OK);
 }
