@@ -89,6 +89,8 @@
 //! - `metrics`: counters and gauges through the `metrics` facade ([`metrics`]).
 //! - `redis`: `RedisReplayStore`, a DPoP replay store in Redis shared by the
 //!   replicas of an API.
+//! - `cli`: the command-line tool `bearer-guard` (`inspect`, `verify`,
+//!   `keys`), whose code is the hidden module `cli`; not a stable API.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -112,6 +114,9 @@ compile_error!(
     "bearer-guard: no crypto backend; enable exactly one of the features `aws-lc-rs` (default) or `rust-crypto`"
 );
 
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
 mod clock;
 mod config;
 mod digest;
