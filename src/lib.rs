@@ -78,7 +78,10 @@
 //! tells clients about itself, RFC 9728: the metadata document and the
 //! `resource_metadata` challenge parameter), and `config` (the
 //! [`Builder`], at the top: it compiles issuers and builds the validator and
-//! the layer; nothing in the request path imports it).
+//! the layer; nothing in the request path imports it). Above it, `cli`
+//! (feature `cli`): the command-line tool, which builds a validator with the
+//! builder and reads the key fetcher and JWK binding directly; nothing
+//! imports it.
 //!
 //! ## Features
 //! - `axum` (default): the extractors and `IntoResponse` for [`Error`].

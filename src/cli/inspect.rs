@@ -136,7 +136,7 @@ mod tests {
         assert!(
             report.out.ends_with(
                 "offline checks (no key): refused before any key is looked up: \
-                 algorithm \"none\" is not allowed\n"
+                 algorithm none is not allowed\n"
             ),
             "{}",
             report.out

@@ -13,7 +13,7 @@ use super::{Failure, INVALID, Report, VALID, line};
 use crate::config::Builder;
 use crate::error::log_safe;
 use crate::keys::fetch::{FetchError, Fetcher, check_url};
-use crate::keys::jwk::{VerifyingKey, bind_entries, rsa_modulus_bits};
+use crate::keys::jwk::{Entry, VerifyingKey, bind_entries, rsa_modulus_bits};
 use crate::token::algorithm::DEFAULT_ALGORITHMS;
 
 /// The end of an OpenID Connect discovery document's URL (OpenID Connect
@@ -100,8 +100,6 @@ pub(crate) async fn run(
     };
     Ok(Report { out, status })
 }
-
-type Entry = (Value, Result<VerifyingKey, crate::keys::jwk::KeyRejected>);
 
 /// One row per entry: its `kid`, its type, and the algorithm it is bound to
 /// or why it is skipped. Past `max_keys` usable keys, the rest are skipped

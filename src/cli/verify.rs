@@ -456,7 +456,7 @@ mod tests {
             issuer: "https://trusted.example".into(),
             audience: vec!["api://a".into()],
             jwks_uri: None,
-            typ: Typ::AtJwt,
+            typ: super::super::Typ::AtJwt,
             leeway: None,
             insecure: super::super::Insecure { allow_http: false },
             token: "-".into(),

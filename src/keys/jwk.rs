@@ -352,14 +352,15 @@ pub(crate) fn parse_set(
     Ok(keys)
 }
 
+/// One entry of a key set: the JWK as published, and its key or why it
+/// cannot be one.
+pub(crate) type Entry = (serde_json::Value, Result<VerifyingKey, KeyRejected>);
+
 /// Each entry of a JWKS document (RFC 7517 §5), in order, with its key or
 /// why it cannot be one: every entry on its own, so one bad entry never
 /// poisons the rest; entries sharing a `kid` are all refused (ambiguous).
 /// [`parse_set`] keeps the keys; the command-line tool shows every verdict.
-pub(crate) fn bind_entries(
-    body: &[u8],
-    allowed: &[Algorithm],
-) -> Result<Vec<(serde_json::Value, Result<VerifyingKey, KeyRejected>)>, SetRejected> {
+pub(crate) fn bind_entries(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<Entry>, SetRejected> {
     #[derive(Deserialize)]
     struct Set {
         keys: Vec<serde_json::Value>,
