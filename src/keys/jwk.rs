@@ -332,9 +332,14 @@ pub(crate) fn parse_set(
     max_keys: usize,
 ) -> Result<Vec<VerifyingKey>, SetRejected> {
     let mut keys: Vec<VerifyingKey> = Vec::new();
-    for (index, (_, bound)) in bind_entries(body, allowed)?.into_iter().enumerate() {
+    for (index, (jwk, bound)) in bind_entries(body, allowed)?.into_iter().enumerate() {
         match bound {
             Ok(key) => keys.push(key),
+            Err(reason @ KeyRejected::DuplicateKid) => {
+                let kid = jwk.get("kid").and_then(serde_json::Value::as_str);
+                let kid = log_safe(kid.unwrap_or_default(), 64);
+                tracing::warn!(index, %kid, %reason, "bearer-guard: JWK dropped");
+            }
             Err(reason) => tracing::warn!(index, %reason, "bearer-guard: JWK dropped"),
         }
     }
