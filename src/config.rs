@@ -44,20 +44,22 @@ impl BearerAuthLayer {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Builder {
+    // The limits and timeouts the command-line tool reads from
+    // `Builder::default()` are `pub(crate)`, so its defaults are these.
     issuer: Option<String>,
     audiences: Vec<String>,
     jwks_uri: Option<String>,
     algorithms: Option<Vec<Algorithm>>,
-    leeway: Duration,
+    pub(crate) leeway: Duration,
     typ: Option<TypPolicy>,
-    max_token_bytes: usize,
+    pub(crate) max_token_bytes: usize,
     refresh_cooldown: Duration,
     key_set_max_age: Duration,
     key_set_max_staleness: Duration,
-    connect_timeout: Duration,
-    timeout: Duration,
-    max_jwks_bytes: usize,
-    max_keys: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) max_jwks_bytes: usize,
+    pub(crate) max_keys: usize,
     allow_insecure_http: bool,
     token_cache_bytes: u64,
     token_cache_max_age: Duration,

@@ -81,7 +81,9 @@
 //! [`Builder`], at the top: it compiles issuers and builds the validator and
 //! the layer; nothing in the request path imports it), and `settings` (feature
 //! `config`, above `config`: the configuration read from files and the
-//! environment, turned into a `Builder`).
+//! environment, turned into a `Builder`). Above it, `cli` (feature `cli`):
+//! the command-line tool, which builds a validator with the builder and
+//! reads the key fetcher and JWK binding directly; nothing imports it.
 //!
 //! ## Features
 //! - `axum` (default): the extractors and `IntoResponse` for [`Error`].
@@ -99,6 +101,8 @@
 //! - `config`: `Settings`, the layer's configuration from TOML or JSON files
 //!   (a .NET `appsettings.json` `AzureAd` section included) and environment
 //!   variables.
+//! - `cli`: the command-line tool `bearer-guard` (`inspect`, `verify`,
+//!   `keys`), whose code is the hidden module `cli`; not a stable API.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -122,6 +126,9 @@ compile_error!(
     "bearer-guard: no crypto backend; enable exactly one of the features `aws-lc-rs` (default) or `rust-crypto`"
 );
 
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
 mod clock;
 mod config;
 mod digest;

@@ -331,27 +331,18 @@ pub(crate) fn parse_set(
     allowed: &[Algorithm],
     max_keys: usize,
 ) -> Result<Vec<VerifyingKey>, SetRejected> {
-    #[derive(Deserialize)]
-    struct Set {
-        keys: Vec<serde_json::Value>,
-    }
-    if !crate::token::jws::is_json_object(body) {
-        return Err(SetRejected::NotAnObject);
-    }
-    let set: Set = serde_json::from_slice(body).map_err(|_| SetRejected::NotAnObject)?;
     let mut keys: Vec<VerifyingKey> = Vec::new();
-    let mut duplicates: Vec<String> = Vec::new();
-    for (index, entry) in set.keys.iter().enumerate() {
-        match bind(entry, allowed) {
-            Ok(key) if keys.iter().any(|k| k.kid == key.kid) => duplicates.push(key.kid),
+    for (index, (jwk, bound)) in bind_entries(body, allowed)?.into_iter().enumerate() {
+        match bound {
             Ok(key) => keys.push(key),
+            Err(reason @ KeyRejected::DuplicateKid) => {
+                let kid = jwk.get("kid").and_then(serde_json::Value::as_str);
+                let kid = log_safe(kid.unwrap_or_default(), 64);
+                tracing::warn!(index, %kid, %reason, "bearer-guard: JWK dropped");
+            }
             Err(reason) => tracing::warn!(index, %reason, "bearer-guard: JWK dropped"),
         }
     }
-    for kid in &duplicates {
-        tracing::warn!(kid = %log_safe(kid, 64), reason = %KeyRejected::DuplicateKid, "bearer-guard: JWK dropped");
-    }
-    keys.retain(|k| !duplicates.contains(&k.kid));
     if keys.len() > max_keys {
         tracing::warn!(
             kept = max_keys,
@@ -364,6 +355,48 @@ pub(crate) fn parse_set(
         return Err(SetRejected::NoUsableKeys);
     }
     Ok(keys)
+}
+
+/// One entry of a key set: the JWK as published, and its key or why it
+/// cannot be one.
+pub(crate) type Entry = (serde_json::Value, Result<VerifyingKey, KeyRejected>);
+
+/// Each entry of a JWKS document (RFC 7517 §5), in order, with its key or
+/// why it cannot be one: every entry on its own, so one bad entry never
+/// poisons the rest; entries sharing a `kid` are all refused (ambiguous).
+/// [`parse_set`] keeps the keys; the command-line tool shows every verdict.
+pub(crate) fn bind_entries(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<Entry>, SetRejected> {
+    #[derive(Deserialize)]
+    struct Set {
+        keys: Vec<serde_json::Value>,
+    }
+    if !crate::token::jws::is_json_object(body) {
+        return Err(SetRejected::NotAnObject);
+    }
+    let set: Set = serde_json::from_slice(body).map_err(|_| SetRejected::NotAnObject)?;
+    let mut entries: Vec<_> = set
+        .keys
+        .into_iter()
+        .map(|entry| {
+            let bound = bind(&entry, allowed);
+            (entry, bound)
+        })
+        .collect();
+    let kids: Vec<Option<String>> = entries
+        .iter()
+        .map(|(_, bound)| bound.as_ref().ok().map(|k| k.kid.clone()))
+        .collect();
+    for (index, (_, bound)) in entries.iter_mut().enumerate() {
+        let shared = bound.as_ref().is_ok_and(|key| {
+            kids.iter()
+                .enumerate()
+                .any(|(other, kid)| other != index && kid.as_deref() == Some(key.kid.as_str()))
+        });
+        if shared {
+            *bound = Err(KeyRejected::DuplicateKid);
+        }
+    }
+    Ok(entries)
 }
 
 /// Why a whole JWKS document was refused.
@@ -394,7 +427,7 @@ fn signature_algorithm(alg: KeyAlgorithm) -> Option<Algorithm> {
     })
 }
 
-fn rsa_modulus_bits(n: &str) -> Result<usize, KeyRejected> {
+pub(crate) fn rsa_modulus_bits(n: &str) -> Result<usize, KeyRejected> {
     let bytes = decode(n, "n")?;
     let first = bytes
         .iter()

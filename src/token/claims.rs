@@ -598,7 +598,7 @@ fn audiences(raw: &serde_json::value::RawValue) -> Result<Vec<Cow<'_, str>>, Err
     .ok_or(Error::InvalidClaim("aud"))
 }
 
-fn number_to_secs(n: &Number) -> Option<i64> {
+pub(crate) fn number_to_secs(n: &Number) -> Option<i64> {
     if let Some(i) = n.as_i64() {
         return Some(i);
     }

@@ -17,6 +17,7 @@ mod support;
 
 mod attacks;
 mod authorization;
+mod cli;
 mod dpop;
 mod fault_injection;
 mod grpc;
