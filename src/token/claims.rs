@@ -303,13 +303,14 @@ pub(crate) struct Checked {
 }
 
 impl Checked {
-    /// For a DPoP-bound token, remembers the `ath` of `token`, the compact
-    /// token these claims were verified from: its proofs are compared with
-    /// it, on this request and on every later one the verified-token cache
-    /// answers, without hashing the token again.
-    pub(crate) fn with_dpop_ath(mut self, token: &[u8]) -> Self {
+    /// For a DPoP-bound token, remembers its `ath`, from `token_hash`: the
+    /// SHA-256 of the compact token these claims were verified from, taken
+    /// with its signature. Its proofs are compared with it, on this request
+    /// and on every later one the verified-token cache answers, without
+    /// hashing the token again.
+    pub(crate) fn with_dpop_ath(mut self, token_hash: &[u8; 32]) -> Self {
         if self.confirmation.jkt.is_some() {
-            self.confirmation.ath = Some(crate::digest::sha256_base64url(token));
+            self.confirmation.ath = Some(crate::digest::base64url(token_hash));
         }
         self
     }
@@ -403,6 +404,12 @@ impl<'a> Unverified<'a> {
             None => Ok(None),
             Some(raw) => json::string(raw).map(Some).ok_or(Error::InvalidClaim(name)),
         }
+    }
+
+    /// Whether the token has a `cnf` claim (RFC 7800), unverified: a token
+    /// bound to a DPoP key has one, so its hash may be needed for `ath`.
+    pub(crate) fn has_confirmation(&self) -> bool {
+        self.claims.get("cnf").is_some()
     }
 
     /// The unverified `tid`, to match a multi-tenant issuer; `None` unless a string.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
-use super::signature::verify_signature;
+use super::signature::{verify_signature, verify_signature_and_hash};
 use super::token_cache::TokenCache;
 use crate::clock::Time;
 use crate::dpop::DpopPolicy;
@@ -448,14 +448,26 @@ impl Validator {
         {
             return Err(Error::KeyIssuerMismatch);
         }
-        verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
+        // A token bound to a DPoP key needs its hash for `ath`: taken in the
+        // same pass over the token as its signature's, when it can be.
+        let token_hash = if inner.dpop.is_some() && claims.has_confirmation() {
+            Some(verify_signature_and_hash(
+                &key,
+                jws.alg,
+                jws.signing_input,
+                jws.signature,
+            )?)
+        } else {
+            verify_signature(&key, jws.alg, jws.signing_input, jws.signature)?;
+            None
+        };
         // The key lookup may have waited for a fetch: read the clock again.
         let now = inner.context.time.now_secs();
         let context = Arc::clone(&inner.context);
         let mut checked = claims.validate(&issuer.rules, now)?;
-        if inner.dpop.is_some() {
+        if let Some(token_hash) = &token_hash {
             // A bound token's hash, once: each of its proofs names it.
-            checked = checked.with_dpop_ath(token.as_bytes());
+            checked = checked.with_dpop_ath(token_hash);
         }
         let authenticated = checked.with_payload(payload, context);
         if let Lookup::Miss(tokens) = lookup {

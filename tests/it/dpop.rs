@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::testing::{DpopKey, KeyKind, TestIssuer};
 use bearer_guard::{
     Algorithm, BearerAuthLayer, Dpop, ManualClock, ReplayFuture, ReplayStore, ReplayStoreError,
@@ -493,6 +495,125 @@ async fn app_validator_reason(s: &Setup, request: Request<Body>) -> String {
         .await
         .expect_err("refused")
         .to_string()
+}
+
+/// A cold bound token's signature and the hash its proofs name (`ath`) come
+/// from one SHA-256 pass over the token for RS256, PS256 and ES256 (EdDSA
+/// hashes twice): for each issuer key algorithm, a token bound to the
+/// client's key passes, cold and cached; a proof naming another token is
+/// refused, cold and cached; and a token whose header, payload or signature
+/// was changed, or signed by another key of the issuer under this key's
+/// `kid`, is refused for its signature, though its proof names it.
+#[tokio::test]
+async fn each_token_algorithm_verifies_once_with_its_ath_and_tampering_is_refused() {
+    let s = Setup::new().await;
+    let htu = format!("{BASE}/notes");
+    let proof = |token: &str| {
+        s.key
+            .proof("GET", &htu)
+            .access_token(token)
+            .iat(s.now())
+            .sign()
+    };
+    let get = |token: &str, proof: &str| {
+        request("GET", "/notes", Some(&format!("DPoP {token}")), &[proof])
+    };
+    for kind in [
+        KeyKind::Rs256,
+        KeyKind::Ps256,
+        KeyKind::Es256,
+        KeyKind::EdDsa,
+    ] {
+        let other_kid = s.issuer.add_key(kind);
+        let kid = s.issuer.add_key(kind);
+        let bound = || {
+            s.issuer
+                .token()
+                .scope("notes.read")
+                .claim("cnf", s.key.cnf())
+                .signed_by(&kid)
+        };
+        let token = bound().sign();
+        let another_token = bound().claim("jti", "another").sign();
+        assert_eq!(token.split('.').count(), 3, "{kind:?}");
+
+        // Valid: cold (a new layer, nothing cached), then cached.
+        let app = dpop_app(&s.issuer, &s.clock, settings());
+        for round in ["cold", "cached"] {
+            assert_eq!(
+                call(&app, get(&token, &proof(&token))).await,
+                answer(StatusCode::OK, &[], "notes"),
+                "{kind:?} {round}"
+            );
+        }
+        // A proof naming another token: refused cold (a new layer), then
+        // with the token cached.
+        let fresh = dpop_app(&s.issuer, &s.clock, settings());
+        for (round, app) in [("cold", &fresh), ("cached", &app)] {
+            assert_eq!(
+                call(app, get(&token, &proof(&another_token))).await,
+                proof_refused(),
+                "{kind:?} {round}"
+            );
+        }
+        assert_eq!(
+            app_validator_reason(&s, get(&token, &proof(&another_token))).await,
+            "DPoP proof refused: ath is not the token's hash",
+            "{kind:?}"
+        );
+
+        // Tampered tokens, each with a proof naming it.
+        let (header, rest) = token.split_once('.').expect("JWS");
+        let (payload, signature) = rest.split_once('.').expect("JWS");
+        let decode = |segment: &str| {
+            let bytes = URL_SAFE_NO_PAD.decode(segment).expect("base64url");
+            String::from_utf8(bytes).expect("UTF-8")
+        };
+        // The same header, one space more: other bytes, same meaning.
+        let header_json = decode(header);
+        let spaced = URL_SAFE_NO_PAD.encode(header_json.replacen('{', "{ ", 1));
+        // A write scope granted.
+        let mut claims: serde_json::Value = serde_json::from_str(&decode(payload)).expect("JSON");
+        claims["scp"] = json!("notes.read notes.write");
+        let widened = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let mut flipped: Vec<char> = signature.chars().collect();
+        flipped[10] = if flipped[10] == 'A' { 'B' } else { 'A' };
+        let flipped: String = flipped.into_iter().collect();
+        let cases = [
+            ("header tampered", format!("{spaced}.{payload}.{signature}")),
+            (
+                "payload tampered",
+                format!("{header}.{widened}.{signature}"),
+            ),
+            (
+                "signature tampered",
+                format!("{header}.{payload}.{flipped}"),
+            ),
+            (
+                "signed by another key",
+                bound().signed_by(&other_kid).header_kid(&kid).sign(),
+            ),
+        ];
+        for (what, tampered) in &cases {
+            assert_ne!(tampered, &token, "{kind:?} {what}");
+            assert_eq!(
+                call(&app, get(tampered, &proof(tampered))).await,
+                token_refused(),
+                "{kind:?} {what}"
+            );
+            assert_eq!(
+                app_validator_reason(&s, get(tampered, &proof(tampered))).await,
+                "signature does not verify",
+                "{kind:?} {what}"
+            );
+        }
+        // The valid token still passes beside them.
+        assert_eq!(
+            call(&app, get(&token, &proof(&token))).await,
+            answer(StatusCode::OK, &[], "notes"),
+            "{kind:?}"
+        );
+    }
 }
 
 #[tokio::test]
