@@ -121,3 +121,30 @@ async fn a_redirect_the_users_client_follows_is_refused() {
         "keys_unavailable"
     );
 }
+
+/// The user's client is the one every fetch goes through, its proxy
+/// included: key fetches for a host that does not exist reach the proxy
+/// (a loopback server answering absolute-form requests), which serves them.
+#[tokio::test]
+async fn fetches_go_through_the_users_client_and_its_proxy() {
+    let issuer = Arc::new(start().await);
+    let served = Arc::new(AtomicUsize::new(0));
+    let proxy = serve(jwks_router(&issuer, &served)).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .proxy(reqwest::Proxy::http(&proxy).expect("proxy URL"))
+        .build()
+        .expect("client");
+    // `.invalid` never resolves (RFC 6761): only the proxy can answer.
+    let validator = builder(&issuer, "http://keys.bearer-guard.invalid/jwks")
+        .dangerously_allow_insecure_http()
+        .http_client(client)
+        .build_validator()
+        .expect("configuration");
+    let token = issuer.token().scope("notes.read").sign();
+    assert!(
+        validator.validate(&token).await.is_ok(),
+        "keys came through the proxy"
+    );
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+}

@@ -946,3 +946,52 @@ async fn without_a_certificate_store_http_only_starts_and_https_says_why() {
         "{stderr}"
     );
 }
+
+/// Issue 17.2: the environment's proxy settings are honoured as reqwest
+/// honours them: with `HTTP_PROXY` naming a loopback server that answers
+/// absolute-form requests, notes_api's key fetch for a port nobody listens
+/// on is answered by that proxy.
+#[tokio::test]
+async fn the_environments_proxy_is_honoured() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let issuer = Arc::new(start().await);
+    let served = Arc::new(AtomicUsize::new(0));
+    let (from, count) = (Arc::clone(&issuer), Arc::clone(&served));
+    let proxy = crate::support::serve(axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            let body = from.jwks_document();
+            async move { body }
+        }),
+    ))
+    .await;
+    // A port that was just free: nothing answers there but the proxy.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let jwks_uri = format!("http://{closed}/jwks");
+    let mut args = against(&issuer).to_vec();
+    args.extend(["--jwks-uri", jwks_uri.as_str()]);
+    let mut command = notes_api_binary(&args).await;
+    command
+        .env("HTTP_PROXY", &proxy)
+        .env("http_proxy", &proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    let server = Server::spawn(command).await;
+    let token = issuer.token().scope("notes.read").sign();
+    let got = outcome(
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+            .get(server.url("/notes"))
+            .header(AUTHORIZATION, format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(got.0, StatusCode::OK, "{}", server.stderr());
+    assert!(served.load(Ordering::SeqCst) >= 1);
+}
