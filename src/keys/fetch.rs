@@ -107,11 +107,11 @@ pub(crate) enum ClientChoice {
 #[derive(Debug, Clone)]
 pub(crate) struct Fetcher {
     client: reqwest::Client,
-    /// Where `client` came from: the user's client serves every call; ours
-    /// make way for a pooled one for introspection.
-    user_client: bool,
+    /// The roots `client` trusts when it is one of ours; `None`: the user's
+    /// client, which serves every call (ours make way for a pooled one for
+    /// introspection).
+    roots: Option<Roots>,
     connect_timeout: Duration,
-    roots: Roots,
     /// The whole request, connecting to the last byte of the body.
     timeout: Duration,
     max_body_bytes: usize,
@@ -145,18 +145,17 @@ impl Fetcher {
         allow_insecure_http: bool,
         choice: ClientChoice,
     ) -> Result<Self, HttpClientError> {
-        let (client, user_client, roots) = match choice {
-            ClientChoice::User(client) => (client, true, Roots::DEFAULT),
+        let (client, roots) = match choice {
+            ClientChoice::User(client) => (client, None),
             ClientChoice::Shared { needs_https } => {
                 let (client, roots) = shared_client(connect_timeout, needs_https)?;
-                (client, false, roots)
+                (client, Some(roots))
             }
         };
         Ok(Fetcher {
             client,
-            user_client,
-            connect_timeout,
             roots,
+            connect_timeout,
             timeout,
             max_body_bytes,
             allow_insecure_http,
@@ -170,11 +169,11 @@ impl Fetcher {
     /// connections belong to the tokio runtime that opened them, and a
     /// validator serves one runtime.
     pub(crate) fn for_calls(&self) -> Result<Fetcher, HttpClientError> {
-        if self.user_client {
+        let Some(roots) = self.roots else {
             return Ok(self.clone());
-        }
+        };
         Ok(Fetcher {
-            client: build_client(self.connect_timeout, true, self.roots)
+            client: build_client(self.connect_timeout, true, roots)
                 .map_err(HttpClientError::new)?,
             ..self.clone()
         })
