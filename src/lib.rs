@@ -53,7 +53,10 @@
 //! 1. `tower::service`: [`BearerAuth`], made by [`BearerAuthLayer`], takes the
 //!    request and asks the validator.
 //! 2. `token::extract`: the `Authorization` header gives the token
-//!    (RFC 6750 §2.1); no header is a bare 401, a malformed one 400.
+//!    (RFC 6750 §2.1); no header is a bare 401, a malformed one 400. On
+//!    routes whose layer allows it, `token::sources` takes it from the
+//!    `access_token` query parameter or a cookie instead (one method per
+//!    request).
 //! 3. `validate::token_cache`: a token verified before is answered from
 //!    memory, its `exp`/`nbf` and its key re-checked; skip to 8.
 //! 4. `token::jws`: the compact JWS is split and its header checked (`alg`
