@@ -89,12 +89,12 @@ fn query_token(query: &str, max_len: usize) -> Result<Option<(String, String)>, 
     let mut rest: Vec<&str> = Vec::new();
     for pair in query.split('&') {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        // The name may be percent-encoded too.
-        let decoded: String = url::form_urlencoded::parse(name.as_bytes())
+        // The name may be percent-encoded too; decoded without a copy unless
+        // it has escapes.
+        let is_ours = url::form_urlencoded::parse(name.as_bytes())
             .next()
-            .map(|(name, _)| name.into_owned())
-            .unwrap_or_default();
-        if decoded != QUERY_PARAMETER {
+            .is_some_and(|(name, _)| name == QUERY_PARAMETER);
+        if !is_ours {
             rest.push(pair);
             continue;
         }
@@ -109,7 +109,8 @@ fn query_token(query: &str, max_len: usize) -> Result<Option<(String, String)>, 
                 max: max_len,
             });
         }
-        let text: String = url::form_urlencoded::parse(format!("t={value}").as_bytes())
+        // The pair itself, decoded: its value.
+        let text: String = url::form_urlencoded::parse(pair.as_bytes())
             .next()
             .map(|(_, value)| value.into_owned())
             .unwrap_or_default();
