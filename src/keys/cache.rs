@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use futures_util::future::{BoxFuture, Shared};
+use futures_util::future::{self, BoxFuture, Shared};
 use reqwest::Url;
 
 use super::fetch::{FetchError, Fetcher};
@@ -52,6 +52,15 @@ pub(crate) struct KeyCacheConfig {
 }
 
 type RefreshFuture = Shared<BoxFuture<'static, bool>>;
+
+/// A key set fetched and installed.
+struct Installed {
+    /// The server's freshness for it.
+    fresh_for: Option<Duration>,
+    /// The clock's monotonic reading just before its keys became visible: its
+    /// time to live and maximum staleness count from there.
+    at: Duration,
+}
 
 /// Why a refresh is wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +204,7 @@ impl KeyCache {
             // the backoff allows (joining one under way), as an unknown kid
             // does, so that keys grown old while nothing asked for them (a
             // process that slept) cost one fetch, not a 503.
-            if let Some((refresh, _)) = self.start_refresh(Cause::Scheduled) {
+            if let Some((refresh, _)) = self.start_refresh(Cause::Scheduled, None) {
                 refresh.await;
             }
             if self.is_too_stale() {
@@ -218,7 +227,7 @@ impl KeyCache {
             }
             self.missing.invalidate(kid);
         }
-        match self.start_refresh(Cause::UnknownKid) {
+        match self.start_refresh(Cause::UnknownKid, Some(kid)) {
             Some((refresh, cause)) => {
                 refresh.await;
                 // A scheduled fetch this request joined may have read the set
@@ -226,7 +235,7 @@ impl KeyCache {
                 // its own, if the unknown-kid clock allows one.
                 if cause == Cause::Scheduled
                     && self.keys.get(kid).is_none()
-                    && let Some((again, _)) = self.start_refresh(Cause::UnknownKid)
+                    && let Some((again, _)) = self.start_refresh(Cause::UnknownKid, Some(kid))
                 {
                     again.await;
                 }
@@ -338,7 +347,7 @@ impl KeyCache {
                 "bearer-guard: key set past its maximum age, refreshing in the background"
             );
             // The fetch runs in its own task; not awaiting it does not cancel it.
-            drop(self.start_refresh(Cause::Scheduled));
+            drop(self.start_refresh(Cause::Scheduled, None));
         }
     }
 
@@ -348,7 +357,7 @@ impl KeyCache {
 
     /// Loads the key set now unless the cooldown forbids it; for warming up.
     pub(crate) async fn refresh(self: &Arc<Self>) -> bool {
-        match self.start_refresh(Cause::Scheduled) {
+        match self.start_refresh(Cause::Scheduled, None) {
             Some((refresh, _)) => refresh.await,
             None => self.lock().loaded,
         }
@@ -368,10 +377,22 @@ impl KeyCache {
     /// rotates and signs at once needs. Both clocks together bound the traffic:
     /// at most one unknown-`kid` fetch per cooldown, plus one scheduled fetch
     /// per time to live (never shorter than the cooldown).
-    fn start_refresh(self: &Arc<Self>, cause: Cause) -> Option<(RefreshFuture, Cause)> {
+    ///
+    /// `wanted`: the `kid` an unknown-`kid` refresh is for. A refresh may have
+    /// landed since the caller looked; with none under way, whatever the last
+    /// one installed is visible (a refresh installs before it leaves
+    /// `in_flight`), so a `kid` found now needs no fetch of its own.
+    fn start_refresh(
+        self: &Arc<Self>,
+        cause: Cause,
+        wanted: Option<&str>,
+    ) -> Option<(RefreshFuture, Cause)> {
         let mut state = self.lock();
         if let Some(in_flight) = &state.in_flight {
             return Some(in_flight.clone());
+        }
+        if wanted.is_some_and(|kid| self.keys.contains_key(kid)) {
+            return Some((future::ready(true).boxed().shared(), cause));
         }
         let now = self.time.monotonic();
         // Back off only while older keys serve; with none loaded the service
@@ -415,9 +436,9 @@ impl KeyCache {
             state.in_flight = None;
             crate::metrics::fetch(&this.label, outcome.is_ok());
             match outcome {
-                Ok(fresh_for) => {
+                Ok(Installed { fresh_for, at }) => {
                     let ttl = this.time_to_live(fresh_for);
-                    let now = this.elapsed_ms();
+                    let now = millis(at);
                     this.refresh_due_ms
                         .store(now.saturating_add(millis(ttl)), Ordering::Release);
                     this.usable_until_ms.store(
@@ -480,9 +501,9 @@ impl KeyCache {
             .min(self.config.max_age)
     }
 
-    /// Fetches and installs the key set; returns the JWKS URL used and the
-    /// server's freshness for it.
-    async fn fetch_and_install(&self) -> Result<Option<Duration>, FetchError> {
+    /// Fetches and installs the key set; returns the server's freshness for it
+    /// and when it was installed.
+    async fn fetch_and_install(&self) -> Result<Installed, FetchError> {
         let started = self.time.monotonic();
         let jwks_uri = match &self.config.source {
             KeySource::Jwks(uri) => uri.clone(),
@@ -494,13 +515,19 @@ impl KeyCache {
                 url: jwks_uri.to_string(),
                 reason,
             })?;
+        // Read before the keys become visible: whoever sees them, and moves
+        // the clock on, cannot make the set look younger than it is.
+        let at = self.time.monotonic();
         self.install(keys);
         tracing::debug!(
             jwks_uri = %jwks_uri,
-            elapsed_ms = millis(self.time.monotonic().saturating_sub(started)),
+            elapsed_ms = millis(at.saturating_sub(started)),
             "bearer-guard: key set fetched"
         );
-        Ok(fetched.fresh_for)
+        Ok(Installed {
+            fresh_for: fetched.fresh_for,
+            at,
+        })
     }
 
     /// The `jwks_uri` to fetch: the one discovery gave while its document is
