@@ -652,4 +652,22 @@ mod tests {
         assert!(c.is_retired(), "withdrawn");
         assert!(cache.keys.get("c").is_none());
     }
+
+    /// An unknown-`kid` refresh looks again under the lock: a `kid` that a
+    /// refresh installed after the caller looked needs no fetch of its own
+    /// (within the cooldown here, which would otherwise refuse one).
+    #[test]
+    fn a_kid_installed_since_the_caller_looked_needs_no_fetch() {
+        let cache =
+            KeyCache::preloaded(set(&[ed_key("a", 'A')]), vec![Algorithm::EdDSA]).expect("cache");
+        cache.install(set(&[ed_key("a", 'A'), ed_key("b", 'E')]));
+        let (found, _) = cache
+            .start_refresh(Cause::UnknownKid, Some("b"))
+            .expect("held now: ready at once");
+        assert_eq!(found.now_or_never(), Some(true));
+        assert!(
+            cache.start_refresh(Cause::UnknownKid, Some("c")).is_none(),
+            "a kid not held still waits for the cooldown"
+        );
+    }
 }
